@@ -1,0 +1,192 @@
+// Package export writes a trained estimator as one self-contained ONNX model
+// file: log-prob and sampling graphs, z-scoring and metadata (the contract is
+// docs/FORMAT.md). The graph comes from the same estimator code the trainer
+// ran, through an ONNX implementation of models.Ops.
+package export
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/amortize/amortize/export/format"
+	"github.com/amortize/amortize/export/onnxpb"
+	"github.com/amortize/amortize/models"
+	"google.golang.org/protobuf/proto"
+)
+
+// ErrUntrained is returned for a model without weights.
+var ErrUntrained = errors.New("export: model has no trained weights")
+
+// Build returns the ONNX model of a trained estimator.
+func Build(m *models.Model) (*onnxpb.ModelProto, error) {
+	if m == nil || len(m.Weights) == 0 {
+		return nil, ErrUntrained
+	}
+	e, err := m.Estimator()
+	if err != nil {
+		return nil, fmt.Errorf("export: %w", err)
+	}
+	if m.Method == "" {
+		return nil, errors.New("export: model has no method (npe)")
+	}
+	if len(m.ThetaNames) != m.Spec.ThetaDim || len(m.XNames) != m.Spec.XDim {
+		return nil, fmt.Errorf("export: %d θ names and %d x names for dims %d and %d",
+			len(m.ThetaNames), len(m.XNames), m.Spec.ThetaDim, m.Spec.XDim)
+	}
+	g := newGraph(e, m.Weights)
+	d, xd := m.Spec.ThetaDim, m.Spec.XDim
+	nn, nu := e.Noise()
+
+	// log_prob: theta [B,S,D] and x [B,X] → rows of B·S.
+	theta := g.node("Reshape", 0, d, nil, format.InputTheta, g.int64Init(-1, int64(d)))
+	xt := g.rowsFor(format.InputTheta, xd)
+	lp := tv(m.LogProb(g, e, theta, xt))
+	g.output(format.OutputLogProb, lp.name, format.InputTheta)
+
+	// sample: noise [B,S',n] and x → θ [B,S',D] and its log-prob [B,S'].
+	noise := g.node("Reshape", 0, nn+nu, nil, format.InputNoise, g.int64Init(-1, int64(nn+nu)))
+	xs := g.rowsFor(format.InputNoise, xd)
+	st, slp := m.Sample(g, e, noise, xs)
+	g.output(format.OutputSample, tv(st).name, format.InputNoise, int64(d))
+	g.output(format.OutputSampleLog, tv(slp).name, format.InputNoise)
+
+	meta, err := metadata(m, format.Noise{Normal: nn, Uniform: nu})
+	if err != nil {
+		return nil, err
+	}
+	f32 := onnxpb.TensorProto_FLOAT
+	return &onnxpb.ModelProto{
+		IrVersion:       proto.Int64(format.IR),
+		ProducerName:    proto.String("amortize"),
+		ProducerVersion: proto.String(format.Version),
+		DocString:       proto.String("amortize " + m.Method + " " + m.Spec.Kind + " estimator; contract: docs/FORMAT.md"),
+		OpsetImport:     []*onnxpb.OperatorSetIdProto{{Domain: proto.String(""), Version: proto.Int64(format.Opset)}},
+		MetadataProps:   meta,
+		Graph: &onnxpb.GraphProto{
+			Name:        proto.String("amortize_" + m.Spec.Kind),
+			Node:        g.nodes,
+			Initializer: g.inits,
+			Input: []*onnxpb.ValueInfoProto{
+				tensorInfo(format.InputX, f32, "batch", xd),
+				tensorInfo(format.InputTheta, f32, "batch", "n_theta", d),
+				tensorInfo(format.InputNoise, f32, "batch", "n_samples", nn+nu),
+			},
+			Output: []*onnxpb.ValueInfoProto{
+				tensorInfo(format.OutputLogProb, f32, "batch", "n_theta"),
+				tensorInfo(format.OutputSample, f32, "batch", "n_samples", d),
+				tensorInfo(format.OutputSampleLog, f32, "batch", "n_samples"),
+			},
+		},
+	}, nil
+}
+
+// rowsFor repeats each row of x once per entry of input's second axis:
+// x [B,X] → [B·S, X], matching the rows of input [B,S,·] reshaped.
+func (g *graph) rowsFor(input string, xd int) *value {
+	x3 := g.node("Unsqueeze", 0, xd, nil, format.InputX, g.int64Init(1))
+	bs := g.node("Shape", 0, 0, []*onnxpb.AttributeProto{intAttr("start", 0), intAttr("end", 2)}, input)
+	shape := g.node("Concat", 0, 0, []*onnxpb.AttributeProto{intAttr("axis", 0)}, bs.name, g.int64Init(int64(xd)))
+	ex := g.node("Expand", 0, xd, nil, x3.name, shape.name)
+	return g.node("Reshape", 0, xd, nil, ex.name, g.int64Init(-1, int64(xd)))
+}
+
+// output reshapes rows back to the first two axes of input (the batch and
+// the per-x count), followed by tail, under the contract's name.
+func (g *graph) output(name, rows, input string, tail ...int64) {
+	bs := g.node("Shape", 0, 0, []*onnxpb.AttributeProto{intAttr("start", 0), intAttr("end", 2)}, input)
+	shape := bs.name
+	if len(tail) > 0 {
+		shape = g.node("Concat", 0, 0, []*onnxpb.AttributeProto{intAttr("axis", 0)}, bs.name, g.int64Init(tail...)).name
+	}
+	g.nodes = append(g.nodes, &onnxpb.NodeProto{
+		OpType: proto.String("Reshape"), Name: proto.String(g.fresh("Reshape_")),
+		Input: []string{rows, shape}, Output: []string{name},
+	})
+}
+
+func tensorInfo(name string, dt onnxpb.TensorProto_DataType, dims ...any) *onnxpb.ValueInfoProto {
+	shape := &onnxpb.TensorShapeProto{}
+	for _, d := range dims {
+		switch d := d.(type) {
+		case int:
+			shape.Dim = append(shape.Dim, &onnxpb.TensorShapeProto_Dimension{Value: &onnxpb.TensorShapeProto_Dimension_DimValue{DimValue: int64(d)}})
+		case string:
+			shape.Dim = append(shape.Dim, &onnxpb.TensorShapeProto_Dimension{Value: &onnxpb.TensorShapeProto_Dimension_DimParam{DimParam: d}})
+		}
+	}
+	return &onnxpb.ValueInfoProto{
+		Name: proto.String(name),
+		Type: &onnxpb.TypeProto{Value: &onnxpb.TypeProto_TensorType{TensorType: &onnxpb.TypeProto_Tensor{
+			ElemType: proto.Int32(int32(dt)), Shape: shape,
+		}}},
+	}
+}
+
+func metadata(m *models.Model, noise format.Noise) ([]*onnxpb.StringStringEntryProto, error) {
+	spec, err := json.Marshal(m.Spec)
+	if err != nil {
+		return nil, fmt.Errorf("export: %w", err)
+	}
+	if len(m.Prior) > 0 && !json.Valid(m.Prior) {
+		return nil, errors.New("export: model prior is not valid JSON")
+	}
+	md := format.Metadata{
+		FormatVersion: format.Version, Method: m.Method, Estimator: m.Spec.Kind, Spec: spec,
+		ThetaDim: m.Spec.ThetaDim, XDim: m.Spec.XDim, ThetaNames: m.ThetaNames, XNames: m.XNames,
+		Prior:  m.Prior,
+		ZScore: format.ZScore{ThetaMean: m.ThetaMean, ThetaStd: m.ThetaStd, XMean: m.XMean, XStd: m.XStd},
+		Noise:  noise, Training: m.Summary,
+	}
+	kv, err := md.Encode()
+	if err != nil {
+		return nil, fmt.Errorf("export: %w", err)
+	}
+	out := make([]*onnxpb.StringStringEntryProto, len(kv))
+	for i, p := range kv {
+		out[i] = &onnxpb.StringStringEntryProto{Key: proto.String(p[0]), Value: proto.String(p[1])}
+	}
+	return out, nil
+}
+
+// Write encodes a trained estimator as an ONNX model file.
+func Write(m *models.Model, w io.Writer) error {
+	mp, err := Build(m)
+	if err != nil {
+		return err
+	}
+	b, err := proto.MarshalOptions{Deterministic: true}.Marshal(mp)
+	if err != nil {
+		return fmt.Errorf("export: encoding model: %w", err)
+	}
+	_, err = w.Write(b)
+	return err
+}
+
+// WriteFile writes the model file at path atomically: a temporary file in
+// the same directory, renamed into place, so no partial file is ever left.
+func WriteFile(m *models.Model, path string) (err error) {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return fmt.Errorf("export: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(f.Name())
+		}
+	}()
+	if err = Write(m, f); err != nil {
+		return err
+	}
+	if err = f.Close(); err != nil {
+		return fmt.Errorf("export: %w", err)
+	}
+	if err = os.Rename(f.Name(), path); err != nil {
+		return fmt.Errorf("export: %w", err)
+	}
+	return nil
+}

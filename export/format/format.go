@@ -1,0 +1,233 @@
+// Package format is the model file contract shared by the writer (package
+// export) and the readers (package runtime): input and output names, the
+// metadata keys and their encoding, and the version rule. docs/FORMAT.md is
+// its prose.
+//
+// It imports only the standard library, so a deployable reader stays small.
+package format
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// Version is the format's major.minor. A reader accepts every file of its
+// major version (minor bumps only add inputs, outputs or metadata keys) and
+// rejects newer majors.
+const (
+	Version = "1.0"
+	Major   = 1
+	Opset   = 17
+	IR      = 8
+	// Prefix starts every metadata key of the contract.
+	Prefix = "amortize."
+)
+
+// Input and output names.
+const (
+	InputX          = "x"               // float32 [batch, x_dim]
+	InputTheta      = "theta"           // float32 [batch, n_theta, theta_dim]
+	InputNoise      = "noise"           // float32 [batch, n_samples, noise_normal+noise_uniform]
+	OutputLogProb   = "log_prob"        // float32 [batch, n_theta]
+	OutputSample    = "sample"          // float32 [batch, n_samples, theta_dim]
+	OutputSampleLog = "sample_log_prob" // float32 [batch, n_samples]
+)
+
+// Inputs and Outputs list the names in the order sessions bind them.
+var (
+	Inputs  = []string{InputX, InputTheta, InputNoise}
+	Outputs = []string{OutputLogProb, OutputSample, OutputSampleLog}
+)
+
+// ZScore is the standardisation the graph applies to raw θ and x.
+type ZScore struct {
+	ThetaMean []float64 `json:"theta_mean"`
+	ThetaStd  []float64 `json:"theta_std"`
+	XMean     []float64 `json:"x_mean"`
+	XStd      []float64 `json:"x_std"`
+}
+
+// Noise is the noise layout per draw: Normal standard-normal columns, then
+// Uniform uniform(0,1) columns.
+type Noise struct {
+	Normal  int `json:"normal"`
+	Uniform int `json:"uniform"`
+}
+
+// Dim is the number of noise columns per draw.
+func (n Noise) Dim() int { return n.Normal + n.Uniform }
+
+// Training summarises how the estimator was trained.
+type Training struct {
+	Simulations  int     `json:"simulations"`
+	Epochs       int     `json:"epochs"`
+	BestEpoch    int     `json:"best_epoch"`
+	BestValLoss  float64 `json:"best_val_loss"`
+	Seed         uint64  `json:"seed"`
+	TrainSeconds float64 `json:"train_seconds"`
+}
+
+// Metadata is everything the contract stores in metadata_props.
+type Metadata struct {
+	FormatVersion string          // format_version
+	Method        string          // method: npe
+	Estimator     string          // estimator: gaussian, mdn, maf, nsf
+	Spec          json.RawMessage // spec: the estimator's sizes
+	ThetaDim      int             // theta_dim
+	XDim          int             // x_dim
+	ThetaNames    []string        // theta_names (JSON array)
+	XNames        []string        // x_names (JSON array)
+	Prior         json.RawMessage // prior (JSON, or null)
+	ZScore        ZScore          // zscore
+	Noise         Noise           // noise
+	Training      Training        // training
+}
+
+// Keys lists the metadata keys (without Prefix), all required.
+var Keys = []string{"format_version", "method", "estimator", "spec", "theta_dim", "x_dim",
+	"theta_names", "x_names", "prior", "zscore", "noise", "training"}
+
+// Encode returns the key/value pairs, keys with Prefix, in Keys order.
+func (m *Metadata) Encode() ([][2]string, error) {
+	vals := make(map[string]string)
+	var err error
+	js := func(k string, v any) {
+		if err != nil {
+			return
+		}
+		var b []byte
+		if b, err = json.Marshal(v); err == nil {
+			vals[k] = string(b)
+		}
+	}
+	vals["format_version"] = m.FormatVersion
+	vals["method"] = m.Method
+	vals["estimator"] = m.Estimator
+	vals["theta_dim"] = strconv.Itoa(m.ThetaDim)
+	vals["x_dim"] = strconv.Itoa(m.XDim)
+	js("spec", m.Spec)
+	js("theta_names", m.ThetaNames)
+	js("x_names", m.XNames)
+	js("zscore", m.ZScore)
+	js("noise", m.Noise)
+	js("training", m.Training)
+	if len(m.Prior) == 0 {
+		vals["prior"] = "null"
+	} else {
+		js("prior", m.Prior)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("format: encoding metadata: %w", err)
+	}
+	out := make([][2]string, len(Keys))
+	for i, k := range Keys {
+		out[i] = [2]string{Prefix + k, vals[k]}
+	}
+	return out, m.Validate()
+}
+
+// ErrNewerVersion is returned for a file of a newer major format version.
+var ErrNewerVersion = errors.New("format: model file has a newer major format version")
+
+// Decode parses metadata from a lookup of prefixed keys and validates it.
+func Decode(lookup func(key string) (string, bool)) (*Metadata, error) {
+	get := func(k string) (string, error) {
+		v, ok := lookup(Prefix + k)
+		if !ok {
+			return "", fmt.Errorf("format: metadata key %s%s missing (not an amortize model file?)", Prefix, k)
+		}
+		return v, nil
+	}
+	var m Metadata
+	var err error
+	str := func(k string, dst *string) {
+		if err == nil {
+			*dst, err = get(k)
+		}
+	}
+	num := func(k string, dst *int) {
+		if err != nil {
+			return
+		}
+		var s string
+		if s, err = get(k); err == nil {
+			if *dst, err = strconv.Atoi(s); err != nil {
+				err = fmt.Errorf("format: metadata %s%s is %q, not an integer", Prefix, k, s)
+			}
+		}
+	}
+	obj := func(k string, dst any) {
+		if err != nil {
+			return
+		}
+		var s string
+		if s, err = get(k); err == nil {
+			if e := json.Unmarshal([]byte(s), dst); e != nil {
+				err = fmt.Errorf("format: metadata %s%s: %w", Prefix, k, e)
+			}
+		}
+	}
+	str("format_version", &m.FormatVersion)
+	if err == nil {
+		err = checkVersion(m.FormatVersion)
+	}
+	str("method", &m.Method)
+	str("estimator", &m.Estimator)
+	obj("spec", &m.Spec)
+	num("theta_dim", &m.ThetaDim)
+	num("x_dim", &m.XDim)
+	obj("theta_names", &m.ThetaNames)
+	obj("x_names", &m.XNames)
+	obj("prior", &m.Prior)
+	obj("zscore", &m.ZScore)
+	obj("noise", &m.Noise)
+	obj("training", &m.Training)
+	if err != nil {
+		return nil, err
+	}
+	if string(m.Prior) == "null" {
+		m.Prior = nil
+	}
+	return &m, m.Validate()
+}
+
+func checkVersion(v string) error {
+	major, _, ok := strings.Cut(v, ".")
+	n, err := strconv.Atoi(major)
+	if !ok || err != nil || n < 0 {
+		return fmt.Errorf("format: format_version %q is not major.minor", v)
+	}
+	if n > Major {
+		return fmt.Errorf("%w: file %s, this reader %s", ErrNewerVersion, v, Version)
+	}
+	return nil
+}
+
+// Validate checks that the metadata is self-consistent.
+func (m *Metadata) Validate() error {
+	if err := checkVersion(m.FormatVersion); err != nil {
+		return err
+	}
+	switch {
+	case m.Method == "":
+		return errors.New("format: metadata has no method")
+	case m.Estimator == "":
+		return errors.New("format: metadata has no estimator")
+	case m.ThetaDim < 1 || m.XDim < 1:
+		return fmt.Errorf("format: metadata dims θ %d, x %d must be ≥ 1", m.ThetaDim, m.XDim)
+	case len(m.ThetaNames) != m.ThetaDim:
+		return fmt.Errorf("format: %d θ names for theta_dim %d", len(m.ThetaNames), m.ThetaDim)
+	case len(m.XNames) != m.XDim:
+		return fmt.Errorf("format: %d x names for x_dim %d", len(m.XNames), m.XDim)
+	case len(m.ZScore.ThetaMean) != m.ThetaDim || len(m.ZScore.ThetaStd) != m.ThetaDim:
+		return fmt.Errorf("format: θ z-score has %d means and %d stds for theta_dim %d", len(m.ZScore.ThetaMean), len(m.ZScore.ThetaStd), m.ThetaDim)
+	case len(m.ZScore.XMean) != m.XDim || len(m.ZScore.XStd) != m.XDim:
+		return fmt.Errorf("format: x z-score has %d means and %d stds for x_dim %d", len(m.ZScore.XMean), len(m.ZScore.XStd), m.XDim)
+	case m.Noise.Normal < 0 || m.Noise.Uniform < 0 || m.Noise.Dim() < 1:
+		return fmt.Errorf("format: bad noise layout %+v", m.Noise)
+	}
+	return nil
+}

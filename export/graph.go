@@ -1,0 +1,233 @@
+package export
+
+import (
+	"fmt"
+	"math"
+	"strconv"
+
+	"github.com/amortize/amortize/export/onnxpb"
+	"github.com/amortize/amortize/models"
+	"google.golang.org/protobuf/proto"
+)
+
+// value is a tensor of the graph being built: a named ONNX value with a
+// static column count. rows is 0 for a batch-sized value, else fixed.
+type value struct {
+	name string
+	rows int
+	cols int
+}
+
+// graph implements models.Ops by appending ONNX nodes. Parameters and
+// constants become float32 initializers, shared by every path that uses them.
+type graph struct {
+	nodes   []*onnxpb.NodeProto
+	inits   []*onnxpb.TensorProto
+	named   map[string]*value // initializers by name, so each is stored once
+	weights map[string][]float32
+	shapes  map[string][2]int
+	next    int
+}
+
+var _ models.Ops = (*graph)(nil)
+
+func newGraph(e models.Estimator, weights map[string][]float32) *graph {
+	g := &graph{named: map[string]*value{}, weights: weights, shapes: map[string][2]int{}}
+	for _, p := range e.Params() {
+		g.shapes[p.Name] = [2]int{p.Rows, p.Cols}
+	}
+	return g
+}
+
+func (g *graph) fresh(prefix string) string {
+	g.next++
+	return prefix + strconv.Itoa(g.next)
+}
+
+func tv(t models.Tensor) *value {
+	v, ok := t.(*value)
+	if !ok {
+		panic(fmt.Sprintf("export: tensor of type %T", t))
+	}
+	return v
+}
+
+// node appends one node with a single output and returns that output.
+func (g *graph) node(op string, rows, cols int, attrs []*onnxpb.AttributeProto, inputs ...string) *value {
+	out := &value{name: g.fresh("t"), rows: rows, cols: cols}
+	g.nodes = append(g.nodes, &onnxpb.NodeProto{
+		OpType: proto.String(op), Name: proto.String(g.fresh(op + "_")),
+		Input: inputs, Output: []string{out.name}, Attribute: attrs,
+	})
+	return out
+}
+
+func (g *graph) floatInit(name string, rows, cols int, data []float32) *value {
+	if v, ok := g.named[name]; ok {
+		return v
+	}
+	g.inits = append(g.inits, &onnxpb.TensorProto{
+		Name: proto.String(name), DataType: proto.Int32(int32(onnxpb.TensorProto_FLOAT)),
+		Dims: []int64{int64(rows), int64(cols)}, FloatData: data,
+	})
+	v := &value{name: name, rows: rows, cols: cols}
+	g.named[name] = v
+	return v
+}
+
+func (g *graph) int64Init(vals ...int64) string {
+	name := "i64"
+	for _, v := range vals {
+		name += "_" + strconv.FormatInt(v, 10)
+	}
+	name = sanitize(name)
+	if _, ok := g.named[name]; !ok {
+		g.inits = append(g.inits, &onnxpb.TensorProto{
+			Name: proto.String(name), DataType: proto.Int32(int32(onnxpb.TensorProto_INT64)),
+			Dims: []int64{int64(len(vals))}, Int64Data: vals,
+		})
+		g.named[name] = &value{name: name}
+	}
+	return name
+}
+
+func sanitize(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if c == '-' {
+			b[i] = 'm'
+		}
+	}
+	return string(b)
+}
+
+func (g *graph) Param(name string) models.Tensor {
+	s, ok := g.shapes[name]
+	if !ok {
+		panic(fmt.Sprintf("export: unknown parameter %q", name))
+	}
+	return g.floatInit("param."+name, s[0], s[1], g.weights[name])
+}
+
+func (g *graph) Const(rows, cols int, data []float64) models.Tensor {
+	f := make([]float32, len(data))
+	for i, v := range data {
+		f[i] = float32(v)
+	}
+	return g.floatInit(g.fresh("const"), rows, cols, f)
+}
+
+func (g *graph) Scalar(v float64) models.Tensor {
+	name := "scalar_" + strconv.FormatUint(uint64(math.Float32bits(float32(v))), 16)
+	return g.floatInit(name, 1, 1, []float32{float32(v)})
+}
+
+func (g *graph) Cols(a models.Tensor) int { return tv(a).cols }
+
+func (g *graph) Slice(a models.Tensor, from, to int) models.Tensor {
+	v := tv(a)
+	if from < 0 || to > v.cols || from >= to {
+		panic(fmt.Sprintf("export: slice [%d,%d) of %d columns", from, to, v.cols))
+	}
+	if from == 0 && to == v.cols {
+		return v
+	}
+	return g.node("Slice", v.rows, to-from, nil, v.name, g.int64Init(int64(from)), g.int64Init(int64(to)), g.int64Init(1))
+}
+
+func (g *graph) Concat(ts ...models.Tensor) models.Tensor {
+	if len(ts) == 1 {
+		return ts[0]
+	}
+	names := make([]string, len(ts))
+	cols, rows := 0, tv(ts[0]).rows
+	for i, t := range ts {
+		names[i] = tv(t).name
+		cols += tv(t).cols
+	}
+	return g.node("Concat", rows, cols, []*onnxpb.AttributeProto{intAttr("axis", 1)}, names...)
+}
+
+func (g *graph) Reshape(a models.Tensor, cols int) models.Tensor {
+	v := tv(a)
+	if cols == v.cols {
+		return v
+	}
+	rows := 0
+	if v.rows != 0 {
+		rows = v.rows * v.cols / cols
+	}
+	return g.node("Reshape", rows, cols, nil, v.name, g.int64Init(-1, int64(cols)))
+}
+
+func (g *graph) binary(op string, a, b models.Tensor) models.Tensor {
+	va, vb := tv(a), tv(b)
+	rows := va.rows
+	if rows == 1 {
+		rows = vb.rows
+	}
+	cols := max(va.cols, vb.cols)
+	if (va.cols != cols && va.cols != 1) || (vb.cols != cols && vb.cols != 1) {
+		panic(fmt.Sprintf("export: %s cannot broadcast %d with %d columns", op, va.cols, vb.cols))
+	}
+	return g.node(op, rows, cols, nil, va.name, vb.name)
+}
+
+func (g *graph) Add(a, b models.Tensor) models.Tensor     { return g.binary("Add", a, b) }
+func (g *graph) Sub(a, b models.Tensor) models.Tensor     { return g.binary("Sub", a, b) }
+func (g *graph) Mul(a, b models.Tensor) models.Tensor     { return g.binary("Mul", a, b) }
+func (g *graph) Div(a, b models.Tensor) models.Tensor     { return g.binary("Div", a, b) }
+func (g *graph) Maximum(a, b models.Tensor) models.Tensor { return g.binary("Max", a, b) }
+func (g *graph) Minimum(a, b models.Tensor) models.Tensor { return g.binary("Min", a, b) }
+
+func (g *graph) Step(a, b models.Tensor) models.Tensor {
+	ge := tv(g.binary("GreaterOrEqual", a, b))
+	return g.node("Cast", ge.rows, ge.cols, []*onnxpb.AttributeProto{intAttr("to", int64(onnxpb.TensorProto_FLOAT))}, ge.name)
+}
+
+func (g *graph) MatMul(a, b models.Tensor) models.Tensor {
+	va, vb := tv(a), tv(b)
+	if va.cols != vb.rows {
+		panic(fmt.Sprintf("export: matmul of %d columns by %d rows", va.cols, vb.rows))
+	}
+	return g.node("MatMul", va.rows, vb.cols, nil, va.name, vb.name)
+}
+
+func (g *graph) unary(op string, a models.Tensor) models.Tensor {
+	v := tv(a)
+	return g.node(op, v.rows, v.cols, nil, v.name)
+}
+
+func (g *graph) Neg(a models.Tensor) models.Tensor     { return g.unary("Neg", a) }
+func (g *graph) Exp(a models.Tensor) models.Tensor     { return g.unary("Exp", a) }
+func (g *graph) Log(a models.Tensor) models.Tensor     { return g.unary("Log", a) }
+func (g *graph) Sqrt(a models.Tensor) models.Tensor    { return g.unary("Sqrt", a) }
+func (g *graph) Abs(a models.Tensor) models.Tensor     { return g.unary("Abs", a) }
+func (g *graph) Tanh(a models.Tensor) models.Tensor    { return g.unary("Tanh", a) }
+func (g *graph) Sigmoid(a models.Tensor) models.Tensor { return g.unary("Sigmoid", a) }
+func (g *graph) ReLU(a models.Tensor) models.Tensor    { return g.unary("Relu", a) }
+func (g *graph) Square(a models.Tensor) models.Tensor  { return g.Mul(a, a) }
+
+func (g *graph) SumCols(a models.Tensor) models.Tensor {
+	v := tv(a)
+	if v.cols == 1 {
+		return v
+	}
+	return g.node("ReduceSum", v.rows, 1, []*onnxpb.AttributeProto{intAttr("keepdims", 1)}, v.name, g.int64Init(1))
+}
+
+func (g *graph) MaxCols(a models.Tensor) models.Tensor {
+	v := tv(a)
+	if v.cols == 1 {
+		return v
+	}
+	return g.node("ReduceMax", v.rows, 1, []*onnxpb.AttributeProto{intsAttr("axes", 1), intAttr("keepdims", 1)}, v.name)
+}
+
+func intAttr(name string, v int64) *onnxpb.AttributeProto {
+	return &onnxpb.AttributeProto{Name: proto.String(name), Type: onnxpb.AttributeProto_INT.Enum(), I: proto.Int64(v)}
+}
+
+func intsAttr(name string, vs ...int64) *onnxpb.AttributeProto {
+	return &onnxpb.AttributeProto{Name: proto.String(name), Type: onnxpb.AttributeProto_INTS.Enum(), Ints: vs}
+}

@@ -1,0 +1,377 @@
+// Package runtime loads amortize model files (docs/FORMAT.md) through
+// onnxruntime and evaluates them: batched log-probabilities and samples.
+//
+// A Model is safe for concurrent use by multiple goroutines: it holds one
+// onnxruntime session whose Run is goroutine-safe, and no mutable state.
+// Close releases it; a closed Model returns ErrClosed.
+//
+// The package never imports the trainer: a service that only evaluates
+// models links onnxruntime_go, the contract and the prior package.
+package runtime
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"math/rand/v2"
+	"os"
+	"sync"
+
+	"github.com/amortize/amortize/export/format"
+	"github.com/amortize/amortize/prior"
+	ort "github.com/yalue/onnxruntime_go"
+)
+
+// Device selects the execution provider.
+type Device int
+
+const (
+	CPU Device = iota
+	CUDA
+)
+
+// Options configure Open. The zero value runs on the CPU with onnxruntime's
+// default thread count, finding the library as FindLibrary does.
+type Options struct {
+	// LibraryPath is an explicit onnxruntime shared library.
+	LibraryPath string
+	// Threads is onnxruntime's intra-op thread count (0: its default).
+	Threads int
+	// Device is CPU or CUDA; DeviceID picks the GPU.
+	Device   Device
+	DeviceID int
+	// FallbackToCPU runs on the CPU, with a logged warning, when the CUDA
+	// provider cannot be set up. Without it that is an error.
+	FallbackToCPU bool
+	// Logger receives warnings (nil: slog.Default()).
+	Logger *slog.Logger
+}
+
+// Errors of the runtime.
+var (
+	ErrClosed   = errors.New("runtime: model is closed")
+	ErrContract = errors.New("runtime: model file breaks the amortize contract")
+	ErrInput    = errors.New("runtime: bad input")
+)
+
+// Model is an opened model file.
+type Model struct {
+	meta  *format.Metadata
+	prior prior.Prior // nil when the file has none
+
+	mu     sync.RWMutex // guards sess against Close during Run
+	sess   *ort.DynamicAdvancedSession
+	device Device
+}
+
+// Open reads and opens a model file.
+func Open(path string, opts Options) (*Model, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("runtime: %w", err)
+	}
+	m, err := OpenBytes(data, opts)
+	if err != nil {
+		return nil, fmt.Errorf("%w (file %s)", err, path)
+	}
+	return m, nil
+}
+
+// OpenBytes opens a model file held in memory.
+func OpenBytes(data []byte, opts Options) (*Model, error) {
+	if err := initEnvironment(opts.LibraryPath); err != nil {
+		return nil, err
+	}
+	if len(data) == 0 {
+		return nil, fmt.Errorf("%w: empty file", ErrContract)
+	}
+	meta, err := readMetadata(data)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkIO(data, meta); err != nil {
+		return nil, err
+	}
+	m := &Model{meta: meta}
+	if meta.Prior != nil {
+		if m.prior, err = prior.Unmarshal(meta.Prior); err != nil {
+			return nil, fmt.Errorf("%w: prior: %v", ErrContract, err)
+		}
+		if m.prior.Dim() != meta.ThetaDim {
+			return nil, fmt.Errorf("%w: prior has dimension %d, theta_dim is %d", ErrContract, m.prior.Dim(), meta.ThetaDim)
+		}
+	}
+	so, err := ort.NewSessionOptions()
+	if err != nil {
+		return nil, fmt.Errorf("runtime: %w", err)
+	}
+	defer so.Destroy()
+	if opts.Threads > 0 {
+		if err := so.SetIntraOpNumThreads(opts.Threads); err != nil {
+			return nil, fmt.Errorf("runtime: threads: %w", err)
+		}
+	}
+	m.device = CPU
+	if opts.Device == CUDA {
+		if err := appendCUDA(so, opts.DeviceID); err != nil {
+			if !opts.FallbackToCPU {
+				return nil, err
+			}
+			logger(opts).Warn("CUDA unavailable, running on the CPU", "error", err)
+		} else {
+			m.device = CUDA
+		}
+	}
+	m.sess, err = ort.NewDynamicAdvancedSessionWithONNXData(data, format.Inputs, format.Outputs, so)
+	if err != nil {
+		return nil, fmt.Errorf("%w: onnxruntime cannot load it: %v", ErrContract, err)
+	}
+	return m, nil
+}
+
+func logger(o Options) *slog.Logger {
+	if o.Logger != nil {
+		return o.Logger
+	}
+	return slog.Default()
+}
+
+func appendCUDA(so *ort.SessionOptions, id int) error {
+	co, err := ort.NewCUDAProviderOptions()
+	if err != nil {
+		return fmt.Errorf("runtime: CUDA provider: %w", err)
+	}
+	defer co.Destroy()
+	if err := co.Update(map[string]string{"device_id": fmt.Sprint(id)}); err != nil {
+		return fmt.Errorf("runtime: CUDA provider: %w", err)
+	}
+	if err := so.AppendExecutionProviderCUDA(co); err != nil {
+		return fmt.Errorf("runtime: CUDA provider: %w", err)
+	}
+	return nil
+}
+
+func readMetadata(data []byte) (*format.Metadata, error) {
+	md, err := ort.GetModelMetadataWithONNXData(data)
+	if err != nil {
+		return nil, fmt.Errorf("%w: onnxruntime cannot parse it: %v", ErrContract, err)
+	}
+	defer md.Destroy()
+	var lookupErr error
+	meta, err := format.Decode(func(k string) (string, bool) {
+		v, ok, err := md.LookupCustomMetadataMap(k)
+		if err != nil && lookupErr == nil {
+			lookupErr = err
+		}
+		return v, ok
+	})
+	if lookupErr != nil {
+		return nil, fmt.Errorf("%w: reading metadata: %v", ErrContract, lookupErr)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrContract, err)
+	}
+	return meta, nil
+}
+
+// checkIO verifies the graph's inputs and outputs against the contract.
+func checkIO(data []byte, meta *format.Metadata) error {
+	ins, outs, err := ort.GetInputOutputInfoWithONNXData(data)
+	if err != nil {
+		return fmt.Errorf("%w: reading inputs and outputs: %v", ErrContract, err)
+	}
+	want := map[string][]int64{
+		format.InputX:          {-1, int64(meta.XDim)},
+		format.InputTheta:      {-1, -1, int64(meta.ThetaDim)},
+		format.InputNoise:      {-1, -1, int64(meta.Noise.Dim())},
+		format.OutputLogProb:   {-1, -1},
+		format.OutputSample:    {-1, -1, int64(meta.ThetaDim)},
+		format.OutputSampleLog: {-1, -1},
+	}
+	seen := 0
+	for _, info := range append(ins, outs...) {
+		w, ok := want[info.Name]
+		if !ok {
+			continue
+		}
+		seen++
+		if info.DataType != ort.TensorElementDataTypeFloat {
+			return fmt.Errorf("%w: %s has element type %v, want float32", ErrContract, info.Name, info.DataType)
+		}
+		if len(info.Dimensions) != len(w) {
+			return fmt.Errorf("%w: %s has shape %v, want rank %d", ErrContract, info.Name, info.Dimensions, len(w))
+		}
+		for i, d := range w {
+			if d >= 0 && info.Dimensions[i] != d {
+				return fmt.Errorf("%w: %s has shape %v, axis %d should be %d", ErrContract, info.Name, info.Dimensions, i, d)
+			}
+		}
+	}
+	if seen != len(want) {
+		return fmt.Errorf("%w: it lacks some of the inputs %v or outputs %v", ErrContract, format.Inputs, format.Outputs)
+	}
+	return nil
+}
+
+// Metadata is the file's contract metadata. Callers must not modify it.
+func (m *Model) Metadata() *format.Metadata { return m.meta }
+
+// ThetaDim and XDim are the dimensions of θ and x.
+func (m *Model) ThetaDim() int { return m.meta.ThetaDim }
+func (m *Model) XDim() int     { return m.meta.XDim }
+
+// Prior is the prior stored in the file, or nil.
+func (m *Model) Prior() prior.Prior { return m.prior }
+
+// Device is where the model runs.
+func (m *Model) Device() Device { return m.device }
+
+// Close releases the session. It waits for running calls to finish.
+func (m *Model) Close() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.sess == nil {
+		return nil
+	}
+	err := m.sess.Destroy()
+	m.sess = nil
+	return err
+}
+
+// Run evaluates the graph for b observations x (b×XDim, row-major): the
+// log-probability of nTheta parameter vectors per observation (theta:
+// b×nTheta×ThetaDim) and nSample samples per observation from explicit
+// noise (b×nSample×noise dim). Either count may be 0 and costs nothing.
+// It returns logProb (b×nTheta), sample (b×nSample×ThetaDim) and
+// sampleLogProb (b×nSample), written into dst when its slices are large
+// enough (the destination idiom: a hot loop allocates nothing of its own).
+func (m *Model) Run(x []float32, b int, theta []float32, nTheta int, noise []float32, nSample int, dst *Output) (*Output, error) {
+	d, xd, nd := m.meta.ThetaDim, m.meta.XDim, m.meta.Noise.Dim()
+	switch {
+	case b < 1:
+		return nil, fmt.Errorf("%w: %d observations", ErrInput, b)
+	case nTheta < 0 || nSample < 0:
+		return nil, fmt.Errorf("%w: negative count", ErrInput)
+	case len(x) != b*xd:
+		return nil, fmt.Errorf("%w: x has %d values, want %d observations × x_dim %d", ErrInput, len(x), b, xd)
+	case len(theta) != b*nTheta*d:
+		return nil, fmt.Errorf("%w: theta has %d values, want %d × %d × theta_dim %d", ErrInput, len(theta), b, nTheta, d)
+	case len(noise) != b*nSample*nd:
+		return nil, fmt.Errorf("%w: noise has %d values, want %d × %d × %d", ErrInput, len(noise), b, nSample, nd)
+	}
+	if err := finite("x", x); err != nil {
+		return nil, err
+	}
+	if err := finite("theta", theta); err != nil {
+		return nil, err
+	}
+	if dst == nil {
+		dst = new(Output)
+	}
+	dst.LogProb = grow(dst.LogProb, b*nTheta)
+	dst.Sample = grow(dst.Sample, b*nSample*d)
+	dst.SampleLogProb = grow(dst.SampleLogProb, b*nSample)
+
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	if m.sess == nil {
+		return nil, ErrClosed
+	}
+	var vals []ort.Value
+	defer func() {
+		for _, v := range vals {
+			v.Destroy()
+		}
+	}()
+	add := func(shape ort.Shape, data []float32) error {
+		t, err := ort.NewTensor(shape, data)
+		if err != nil {
+			return fmt.Errorf("runtime: tensor %v: %w", shape, err)
+		}
+		vals = append(vals, t)
+		return nil
+	}
+	B, T, S := int64(b), int64(nTheta), int64(nSample)
+	for _, a := range []struct {
+		shape ort.Shape
+		data  []float32
+	}{
+		{ort.NewShape(B, int64(xd)), x},
+		{ort.NewShape(B, T, int64(d)), theta},
+		{ort.NewShape(B, S, int64(nd)), noise},
+		{ort.NewShape(B, T), dst.LogProb},
+		{ort.NewShape(B, S, int64(d)), dst.Sample},
+		{ort.NewShape(B, S), dst.SampleLogProb},
+	} {
+		if err := add(a.shape, a.data); err != nil {
+			return nil, err
+		}
+	}
+	if err := m.sess.Run(vals[:3], vals[3:]); err != nil {
+		return nil, fmt.Errorf("runtime: %w", err)
+	}
+	return dst, nil
+}
+
+// Output holds the results of Run.
+type Output struct {
+	LogProb       []float32
+	Sample        []float32
+	SampleLogProb []float32
+}
+
+func grow(s []float32, n int) []float32 {
+	if cap(s) < n {
+		return make([]float32, n)
+	}
+	return s[:n]
+}
+
+func finite(name string, v []float32) error {
+	for i, f := range v {
+		if math.IsNaN(float64(f)) || math.IsInf(float64(f), 0) {
+			return fmt.Errorf("%w: %s[%d] is %v", ErrInput, name, i, f)
+		}
+	}
+	return nil
+}
+
+// LogProb returns log q(θ|x) for nTheta parameter vectors per observation.
+func (m *Model) LogProb(x []float32, b int, theta []float32, nTheta int) ([]float32, error) {
+	out, err := m.Run(x, b, theta, nTheta, nil, 0, nil)
+	if err != nil {
+		return nil, err
+	}
+	return out.LogProb, nil
+}
+
+// Sample draws n samples per observation with noise from src, returning θ
+// (b×n×ThetaDim) and log q(θ|x) (b×n).
+func (m *Model) Sample(x []float32, b, n int, src rand.Source) (theta, logProb []float32, err error) {
+	noise := m.Noise(nil, b*n, src)
+	out, err := m.Run(x, b, nil, 0, noise, n, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	return out.Sample, out.SampleLogProb, nil
+}
+
+// Noise fills dst (allocated when too small) with the noise of `draws`
+// samples: standard normals then uniforms per draw, as the contract lays out.
+func (m *Model) Noise(dst []float32, draws int, src rand.Source) []float32 {
+	nn, nu := m.meta.Noise.Normal, m.meta.Noise.Uniform
+	dst = grow(dst, draws*(nn+nu))
+	rng := rand.New(src)
+	for i := 0; i < len(dst); {
+		for range nn {
+			dst[i] = float32(rng.NormFloat64())
+			i++
+		}
+		for range nu {
+			dst[i] = float32(rng.Float64())
+			i++
+		}
+	}
+	return dst
+}

@@ -267,7 +267,9 @@ func foldAccuracy(ctx context.Context, x, y []float64, dim int, perm []int, lo, 
 	}
 	src := rand.New(rand.NewPCG(opts.Seed, trainStream))
 	c := newClassifier(dim, opts.Hidden, min(batchSize, len(train)), src)
-	if err := c.fit(ctx, x, y, train, opts.MaxEpochs, src); err != nil {
+	epochs, err := c.fit(ctx, x, y, train, opts.MaxEpochs, src)
+	println("epochs", epochs)
+	if err != nil {
 		return 0, err
 	}
 	return c.accuracy(x, y, perm[lo:hi]), nil

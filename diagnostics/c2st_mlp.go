@@ -90,14 +90,15 @@ func newClassifier(dim, hidden, batch int, src *rand.Rand) *classifier {
 // labels y, one epoch at a time until the epoch's mean batch loss has not
 // improved on the best by lossTol for more than patience epochs, or for
 // maxEpochs.
-func (c *classifier) fit(ctx context.Context, x, y []float64, idx []int, maxEpochs int, src *rand.Rand) error {
+func (c *classifier) fit(ctx context.Context, x, y []float64, idx []int, maxEpochs int, src *rand.Rand) (epochs int, err error) {
 	order := slices.Clone(idx)
 	labels := make([]float64, c.batch)
 	rule := plateau{best: math.Inf(1)}
-	for range maxEpochs {
+	for epochs < maxEpochs {
 		if err := ctx.Err(); err != nil {
-			return err
+			return epochs, err
 		}
+		epochs++
 		src.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
 		var total float64
 		for lo := 0; lo < len(order); lo += c.batch {
@@ -111,13 +112,13 @@ func (c *classifier) fit(ctx context.Context, x, y []float64, idx []int, maxEpoc
 		}
 		loss := total / float64(len(order))
 		if math.IsNaN(loss) || math.IsInf(loss, 0) {
-			return fmt.Errorf("c2st: classifier training diverged (loss %v); z-score the samples", loss)
+			return epochs, fmt.Errorf("c2st: classifier training diverged (loss %v); z-score the samples", loss)
 		}
 		if rule.stop(loss) {
 			break
 		}
 	}
-	return nil
+	return epochs, nil
 }
 
 // plateau is scikit-learn's stopping rule on the training loss curve

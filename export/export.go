@@ -105,6 +105,9 @@ func (g *graph) output(name, rows, input string, tail ...int64) {
 	g.nodes = append(g.nodes, &onnxpb.NodeProto{
 		OpType: proto.String("Reshape"), Name: proto.String(g.fresh("Reshape_")),
 		Input: []string{rows, shape}, Output: []string{name},
+		// allowzero: a 0 in the shape means an empty axis (n_theta or
+		// n_samples = 0), not "copy the input's axis".
+		Attribute: []*onnxpb.AttributeProto{intAttr("allowzero", 1)},
 	})
 }
 

@@ -9,8 +9,8 @@ import (
 // to the mean μ and log-variance log σ² of a Gaussian with diagonal
 // covariance, q(θ|x) = Π_i N(θ_i; μ_i(x), σ_i²(x)).
 //
-// It is the network of sbi's "custom density estimator" tutorial, with the
-// sizes sbi uses for its MLPs: two hidden layers of 50 ReLU units.
+// Its sizes are those sbi uses for its MLPs: two hidden layers of 50 ReLU
+// units.
 type gaussian struct {
 	spec Spec
 	net  hiddenNet

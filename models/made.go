@@ -59,7 +59,7 @@ func madeMask(in, out []int, strict bool) []float64 {
 	return m
 }
 
-func (m *made) hiddenName(j int) string { return fmt.Sprintf("%s.hidden%d", m.name, j) }
+func madeHidden(j int) string { return fmt.Sprintf(".hidden%d", j) }
 
 // params declares the layers in nflows' module order, each with PyTorch's
 // default initialisation (fan-in counts masked inputs too, as in nflows).
@@ -67,7 +67,7 @@ func (m *made) params() []ParamSpec {
 	ps := LinearParams(m.name+".input", m.d, m.hidden)
 	ps = append(ps, LinearParams(m.name+".context", m.x, m.hidden)...)
 	for j := range m.blocks {
-		ps = append(ps, LinearParams(m.hiddenName(j), m.hidden, m.hidden)...)
+		ps = append(ps, LinearParams(m.name+madeHidden(j), m.hidden, m.hidden)...)
 	}
 	return append(ps, LinearParams(m.name+".output", m.hidden, 2*m.d)...)
 }
@@ -77,26 +77,26 @@ func (m *made) params() []ParamSpec {
 // autoregressive inverse.
 type madeNet struct {
 	m    *made
-	wIn  Tensor
+	wIn  Tensor // nil until a pass sees a non-zero input
 	ctx  Tensor // activation(x·Wc + bc) + input bias, [N,H]
 	wHid []Tensor
 	wOut Tensor
 }
 
 func (m *made) bind(o Ops, x Tensor) *madeNet {
-	masked := func(name string, rows, cols int, mask []float64) Tensor {
-		return o.Mul(o.Param(name+".w"), o.Const(rows, cols, mask))
-	}
 	n := &madeNet{
 		m:    m,
-		wIn:  masked(m.name+".input", m.d, m.hidden, m.maskIn),
 		ctx:  o.Add(Activate(o, Linear(o, x, m.name+".context"), m.activation), o.Param(m.name+".input.b")),
-		wOut: masked(m.name+".output", m.hidden, 2*m.d, m.maskOut),
+		wOut: m.masked(o, ".output", m.hidden, 2*m.d, m.maskOut),
 	}
 	for j := range m.blocks {
-		n.wHid = append(n.wHid, masked(m.hiddenName(j), m.hidden, m.hidden, m.maskHidden))
+		n.wHid = append(n.wHid, m.masked(o, madeHidden(j), m.hidden, m.hidden, m.maskHidden))
 	}
 	return n
+}
+
+func (m *made) masked(o Ops, layer string, rows, cols int, mask []float64) Tensor {
+	return o.Mul(o.Param(m.name+layer+".w"), o.Const(rows, cols, mask))
 }
 
 // params returns the unconstrained scale and the shift [N,D] for input y;
@@ -105,11 +105,15 @@ func (n *madeNet) params(o Ops, y Tensor) (unconstrained, shift Tensor) {
 	m := n.m
 	h := n.ctx
 	if y != nil {
+		// Built on first use: a one-pass inverse (D = 1) never needs it.
+		if n.wIn == nil {
+			n.wIn = m.masked(o, ".input", m.d, m.hidden, m.maskIn)
+		}
 		h = o.Add(o.MatMul(y, n.wIn), h)
 	}
 	h = Activate(o, h, m.activation)
 	for j, w := range n.wHid {
-		h = Activate(o, o.Add(o.MatMul(h, w), o.Param(m.hiddenName(j)+".b")), m.activation)
+		h = Activate(o, o.Add(o.MatMul(h, w), o.Param(m.name+madeHidden(j)+".b")), m.activation)
 	}
 	out := o.Add(o.MatMul(h, n.wOut), o.Param(m.name+".output.b"))
 	return o.Slice(out, 0, m.d), o.Slice(out, m.d, 2*m.d)

@@ -129,5 +129,5 @@ func (e *maf) Sample(o Ops, noise, x Tensor) (theta, logProb Tensor) {
 			y = e.permute(o, y)
 		}
 	}
-	return y, o.Sub(StdNormalLogProb(o, noise), logDet)
+	return y, o.Add(StdNormalLogProb(o, noise), logDet)
 }

@@ -51,13 +51,13 @@ func Unmarshal(data []byte) (Prior, error) {
 		if err := decodeStrict(data, &v); err != nil {
 			return nil, err
 		}
-		return NewBoxUniform(v.Low, v.High)
+		return orNil(NewBoxUniform(v.Low, v.High))
 	case typeIndependent:
 		var v independentJSON
 		if err := decodeStrict(data, &v); err != nil {
 			return nil, err
 		}
-		return NewIndependent(v.Marginals)
+		return orNil(NewIndependent(v.Marginals))
 	case typeMultivariateNormal:
 		var v mvnJSON
 		if err := decodeStrict(data, &v); err != nil {
@@ -67,10 +67,19 @@ func Unmarshal(data []byte) (Prior, error) {
 		if err != nil {
 			return nil, err
 		}
-		return NewMultivariateNormal(v.Mean, cov)
+		return orNil(NewMultivariateNormal(v.Mean, cov))
 	}
 	return nil, fmt.Errorf("%w: %q (want %s, %s or %s)", ErrUnknownType, *head.Type,
 		typeBoxUniform, typeIndependent, typeMultivariateNormal)
+}
+
+// orNil converts a constructor's result to a Prior, keeping a failed
+// constructor's nil pointer from becoming a non-nil interface.
+func orNil[P Prior](p P, err error) (Prior, error) {
+	if err != nil {
+		return nil, err
+	}
+	return p, nil
 }
 
 // decodeStrict decodes data into v, rejecting fields v does not have: a

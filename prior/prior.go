@@ -17,12 +17,21 @@
 //     always in [low, high].
 //   - "normal" marginals and MultivariateNormal: every finite θ.
 //   - "lognormal" and "gamma": (0, +Inf). "beta": (0, 1). The end points are
-//     excluded because the density there is 0 or +Inf.
+//     excluded: the density there is 0 or +Inf for most shapes, and one rule
+//     for all shapes is simpler to rely on.
 //
 // A draw that a float64 cannot represent inside an open support (a gamma
 // draw below the smallest subnormal, a beta draw within half an ulp of 1, a
 // lognormal draw above MaxFloat64) is stored as the nearest representable
 // point inside the support, so every sample passes InSupport.
+//
+// # Sampling
+//
+// Sample draws row by row from src, or from math/rand/v2's global generator
+// when src is nil, so the same source yields the same draws whether they are
+// asked for in one batch or in several. A nil destination or one without Dim
+// columns is a programming error and panics, as in gonum's mat; an empty
+// destination is left alone.
 //
 // # JSON
 //
@@ -97,8 +106,11 @@ func Validate(p Prior, theta []float64) error {
 	low, high := p.Bounds()
 	if len(low) == len(theta) && len(high) == len(theta) {
 		for i, v := range theta {
-			if v < low[i] || v > high[i] {
-				return fmt.Errorf("%w: θ[%d] = %v is not in [%v, %v]", ErrOutOfSupport, i, v, low[i], high[i])
+			if v < low[i] {
+				return fmt.Errorf("%w: θ[%d] = %v is below the lower bound %v", ErrOutOfSupport, i, v, low[i])
+			}
+			if v > high[i] {
+				return fmt.Errorf("%w: θ[%d] = %v is above the upper bound %v", ErrOutOfSupport, i, v, high[i])
 			}
 		}
 		// Within the bounds but rejected: for this package's priors that

@@ -204,9 +204,9 @@ func TestValidate(t *testing.T) {
 		{box, []float64{0.5}, ErrDim, "θ has 1 values, the prior has dimension 2"},
 		{box, []float64{0.5, math.NaN()}, ErrNotFinite, "θ[1] = NaN"},
 		{box, []float64{math.Inf(-1), 0}, ErrNotFinite, "θ[0] = -Inf"},
-		{box, []float64{0.5, 1.5}, ErrOutOfSupport, "θ[1] = 1.5 is not in [0, 1]"},
+		{box, []float64{0.5, 1.5}, ErrOutOfSupport, "θ[1] = 1.5 is above the upper bound 1"},
 		{gam, []float64{-3, 0}, ErrOutOfSupport, "θ[1] = 0 is an excluded end point of (0, +Inf)"},
-		{gam, []float64{-3, -1}, ErrOutOfSupport, "θ[1] = -1 is not in [0, +Inf]"},
+		{gam, []float64{-3, -1}, ErrOutOfSupport, "θ[1] = -1 is below the lower bound 0"},
 		{disc{mvn}, []float64{1, 1}, ErrOutOfSupport, "θ = [1 1]"},
 		{nil, []float64{1}, ErrInvalid, "nil prior"},
 	} {

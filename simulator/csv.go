@@ -210,7 +210,7 @@ func (s *csvRows) read(dst []float64, max int) ([]float64, int, error) {
 		}
 		line, _ := s.cr.FieldPos(0)
 		if len(rec) != cols {
-			return nil, 0, fmt.Errorf("simulator: csv line %d: %w: %d fields, the header has %d", line, ErrFormat, len(rec), cols)
+			return nil, 0, fmt.Errorf("simulator: csv line %d: %w: found %d fields, the header has %d", line, ErrFormat, len(rec), cols)
 		}
 		for j, cell := range rec {
 			v, err := strconv.ParseFloat(strings.TrimSpace(cell), 64)

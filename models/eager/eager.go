@@ -142,19 +142,41 @@ func broadcast(a, b models.Tensor, f func(x, y float64) float64) models.Tensor {
 		panic(fmt.Sprintf("eager: cannot broadcast %d×%d with %d×%d", ar, ac, br, bc))
 	}
 	out := mat.NewDense(r, c, nil)
+	// Strides of 0 repeat a broadcast axis.
+	as, bs := ma.RawMatrix(), mb.RawMatrix()
+	ars, acs := stride(ar, as.Stride), stride(ac, 1)
+	brs, bcs := stride(br, bs.Stride), stride(bc, 1)
+	od := out.RawMatrix().Data
 	for i := range r {
-		for j := range c {
-			out.Set(i, j, f(ma.At(min(i, ar-1), min(j, ac-1)), mb.At(min(i, br-1), min(j, bc-1))))
+		ai, bi := i*ars, i*brs
+		row := od[i*c : (i+1)*c]
+		for j := range row {
+			row[j] = f(as.Data[ai+j*acs], bs.Data[bi+j*bcs])
 		}
 	}
 	return out
 }
 
+func stride(n, s int) int {
+	if n == 1 {
+		return 0
+	}
+	return s
+}
+
 func apply(a models.Tensor, f func(x float64) float64) models.Tensor {
 	m := d(a)
-	var out mat.Dense
-	out.Apply(func(_, _ int, v float64) float64 { return f(v) }, m)
-	return &out
+	r, c := m.Dims()
+	out := mat.NewDense(r, c, nil)
+	raw, od := m.RawMatrix(), out.RawMatrix().Data
+	for i := range r {
+		src := raw.Data[i*raw.Stride : i*raw.Stride+c]
+		dst := od[i*c : (i+1)*c]
+		for j, v := range src {
+			dst[j] = f(v)
+		}
+	}
+	return out
 }
 
 func (o *Ops) Add(a, b models.Tensor) models.Tensor {

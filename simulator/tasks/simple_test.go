@@ -116,19 +116,21 @@ func TestSinusoid1D(t *testing.T) {
 func TestSLCPMoments(t *testing.T) {
 	task := mustGet(t, "slcp")
 	const n = 20000
-	theta := []float64{0.5, -1, 1.2, -0.8, 0.7}
-	x := simulateFixed(t, task, theta, n, 15)
-	s1, s2, rho := 1.2*1.2, 0.8*0.8, math.Tanh(0.7)
-	v1, v2, c12 := s1*s1+1e-6, s2*s2+1e-6, rho*s1*s2
-	for j := range 4 {
-		a, b := mat.Col(nil, 2*j, x), mat.Col(nil, 2*j+1, x)
-		checkMoments(t, "first coordinate", a, theta[0], v1, 3)
-		checkMoments(t, "second coordinate", b, theta[1], v2, 3)
-		// Var of the product of a bivariate Gaussian pair: v1 v2 + c12².
-		checkZ(t, "covariance", stat.Covariance(a, b, nil), c12, math.Sqrt((v1*v2+c12*c12)/n))
-		if j > 0 {
-			prev := mat.Col(nil, 2*(j-1), x)
-			checkZ(t, "correlation between draws", stat.Correlation(prev, a, nil), 0, 1/math.Sqrt(n))
+	// The second θ has a scale small enough for the 1e-6 jitter to matter.
+	for _, theta := range [][]float64{{0.5, -1, 1.2, -0.8, 0.7}, {0, 2, 0.05, -1.5, -1}} {
+		x := simulateFixed(t, task, theta, n, 15)
+		s1, s2, rho := theta[2]*theta[2], theta[3]*theta[3], math.Tanh(theta[4])
+		v1, v2, c12 := s1*s1+1e-6, s2*s2+1e-6, rho*s1*s2
+		for j := range 4 {
+			a, b := mat.Col(nil, 2*j, x), mat.Col(nil, 2*j+1, x)
+			checkMoments(t, "first coordinate", a, theta[0], v1, 3)
+			checkMoments(t, "second coordinate", b, theta[1], v2, 3)
+			// Var of the product of a bivariate Gaussian pair: v1 v2 + c12².
+			checkZ(t, "covariance", stat.Covariance(a, b, nil), c12, math.Sqrt((v1*v2+c12*c12)/n))
+			if j > 0 {
+				prev := mat.Col(nil, 2*(j-1), x)
+				checkZ(t, "correlation between draws", stat.Correlation(prev, a, nil), 0, 1/math.Sqrt(n))
+			}
 		}
 	}
 }

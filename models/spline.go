@@ -1,0 +1,256 @@
+package models
+
+import (
+	"fmt"
+	"math"
+)
+
+// Smallest bin width, bin height and knot derivative of a spline, nflows'
+// defaults. They keep every bin invertible in float32: without them a
+// trained spline can grow bins so steep that its inverse loses all accuracy.
+const (
+	DefaultMinBinWidth   = 1e-3
+	DefaultMinBinHeight  = 1e-3
+	DefaultMinDerivative = 1e-3
+)
+
+// rqKnotEps widens the last knot for the bin search, as nflows'
+// searchsorted does, so that an input exactly at the right end falls in the
+// last bin rather than past it.
+const rqKnotEps = 1e-6
+
+// SplineConfig fixes the shape of a rational-quadratic spline.
+type SplineConfig struct {
+	Bins                                                int
+	TailBound, MinBinWidth, MinBinHeight, MinDerivative float64
+}
+
+// SplineOps is implemented by backends that fuse the spline into one op.
+type SplineOps interface {
+	RQSpline(x, widths, heights, derivs Tensor, inverse bool, c SplineConfig) (y, logAbsDet Tensor)
+}
+
+// RQSpline is the monotonic rational-quadratic spline of Durkan et al.
+// (2019) with linear tails, as nflows' unconstrained_rational_quadratic_spline
+// with tails="linear" computes it, applied to every row independently.
+//
+// x is [M,1]; widths and heights are [M,K] unnormalised bin sizes (softmax
+// logits, already scaled by the caller) and derivs [M,K−1] unnormalised
+// derivatives at the interior knots (softplus inputs; the derivative at both
+// ends is 1 so the linear tails join smoothly). Inside [−B, B] the spline maps
+// x to y; outside, y = x with zero log-determinant. y and logAbsDet, the log
+// of |dy/dx|, are [M,1]. With inverse set, x is an output of the forward map
+// and the result is its preimage together with the inverse map's log|det|.
+//
+// The knots are cumulative sums of the floored softmax sizes, pinned to ±B at
+// both ends; the bin of an input is found by counting knots it reaches, the
+// last knot widened by 1e-6. The inverse solves the bin's quadratic in the
+// cancellation-free form 2c / (−b − √(b²−4ac)).
+//
+// Backends implementing SplineOps compute it in one op; other backends get
+// the composite over primitive ops. Shape mismatches are bugs in the caller
+// and panic, like misuse of Ops.
+func RQSpline(o Ops, x, widths, heights, derivs Tensor, inverse bool, c SplineConfig) (y, logAbsDet Tensor) {
+	k := c.Bins
+	if k < 2 || o.Cols(x) != 1 || o.Cols(widths) != k || o.Cols(heights) != k || o.Cols(derivs) != k-1 {
+		panic(fmt.Sprintf("models: spline of %d bins given x, widths, heights, derivs of %d, %d, %d, %d columns",
+			k, o.Cols(x), o.Cols(widths), o.Cols(heights), o.Cols(derivs)))
+	}
+	if f, ok := o.(SplineOps); ok {
+		return f.RQSpline(x, widths, heights, derivs, inverse, c)
+	}
+	b := c.TailBound
+	lo, hi := o.Scalar(-b), o.Scalar(b)
+	// The spline sees inputs clamped into [−B, B], so the branch that the
+	// tail mask discards stays finite and cannot leak NaN, not even through
+	// a gradient multiplied by zero.
+	inside := o.Mul(o.Step(x, lo), o.Step(hi, x))
+	xc := o.Minimum(o.Maximum(x, lo), hi)
+
+	cw := rqKnots(o, widths, b, c.MinBinWidth)
+	ch := rqKnots(o, heights, b, c.MinBinHeight)
+	d := rqDerivatives(o, derivs, c.MinDerivative)
+	cwLo, chLo := o.Slice(cw, 0, k), o.Slice(ch, 0, k)
+	search := cw
+	if inverse {
+		search = ch
+	}
+	onehot := rqBin(o, xc, search)
+	pick := func(v Tensor) Tensor { return Select(o, onehot, v) }
+	x0, w := pick(cwLo), pick(o.Sub(o.Slice(cw, 1, k+1), cwLo))
+	y0, h := pick(chLo), pick(o.Sub(o.Slice(ch, 1, k+1), chLo))
+	d0, d1 := pick(o.Slice(d, 0, k)), pick(o.Slice(d, 1, k+1))
+	delta := o.Div(h, w)
+	two := o.Scalar(2)
+	s := o.Sub(o.Add(d0, d1), o.Mul(two, delta))
+
+	var theta, ys Tensor
+	if inverse {
+		dy := o.Sub(xc, y0)
+		qa := o.Add(o.Mul(dy, s), o.Mul(h, o.Sub(delta, d0)))
+		qb := o.Sub(o.Mul(h, d0), o.Mul(dy, s))
+		qc := o.Neg(o.Mul(delta, dy))
+		// The discriminant is ≥ 0 in exact arithmetic; the floor only
+		// absorbs rounding, where nflows would stop on an assertion.
+		disc := o.Maximum(o.Sub(o.Square(qb), o.Mul(o.Scalar(4), o.Mul(qa, qc))), o.Scalar(0))
+		theta = o.Div(o.Mul(two, qc), o.Sub(o.Neg(qb), o.Sqrt(disc)))
+		ys = o.Add(o.Mul(theta, w), x0)
+	} else {
+		theta = o.Div(o.Sub(xc, x0), w)
+	}
+	one := o.Scalar(1)
+	t1t := o.Mul(theta, o.Sub(one, theta))
+	den := o.Add(delta, o.Mul(s, t1t))
+	if !inverse {
+		num := o.Mul(h, o.Add(o.Mul(delta, o.Square(theta)), o.Mul(d0, t1t)))
+		ys = o.Add(y0, o.Div(num, den))
+	}
+	dnum := o.Mul(o.Square(delta), o.Add(o.Add(o.Mul(d1, o.Square(theta)), o.Mul(two, o.Mul(delta, t1t))),
+		o.Mul(d0, o.Square(o.Sub(one, theta)))))
+	lad := o.Sub(o.Log(dnum), o.Mul(two, o.Log(den)))
+	if inverse {
+		lad = o.Neg(lad)
+	}
+	y = o.Add(o.Mul(inside, ys), o.Mul(o.Sub(one, inside), x))
+	return y, o.Mul(inside, lad)
+}
+
+// rqKnots maps unnormalised bin sizes [M,K] to the K+1 knots [M,K+1] on
+// [−B, B]. The triangular constant puts the running sums of the first K−1
+// sizes into knots 1…K−1 and nothing into knots 0 and K, which the offset
+// row then pins to exactly −B and B, as nflows pins them.
+func rqKnots(o Ops, u Tensor, b, minSize float64) Tensor {
+	k := o.Cols(u)
+	p := o.Add(o.Scalar(minSize), o.Mul(o.Scalar(1-minSize*float64(k)), Softmax(o, u)))
+	tri := make([]float64, (k-1)*(k+1))
+	for i := range k - 1 {
+		for j := i + 1; j < k; j++ {
+			tri[i*(k+1)+j] = 1
+		}
+	}
+	ends := make([]float64, k+1)
+	for j := range ends {
+		ends[j] = -b
+	}
+	ends[k] = b
+	sums := o.MatMul(o.Slice(p, 0, k-1), o.Const(k-1, k+1, tri))
+	return o.Add(o.Mul(sums, o.Scalar(2*b)), o.Const(1, k+1, ends))
+}
+
+// rqDerivatives maps the K−1 unnormalised interior derivatives to all K+1
+// knot derivatives. The ends get nflows' constant, whose softplus makes the
+// derivative exactly 1 there, matching the identity tails.
+func rqDerivatives(o Ops, u Tensor, minDeriv float64) Tensor {
+	n := o.Cols(u)
+	embed := make([]float64, n*(n+2))
+	for i := range n {
+		embed[i*(n+2)+i+1] = 1
+	}
+	ends := make([]float64, n+2)
+	ends[0] = rqInvSoftplus(1 - minDeriv)
+	ends[n+1] = ends[0]
+	padded := o.Add(o.MatMul(u, o.Const(n, n+2, embed)), o.Const(1, n+2, ends))
+	return o.Add(o.Scalar(minDeriv), Softplus(o, padded))
+}
+
+// rqBin is the one-hot [M,K] bin of each x [M,1] among knots [M,K+1]: the
+// knots an input reaches form a prefix, and its last element marks the bin.
+func rqBin(o Ops, x, knots Tensor) Tensor {
+	k := o.Cols(knots) - 1
+	eps := make([]float64, k+1)
+	eps[k] = rqKnotEps
+	reached := o.Step(x, o.Add(knots, o.Const(1, k+1, eps)))
+	return o.Sub(o.Slice(reached, 0, k), o.Slice(reached, 1, k+1))
+}
+
+// rqInvSoftplus is log(eᵛ − 1), written as nflows writes it so that the
+// constants agree to the last bit.
+func rqInvSoftplus(v float64) float64 { return math.Log(math.Exp(v) - 1) }
+
+// RQSplineScalar is RQSpline for one input in plain float64, written
+// straight from nflows' formulas: the reference the composite and any fused
+// backend op are tested against. w and h hold c.Bins unnormalised widths and
+// heights, d the c.Bins−1 unnormalised interior derivatives; mismatched
+// lengths panic.
+func RQSplineScalar(x float64, w, h, d []float64, inverse bool, c SplineConfig) (y, logAbsDet float64) {
+	k := c.Bins
+	if k < 2 || len(w) != k || len(h) != k || len(d) != k-1 {
+		panic(fmt.Sprintf("models: spline of %d bins given %d widths, %d heights, %d derivatives", k, len(w), len(h), len(d)))
+	}
+	b := c.TailBound
+	if x < -b || x > b {
+		return x, 0
+	}
+	cw := rqScalarKnots(w, b, c.MinBinWidth)
+	ch := rqScalarKnots(h, b, c.MinBinHeight)
+	der := make([]float64, k+1)
+	der[0] = c.MinDerivative + rqScalarSoftplus(rqInvSoftplus(1-c.MinDerivative))
+	der[k] = der[0]
+	for i, v := range d {
+		der[i+1] = c.MinDerivative + rqScalarSoftplus(v)
+	}
+	search := cw
+	if inverse {
+		search = ch
+	}
+	bin := -1
+	for j, v := range search {
+		if j == k {
+			v += rqKnotEps
+		}
+		if x >= v {
+			bin++
+		}
+	}
+	x0, wb := cw[bin], cw[bin+1]-cw[bin]
+	y0, hb := ch[bin], ch[bin+1]-ch[bin]
+	d0, d1 := der[bin], der[bin+1]
+	delta := hb / wb
+	s := d0 + d1 - 2*delta
+
+	var theta float64
+	if inverse {
+		dy := x - y0
+		qa := dy*s + hb*(delta-d0)
+		qb := hb*d0 - dy*s
+		qc := -delta * dy
+		disc := math.Max(qb*qb-4*qa*qc, 0)
+		theta = 2 * qc / (-qb - math.Sqrt(disc))
+		y = theta*wb + x0
+	} else {
+		theta = (x - x0) / wb
+		t1t := theta * (1 - theta)
+		y = y0 + hb*(delta*theta*theta+d0*t1t)/(delta+s*t1t)
+	}
+	t1t := theta * (1 - theta)
+	den := delta + s*t1t
+	dnum := delta * delta * (d1*theta*theta + 2*delta*t1t + d0*(1-theta)*(1-theta))
+	logAbsDet = math.Log(dnum) - 2*math.Log(den)
+	if inverse {
+		logAbsDet = -logAbsDet
+	}
+	return y, logAbsDet
+}
+
+// rqScalarKnots is rqKnots for one row.
+func rqScalarKnots(u []float64, b, minSize float64) []float64 {
+	k := len(u)
+	m := math.Inf(-1)
+	for _, v := range u {
+		m = math.Max(m, v)
+	}
+	var z float64
+	for _, v := range u {
+		z += math.Exp(v - m)
+	}
+	knots := make([]float64, k+1)
+	var sum float64
+	for j := 1; j < k; j++ {
+		sum += minSize + (1-minSize*float64(k))*math.Exp(u[j-1]-m)/z
+		knots[j] = 2*b*sum - b
+	}
+	knots[0], knots[k] = -b, b
+	return knots
+}
+
+func rqScalarSoftplus(v float64) float64 { return math.Max(v, 0) + math.Log1p(math.Exp(-math.Abs(v))) }

@@ -1,0 +1,210 @@
+package simulator_test
+
+import (
+	"bytes"
+	"errors"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"gonum.org/v1/gonum/mat"
+
+	"github.com/amortize/amortize/simulator"
+)
+
+func TestCSVRoundTrip(t *testing.T) {
+	d := awkward()
+	var buf bytes.Buffer
+	if err := simulator.WriteCSV(&buf, d); err != nil {
+		t.Fatal(err)
+	}
+	got, err := simulator.ReadCSV(&buf, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !sameBits(got.Theta, d.Theta) || !sameBits(got.X, d.X) {
+		t.Errorf("values changed:\n%v\n%v", mat.Formatted(got.Theta), mat.Formatted(got.X))
+	}
+	if !slices.Equal(got.ThetaNames, d.ThetaNames) || !slices.Equal(got.XNames, d.XNames) {
+		t.Errorf("names %q %q, want %q %q", got.ThetaNames, got.XNames, d.ThetaNames, d.XNames)
+	}
+}
+
+func TestCSVNonFinite(t *testing.T) {
+	d := &simulator.Dataset{
+		Theta: mat.NewDense(1, 1, []float64{math.NaN()}),
+		X:     mat.NewDense(1, 2, []float64{math.Inf(1), math.Inf(-1)}),
+	}
+	var buf bytes.Buffer
+	if err := simulator.WriteCSV(&buf, d); err != nil {
+		t.Fatal(err)
+	}
+	if want := "theta_1,x_1,x_2\nNaN,+Inf,-Inf\n"; buf.String() != want {
+		t.Errorf("wrote %q, want %q", buf.String(), want)
+	}
+	got, err := simulator.ReadCSV(&buf, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !math.IsNaN(got.Theta.At(0, 0)) || !math.IsInf(got.X.At(0, 0), 1) || !math.IsInf(got.X.At(0, 1), -1) {
+		t.Errorf("read %v %v", got.Theta.RawMatrix().Data, got.X.RawMatrix().Data)
+	}
+}
+
+func TestCSVLenientInput(t *testing.T) {
+	// A byte-order mark, padding, CRLF line ends and blank lines are fine.
+	in := "\ufeffa , b,c\r\n 1, 2 ,3\r\n\r\n4,5,6e1\r\n"
+	d, err := simulator.ReadCSV(strings.NewReader(in), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(d.ThetaNames, []string{"a"}) || !slices.Equal(d.XNames, []string{"b", "c"}) {
+		t.Errorf("names %q %q", d.ThetaNames, d.XNames)
+	}
+	if !mat.Equal(d.X, mat.NewDense(2, 2, []float64{2, 3, 5, 60})) || !mat.Equal(d.Theta, mat.NewDense(2, 1, []float64{1, 4})) {
+		t.Errorf("values %v %v", d.Theta.RawMatrix().Data, d.X.RawMatrix().Data)
+	}
+}
+
+func TestScanCSV(t *testing.T) {
+	var in strings.Builder
+	in.WriteString("t,x1,x2\n")
+	for i := range 10 {
+		in.WriteString(strings.Repeat(string(rune('0'+i))+",", 2) + "-1\n")
+	}
+	var (
+		sizes []int
+		theta []float64
+	)
+	err := simulator.ScanCSV(strings.NewReader(in.String()), 1, 3, func(c *simulator.Dataset) error {
+		if err := c.Validate(); err != nil {
+			return err
+		}
+		sizes = append(sizes, c.Len())
+		theta = append(theta, c.Theta.RawMatrix().Data...)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(sizes, []int{3, 3, 3, 1}) || !slices.Equal(theta, []float64{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}) {
+		t.Errorf("chunks %v, θ %v", sizes, theta)
+	}
+
+	stop := errors.New("stop")
+	calls := 0
+	err = simulator.ScanCSV(strings.NewReader(in.String()), 1, 3, func(*simulator.Dataset) error {
+		calls++
+		return stop
+	})
+	if err != stop || calls != 1 {
+		t.Errorf("got %v after %d calls, want the callback's error after 1", err, calls)
+	}
+}
+
+func TestCSVMalformed(t *testing.T) {
+	for _, tc := range []struct {
+		name, in string
+		thetaDim int
+		format   bool // want ErrFormat
+		want     []string
+	}{
+		{"empty", "", 1, true, []string{"empty file"}},
+		{"no header", "1,2\n3,4\n", 1, true, []string{"line 1", "missing header"}},
+		{"header only", "a,b\n", 1, true, []string{"no data rows"}},
+		{"empty name", "a,,c\n1,2,3\n", 1, true, []string{"line 1, column 2", "empty column name"}},
+		{"short row", "a,b,c\n1,2,3\n4,5\n", 1, true, []string{"line 3", "2 fields, the header has 3"}},
+		{"long row", "a,b\n1,2\n\n3,4,5\n", 1, true, []string{"line 4", "3 fields"}},
+		{"not a number", "a,b\n1,2\n3,abc\n", 1, true, []string{"line 3, column 2 (b)", `"abc"`}},
+		{"empty cell", "a,b\n1,\n", 1, true, []string{"line 2, column 2 (b)"}},
+		{"overflow", "a,b\n1,1e400\n", 1, true, []string{"line 2, column 2", "1e400"}},
+		{"bad quote", "a,b\n1,\"2\n", 1, true, []string{"line 2"}},
+		{"theta dim zero", "a,b\n1,2\n", 0, false, []string{"theta dimension 0 out of range", "between 1 and 1"}},
+		{"theta dim all", "a,b\n1,2\n", 2, false, []string{"theta dimension 2 out of range"}},
+		{"theta dim negative", "a,b\n1,2\n", -1, false, []string{"out of range"}},
+	} {
+		_, err := simulator.ReadCSV(strings.NewReader(tc.in), tc.thetaDim)
+		if err == nil {
+			t.Errorf("%s: no error", tc.name)
+			continue
+		}
+		if errors.Is(err, simulator.ErrFormat) != tc.format {
+			t.Errorf("%s: errors.Is(%v, ErrFormat) = %v", tc.name, err, !tc.format)
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("%s: error %q does not mention %q", tc.name, err, w)
+			}
+		}
+	}
+}
+
+func TestReadMatrixCSV(t *testing.T) {
+	names, m, err := simulator.ReadMatrixCSV(strings.NewReader("p1,p2\n1,2\n3,4\n5,6\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(names, []string{"p1", "p2"}) || !mat.Equal(m, mat.NewDense(3, 2, []float64{1, 2, 3, 4, 5, 6})) {
+		t.Errorf("got %q %v", names, m.RawMatrix().Data)
+	}
+	for _, in := range []string{"", "p\n", "p,q\n1,2\n3\n", "1,2\n"} {
+		if _, _, err := simulator.ReadMatrixCSV(strings.NewReader(in)); !errors.Is(err, simulator.ErrFormat) {
+			t.Errorf("%q: got %v, want ErrFormat", in, err)
+		}
+	}
+}
+
+// benchmarksDir returns the shared benchmark data, or skips t without it.
+func benchmarksDir(t *testing.T) string {
+	t.Helper()
+	dir := os.Getenv("AMORTIZE_BENCHMARKS")
+	if dir == "" {
+		root, err := filepath.Abs(".")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for {
+			if _, err := os.Stat(filepath.Join(root, "go.mod")); err == nil {
+				break
+			}
+			parent := filepath.Dir(root)
+			if parent == root {
+				t.Skip("repository root not found")
+			}
+			root = parent
+		}
+		dir = filepath.Join(root, "..", "shared", "benchmarks")
+	}
+	if _, err := os.Stat(dir); err != nil {
+		t.Skipf("benchmark data not available: %v", err)
+	}
+	return dir
+}
+
+func TestReadMatrixCSVBenchmarkFiles(t *testing.T) {
+	dir := filepath.Join(benchmarksDir(t), "two_moons", "obs01")
+	for _, tc := range []struct {
+		file string
+		rows int
+	}{{"observation.csv", 1}, {"true_parameters.csv", 1}, {"reference_posterior_samples.csv", 10000}} {
+		f, err := os.Open(filepath.Join(dir, tc.file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		names, m, err := simulator.ReadMatrixCSV(f)
+		f.Close()
+		if err != nil {
+			t.Fatalf("%s: %v", tc.file, err)
+		}
+		// TASKS.md: two moons has 2 parameters and 2 data dimensions.
+		if r, c := m.Dims(); r != tc.rows || c != 2 || len(names) != 2 {
+			t.Errorf("%s: %d×%d with names %q, want %d×2", tc.file, r, c, names, tc.rows)
+		}
+		if err := (&simulator.Dataset{Theta: m, X: m}).Validate(); err != nil {
+			t.Errorf("%s: %v", tc.file, err)
+		}
+	}
+}

@@ -110,7 +110,7 @@ func (n *NSF) declare() []ParamSpec {
 // transforms: sbi's alternating mask, even layers transforming even indices.
 func nsfMask(d, t int) (kept, moved []int) {
 	for j := range d {
-		if j%2 != t%2 {
+		if j%2 == t%2 {
 			moved = append(moved, j)
 		} else {
 			kept = append(kept, j)

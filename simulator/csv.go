@@ -98,7 +98,8 @@ func ReadCSV(r io.Reader, thetaDim int) (*Dataset, error) {
 
 // ScanCSV reads a CSV dataset as ReadCSV does, but hands it to fn in chunks
 // of at most chunkRows rows (zero or less means 4096), so that files larger
-// than memory can be processed. fn owns each chunk. An error from fn stops
+// than memory can be processed; a file with a header but no rows never
+// calls fn. fn owns each chunk. An error from fn stops
 // the scan and is returned unchanged.
 func ScanCSV(r io.Reader, thetaDim, chunkRows int, fn func(chunk *Dataset) error) error {
 	s, err := newCSVRows(r)

@@ -90,11 +90,11 @@ func checkNames(what string, names []string, cols int) error {
 }
 
 func checkFinite(what string, m *mat.Dense) error {
-	r, c := m.Dims()
+	r, _ := m.Dims()
 	count, first := 0, [2]int{}
 	for i := range r {
-		for j := range c {
-			if v := m.At(i, j); math.IsNaN(v) || math.IsInf(v, 0) {
+		for j, v := range m.RawRowView(i) {
+			if math.IsNaN(v) || math.IsInf(v, 0) {
 				if count == 0 {
 					first = [2]int{i, j}
 				}

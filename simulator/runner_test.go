@@ -361,7 +361,10 @@ func TestSimulateBadArguments(t *testing.T) {
 		{"nil simulator", func() error { _, err := simulator.Simulate(ctx, box{1}, nil, 10, simulator.Options{}); return err }},
 		{"zero n", func() error { _, err := simulator.Simulate(ctx, box{1}, sim, 0, simulator.Options{}); return err }},
 		{"zero prior dim", func() error { _, err := simulator.Simulate(ctx, box{0}, sim, 10, simulator.Options{}); return err }},
-		{"zero x dim", func() error { _, err := simulator.Simulate(ctx, box{1}, noisy(0, nil), 10, simulator.Options{}); return err }},
+		{"zero x dim", func() error {
+			_, err := simulator.Simulate(ctx, box{1}, noisy(0, nil), 10, simulator.Options{})
+			return err
+		}},
 		{"negative workers", func() error {
 			_, err := simulator.Simulate(ctx, box{1}, sim, 10, simulator.Options{Workers: -1})
 			return err

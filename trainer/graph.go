@@ -238,7 +238,9 @@ func (g *Graph) Maximum(a, b models.Tensor) models.Tensor { return g.binary(opMa
 func (g *Graph) Minimum(a, b models.Tensor) models.Tensor { return g.binary(opMin, a, b) }
 func (g *Graph) Step(a, b models.Tensor) models.Tensor    { return g.binary(opStep, a, b) }
 
-func (g *Graph) MatMul(a, b models.Tensor) models.Tensor { return matMul(node(a), node(b), false, false) }
+func (g *Graph) MatMul(a, b models.Tensor) models.Tensor {
+	return matMul(node(a), node(b), false, false)
+}
 
 func (g *Graph) unary(code opcode, a models.Tensor) models.Tensor {
 	n := node(a)

@@ -90,7 +90,9 @@ func TestUnaryAndStructural(t *testing.T) {
 		"tanh":    func(o models.Ops, a, _ models.Tensor) models.Tensor { return o.Tanh(a) },
 		"sigmoid": func(o models.Ops, a, _ models.Tensor) models.Tensor { return o.Sigmoid(a) },
 		"relu":    func(o models.Ops, a, _ models.Tensor) models.Tensor { return o.ReLU(a) },
-		"slice":   func(o models.Ops, a, _ models.Tensor) models.Tensor { return o.Concat(o.Slice(a, 1, 3), o.Slice(a, 0, 1)) },
+		"slice": func(o models.Ops, a, _ models.Tensor) models.Tensor {
+			return o.Concat(o.Slice(a, 1, 3), o.Slice(a, 0, 1))
+		},
 		"concat": func(o models.Ops, a, b models.Tensor) models.Tensor {
 			return o.Add(o.Concat(o.Slice(b, 0, 1), o.Slice(a, 1, 3)), o.Concat(o.Slice(a, 0, 2), o.Slice(b, 2, 3)))
 		},
@@ -100,11 +102,15 @@ func TestUnaryAndStructural(t *testing.T) {
 			return o.Reshape(o.Mul(o.Reshape(ab, 3), o.Const(1, 3, []float64{1, 2, 3})), 6)
 		},
 		"sumcols": func(o models.Ops, a, _ models.Tensor) models.Tensor { return o.SumCols(o.Square(a)) },
-		"maxcols": func(o models.Ops, a, _ models.Tensor) models.Tensor { return o.MaxCols(o.Mul(a, o.Const(1, 3, []float64{1, -2, 3}))) },
+		"maxcols": func(o models.Ops, a, _ models.Tensor) models.Tensor {
+			return o.MaxCols(o.Mul(a, o.Const(1, 3, []float64{1, -2, 3})))
+		},
 		"matmul": func(o models.Ops, a, b models.Tensor) models.Tensor {
 			return o.MatMul(o.MatMul(a, o.Const(3, 4, []float64{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12})), o.Param("w"))
 		},
-		"logsumexp": func(o models.Ops, a, _ models.Tensor) models.Tensor { return models.LogSumExp(o, o.Mul(a, o.Scalar(30))) },
+		"logsumexp": func(o models.Ops, a, _ models.Tensor) models.Tensor {
+			return models.LogSumExp(o, o.Mul(a, o.Scalar(30)))
+		},
 	}
 	rng := rand.New(rand.NewPCG(2, 2))
 	for name, f := range ops {

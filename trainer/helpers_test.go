@@ -18,8 +18,8 @@ type funcEst struct {
 	logProb func(o models.Ops, theta, x models.Tensor) models.Tensor
 }
 
-func (f funcEst) Spec() models.Spec           { return f.spec }
-func (f funcEst) Params() []models.ParamSpec  { return f.params }
+func (f funcEst) Spec() models.Spec            { return f.spec }
+func (f funcEst) Params() []models.ParamSpec   { return f.params }
 func (f funcEst) Noise() (normal, uniform int) { return f.spec.ThetaDim, 0 }
 func (f funcEst) LogProb(o models.Ops, theta, x models.Tensor) models.Tensor {
 	return f.logProb(o, theta, x)

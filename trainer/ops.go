@@ -339,7 +339,7 @@ func do[T float](o *op, vals []gorgonia.Value) (gorgonia.Value, error) {
 	so := dimsOf(o.shape)
 	switch c := o.code; {
 	case isBinary(c):
-		binary(c, out, in(0), in(1), so, dimsOf(o.in[0]), dimsOf(o.in[1]))
+		elementwise(c, out, in(0), in(1), so, dimsOf(o.in[0]), dimsOf(o.in[1]))
 	case isUnary(c):
 		unary(c, out, in(0))
 	case c == opSumTo:
@@ -474,9 +474,9 @@ func sumRow[T float](dst []T, s int, x []T) {
 	}
 }
 
-// binary computes out = a ∘ b row by row; within a row each operand is
+// elementwise computes out = a ∘ b row by row; within a row each operand is
 // either a full row or a single broadcast value.
-func binary[T float](c opcode, out, a, b []T, so, sa, sb dims) {
+func elementwise[T float](c opcode, out, a, b []T, so, sa, sb dims) {
 	for i := range so.r {
 		o, x, y := out[i*so.c:(i+1)*so.c], row(a, sa, i), row(b, sb, i)
 		switch {

@@ -1,0 +1,255 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/amortize/amortize/diagnostics"
+	"github.com/amortize/amortize/export"
+	"github.com/amortize/amortize/models"
+	"github.com/amortize/amortize/posterior"
+	"github.com/amortize/amortize/runtime"
+	"github.com/amortize/amortize/simulator/tasks"
+	"github.com/spf13/cobra"
+	"gonum.org/v1/gonum/mat"
+)
+
+func benchCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "bench",
+		Short: "Accuracy and speed benchmarks",
+	}
+	cmd.AddCommand(accuracyCmd())
+	return cmd
+}
+
+// accuracyRun is one simulate → train → export → load → sample → C2ST run
+// over reference observations: the accuracy benchmark and the demo.
+type accuracyRun struct {
+	task     *tasks.Task
+	sims     int
+	obs      []int
+	benchDir string
+	outDir   string
+	samples  int
+	tf       trainFlags
+	// c2stN limits the samples C2ST compares (0: all 10,000, sbibm's
+	// headline; 1,000 is sbibm's quick variant).
+	c2stN int
+}
+
+type obsResult struct {
+	obs     int
+	samples *mat.Dense
+	ref     *tasks.Reference
+	c2st    float64
+	accept  float64
+}
+
+func (r *accuracyRun) run(cmd *cobra.Command) (*models.Model, []obsResult, error) {
+	w := cmd.OutOrStdout()
+	if r.benchDir == "" || !r.task.HasReference(r.benchDir) {
+		return nil, nil, fmt.Errorf("no reference posteriors for %s under %q (set --bench-dir or $%s)", r.task.Name, r.benchDir, tasks.BenchmarkEnv)
+	}
+	refs := make([]*tasks.Reference, len(r.obs))
+	xs := mat.NewDense(len(r.obs), r.task.Simulator.XDim(), nil)
+	for i, o := range r.obs {
+		ref, err := r.task.Reference(r.benchDir, o)
+		if err != nil {
+			return nil, nil, err
+		}
+		refs[i] = ref
+		xs.SetRow(i, ref.Observation)
+	}
+	res, err := simulate(cmd, r.task, r.sims, r.tf.opts.Seed, 0)
+	if err != nil {
+		return nil, nil, err
+	}
+	m, err := r.tf.train(cmd, res.Data, r.task.Prior)
+	if err != nil {
+		return nil, nil, err
+	}
+	m.Summary.Simulations = res.Data.Len()
+	steps := m.Summary.Epochs * ((res.Data.Len()*9/10 + r.tf.opts.BatchSize - 1) / r.tf.opts.BatchSize)
+	fmt.Fprintf(w, "trained %s on %d simulations: %d epochs (best %d, val loss %.4f) in %.1f s, %.2f ms/step\n",
+		m.Spec.Kind, res.Data.Len(), m.Summary.Epochs, m.Summary.BestEpoch, m.Summary.BestValLoss,
+		m.Summary.TrainSeconds, 1000*m.Summary.TrainSeconds/float64(max(steps, 1)))
+
+	var file bytes.Buffer
+	if err := export.Write(m, &file); err != nil {
+		return nil, nil, err
+	}
+	if r.outDir != "" {
+		if err := os.MkdirAll(r.outDir, 0o755); err != nil {
+			return nil, nil, err
+		}
+		if err := os.WriteFile(filepath.Join(r.outDir, "model.onnx"), file.Bytes(), 0o644); err != nil {
+			return nil, nil, err
+		}
+	}
+	rm, err := runtime.OpenBytes(file.Bytes(), runtime.Options{})
+	if err != nil {
+		return nil, nil, err
+	}
+	defer rm.Close()
+	post, err := posterior.NewDirect(rm, posterior.DirectOptions{})
+	if err != nil {
+		return nil, nil, err
+	}
+	start := time.Now()
+	draws, err := post.SampleBatched(cmd.Context(), xs, r.samples, rand.NewPCG(r.tf.opts.Seed, 99))
+	if err != nil {
+		return nil, nil, err
+	}
+	fmt.Fprintf(w, "sampled %d × %d in %.3f s through onnxruntime\n", len(r.obs), r.samples, time.Since(start).Seconds())
+
+	out := make([]obsResult, len(r.obs))
+	var sum float64
+	for i, o := range r.obs {
+		out[i] = obsResult{obs: o, samples: draws[i].Theta, ref: refs[i], accept: draws[i].Acceptance}
+		if r.outDir != "" {
+			if err := writeSamples(filepath.Join(r.outDir, fmt.Sprintf("obs%02d_samples.csv", o)), draws[i].Theta); err != nil {
+				return nil, nil, err
+			}
+		}
+		ref, alg := refs[i].Samples, draws[i].Theta
+		if r.c2stN > 0 {
+			ref, alg = head(ref, r.c2stN), head(alg, r.c2stN)
+		}
+		c, err := diagnostics.C2ST(cmd.Context(), ref, alg, diagnostics.C2STOptions{})
+		if err != nil {
+			return nil, nil, err
+		}
+		out[i].c2st = c
+		sum += c
+		fmt.Fprintf(w, "obs %02d  C2ST %.3f  (acceptance %.3f)\n", o, c, draws[i].Acceptance)
+	}
+	fmt.Fprintf(w, "mean C2ST %.3f over %d observations (%s, %s, %d simulations)\n", sum/float64(len(r.obs)), len(r.obs), r.task.Name, m.Spec.Kind, r.sims)
+	return m, out, nil
+}
+
+func head(m *mat.Dense, n int) *mat.Dense {
+	r, c := m.Dims()
+	if n >= r {
+		return m
+	}
+	return m.Slice(0, n, 0, c).(*mat.Dense)
+}
+
+func writeSamples(path string, m *mat.Dense) error {
+	_, d := m.Dims()
+	names := make([]string, d)
+	for i := range names {
+		names[i] = "parameter_" + strconv.Itoa(i+1)
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := writeMatrixCSV(f, names, m); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+func writeMatrixCSV(w io.Writer, names []string, m *mat.Dense) error {
+	r, _ := m.Dims()
+	var b []byte
+	b = append(b, strings.Join(names, ",")...)
+	b = append(b, '\n')
+	for i := range r {
+		for j, v := range m.RawRowView(i) {
+			if j > 0 {
+				b = append(b, ',')
+			}
+			b = strconv.AppendFloat(b, v, 'g', -1, 64)
+		}
+		b = append(b, '\n')
+		if len(b) > 1<<16 {
+			if _, err := w.Write(b); err != nil {
+				return err
+			}
+			b = b[:0]
+		}
+	}
+	_, err := w.Write(b)
+	return err
+}
+
+func parseObs(s string) ([]int, error) {
+	if s == "" || s == "all" {
+		return []int{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}, nil
+	}
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		if lo, hi, ok := strings.Cut(f, "-"); ok {
+			a, err1 := strconv.Atoi(lo)
+			b, err2 := strconv.Atoi(hi)
+			if err1 != nil || err2 != nil || a > b {
+				return nil, fmt.Errorf("bad observation range %q", f)
+			}
+			for i := a; i <= b; i++ {
+				out = append(out, i)
+			}
+			continue
+		}
+		v, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || v < 1 {
+			return nil, fmt.Errorf("bad observation number %q", f)
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+func accuracyCmd() *cobra.Command {
+	var (
+		r    accuracyRun
+		task string
+		obs  string
+	)
+	cmd := &cobra.Command{
+		Use:   "accuracy",
+		Short: "Train on a benchmark task and score C2ST against reference posteriors",
+		Long: `Simulates, trains, exports, reloads the model file through onnxruntime,
+samples each reference observation's posterior and scores C2ST (sbibm's
+recipe) against the reference samples. Writes DIR/obsNN_samples.csv.`,
+		Example: `  amortize bench accuracy --task two_moons --sims 10000 --estimator nsf --obs 1,2,3 --seed 1 --out out/
+  amortize bench accuracy --task slcp --sims 10000 --obs 1-10`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			t, err := tasks.Get(task)
+			if err != nil {
+				return usageError{err}
+			}
+			if r.obs, err = parseObs(obs); err != nil {
+				return usageError{err}
+			}
+			r.task = t
+			if r.benchDir == "" {
+				r.benchDir = tasks.BenchmarkDir()
+			}
+			_, _, err = r.run(cmd)
+			return err
+		},
+	}
+	r.tf.register(cmd)
+	fl := cmd.Flags()
+	fl.StringVar(&task, "task", "two_moons", "benchmark task")
+	fl.IntVar(&r.sims, "sims", 10000, "simulation budget")
+	fl.StringVar(&obs, "obs", "all", "observations: 1,2,3 or 1-10 or all")
+	fl.StringVar(&r.outDir, "out", "", "directory for obsNN_samples.csv and model.onnx")
+	fl.StringVar(&r.benchDir, "bench-dir", "", "reference data directory (default $AMORTIZE_BENCHMARKS or ../shared/benchmarks)")
+	fl.IntVar(&r.samples, "samples", 10000, "posterior samples per observation")
+	fl.IntVar(&r.c2stN, "c2st-n", 0, "compare only the first N samples of each set (0: all)")
+	return cmd
+}
+

@@ -1,0 +1,229 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/amortize/amortize/export"
+	"github.com/amortize/amortize/models"
+	"github.com/amortize/amortize/prior"
+	"github.com/amortize/amortize/simulator"
+	"github.com/amortize/amortize/simulator/tasks"
+	"github.com/amortize/amortize/trainer"
+	"github.com/spf13/cobra"
+)
+
+// trainFlags are the estimator and training options shared by train,
+// bench and demo.
+type trainFlags struct {
+	estimator  string
+	hidden     int
+	layers     int
+	transforms int
+	bins       int
+	components int
+	opts       trainer.Options
+}
+
+func (f *trainFlags) register(cmd *cobra.Command) {
+	fl := cmd.Flags()
+	fl.StringVar(&f.estimator, "estimator", "nsf", "density estimator: gaussian, mdn, maf, nsf")
+	fl.IntVar(&f.hidden, "hidden", 0, "hidden units per layer (0: sbi's default, 50)")
+	fl.IntVar(&f.layers, "layers", 0, "hidden layers / residual blocks (0: default)")
+	fl.IntVar(&f.transforms, "transforms", 0, "flow transforms (0: default, 5)")
+	fl.IntVar(&f.bins, "bins", 0, "spline bins for nsf (0: default, 10)")
+	fl.IntVar(&f.components, "components", 0, "mixture components for mdn (0: default, 10)")
+	fl.IntVar(&f.opts.BatchSize, "batch", 200, "training batch size")
+	fl.Float64Var(&f.opts.LearningRate, "lr", 5e-4, "Adam learning rate")
+	fl.Float64Var(&f.opts.ValidationFraction, "validation", 0.1, "fraction of simulations held out for early stopping")
+	fl.IntVar(&f.opts.StopAfterEpochs, "patience", 20, "stop after this many epochs without validation improvement")
+	fl.IntVar(&f.opts.MaxEpochs, "max-epochs", 0, "maximum epochs (0: no limit)")
+	fl.Float64Var(&f.opts.ClipMaxNorm, "clip", 5, "clip the global gradient norm to this (0: off)")
+	fl.Uint64Var(&f.opts.Seed, "seed", 1, "random seed (split, initialisation, batches)")
+}
+
+func (f *trainFlags) spec(d, xd int) (models.Spec, error) {
+	s, err := models.DefaultSpec(f.estimator, d, xd)
+	if err != nil {
+		return s, usageError{err}
+	}
+	for _, v := range []struct {
+		flag int
+		dst  *int
+	}{{f.hidden, &s.Hidden}, {f.layers, &s.Layers}, {f.transforms, &s.Transforms}, {f.bins, &s.Bins}, {f.components, &s.Components}} {
+		if v.flag != 0 {
+			*v.dst = v.flag
+		}
+	}
+	if _, err := models.New(s); err != nil {
+		return s, usageError{err}
+	}
+	return s, nil
+}
+
+// train fits an estimator to a dataset with a live status line on stderr.
+func (f *trainFlags) train(cmd *cobra.Command, data *simulator.Dataset, p prior.Prior) (*models.Model, error) {
+	_, d := data.Theta.Dims()
+	_, xd := data.X.Dims()
+	spec, err := f.spec(d, xd)
+	if err != nil {
+		return nil, err
+	}
+	b := newBar(os.Stderr, "train "+spec.Kind)
+	opts := f.opts
+	opts.Progress = func(p trainer.Progress) {
+		b.line(fmt.Sprintf("epoch %d  train %.4f  val %.4f  best %.4f  (%d since best, %s)",
+			p.Epoch, p.TrainLoss, p.ValLoss, p.BestValLoss, p.EpochsSinceImprovement, p.Elapsed.Round(time.Second)))
+	}
+	m, err := trainer.Train(cmd.Context(), spec, data.Theta, data.X, opts)
+	b.done()
+	if err != nil {
+		return nil, err
+	}
+	m.ThetaNames, m.XNames = data.Names()
+	if p != nil {
+		if m.Prior, err = prior.Marshal(p); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
+}
+
+func trainCmd() *cobra.Command {
+	var (
+		tf        trainFlags
+		task      string
+		sims      int
+		data      string
+		thetaDim  int
+		priorFile string
+		out       string
+		onnxOut   string
+	)
+	cmd := &cobra.Command{
+		Use:   "train",
+		Short: "Train a neural posterior estimator (NPE)",
+		Example: `  amortize train --task two_moons --sims 10000 --estimator nsf --out model.json --onnx model.onnx
+  amortize train --data sims.npz --theta-dim 2 --prior prior.json --estimator maf --out model.json
+  amortize train --task slcp --sims 10000 --checkpoint slcp.ckpt --resume --out model.json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if out == "" && onnxOut == "" {
+				return usagef("give --out (trained model, JSON) and/or --onnx (model file)")
+			}
+			var ds *simulator.Dataset
+			var p prior.Prior
+			switch {
+			case data != "":
+				var err error
+				if ds, err = simulator.Load(data, thetaDim); err != nil {
+					return err
+				}
+				if priorFile != "" {
+					b, err := os.ReadFile(priorFile)
+					if err != nil {
+						return err
+					}
+					if p, err = prior.Unmarshal(b); err != nil {
+						return err
+					}
+				}
+			default:
+				t, err := tasks.Get(task)
+				if err != nil {
+					return usageError{err}
+				}
+				res, err := simulate(cmd, t, sims, tf.opts.Seed, 0)
+				if err != nil {
+					return err
+				}
+				ds, p = res.Data, t.Prior
+			}
+			m, err := tf.train(cmd, ds, p)
+			if err != nil {
+				return err
+			}
+			m.Summary.Simulations = ds.Len()
+			fmt.Fprintf(cmd.OutOrStdout(), "trained %s: %d epochs, best validation loss %.4f at epoch %d, %.1f s\n",
+				m.Spec.Kind, m.Summary.Epochs, m.Summary.BestValLoss, m.Summary.BestEpoch, m.Summary.TrainSeconds)
+			if out != "" {
+				if err := saveModel(m, out); err != nil {
+					return err
+				}
+			}
+			if onnxOut != "" {
+				if err := export.WriteFile(m, onnxOut); err != nil {
+					return err
+				}
+			}
+			return nil
+		},
+	}
+	tf.register(cmd)
+	fl := cmd.Flags()
+	fl.StringVar(&task, "task", "two_moons", "simulate this task (when --data is not given)")
+	fl.IntVar(&sims, "sims", 10000, "simulations for --task")
+	fl.StringVar(&data, "data", "", "dataset file (.npz with arrays theta and x, or .csv)")
+	fl.IntVar(&thetaDim, "theta-dim", 0, "number of θ columns in a .csv dataset")
+	fl.StringVar(&priorFile, "prior", "", "prior JSON for --data (stored in the model file)")
+	fl.StringVar(&out, "out", "", "write the trained model (JSON) here")
+	fl.StringVar(&onnxOut, "onnx", "", "also export the model file (.onnx) here")
+	fl.StringVar(&tf.opts.CheckpointPath, "checkpoint", "", "checkpoint file, written every epoch")
+	fl.BoolVar(&tf.opts.Resume, "resume", false, "resume from --checkpoint")
+	return cmd
+}
+
+func saveModel(m *models.Model, path string) error {
+	b, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+func loadModel(path string) (*models.Model, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var m models.Model
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, fmt.Errorf("%s is not a trained model (JSON): %w", path, err)
+	}
+	if _, err := m.Estimator(); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return &m, nil
+}
+
+func exportCmd() *cobra.Command {
+	var out string
+	cmd := &cobra.Command{
+		Use:     "export MODEL.json",
+		Short:   "Export a trained model as a self-contained ONNX model file",
+		Example: `  amortize export model.json --out model.onnx`,
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if out == "" {
+				return usagef("--out is required")
+			}
+			m, err := loadModel(args[0])
+			if err != nil {
+				return err
+			}
+			if err := export.WriteFile(m, out); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "wrote %s\n", out)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&out, "out", "", "output .onnx path")
+	return cmd
+}

@@ -1,0 +1,194 @@
+package trainer
+
+import (
+	"encoding/binary"
+	"encoding/gob"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"io/fs"
+	"math"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/amortize/amortize/models"
+	"gonum.org/v1/gonum/mat"
+)
+
+// checkpointVersion changes whenever checkpointFile does.
+const checkpointVersion = 1
+
+// checkpointFile is everything a run needs to continue exactly where it
+// stopped. Values are float64 whatever the training dtype: float32 values
+// round-trip through float64 exactly.
+type checkpointFile struct {
+	Version int
+
+	// What must match for a resumed run to be the same run.
+	Spec               models.Spec
+	Seed               uint64
+	Float64            bool
+	BatchSize          int
+	ValidationFraction float64
+	LearningRate       float64
+	ClipMaxNorm        float64
+	Rows               int
+	Fingerprint        uint64
+
+	TrainRows, ValRows               []int
+	ThetaMean, ThetaStd, XMean, XStd []float64
+
+	Weights, AdamM, AdamV, Best []float64
+	AdamT                       int
+
+	BestValLoss      float64
+	BestEpoch        int
+	SinceImprovement int
+	Epoch, Step      int
+	TrainLossSum     float64
+	Steps            int
+	Elapsed          time.Duration
+}
+
+// checkpoint writes the state, if there is a path, atomically: to a
+// temporary file in the same directory, then renamed over the old one.
+func (t *trainer[T]) checkpoint(start time.Time) (err error) {
+	path := t.opts.CheckpointPath
+	if path == "" {
+		return nil
+	}
+	c := checkpointFile{
+		Version: checkpointVersion,
+		Spec:    t.spec, Seed: t.opts.Seed, Float64: t.opts.Float64, BatchSize: t.opts.BatchSize,
+		ValidationFraction: t.opts.ValidationFraction, LearningRate: t.opts.LearningRate, ClipMaxNorm: t.opts.ClipMaxNorm,
+		Rows: len(t.trainRows) + len(t.valRows), Fingerprint: t.fingerprnt,
+		TrainRows: t.trainRows, ValRows: t.valRows,
+		ThetaMean: t.thetaMean, ThetaStd: t.thetaStd, XMean: t.xMean, XStd: t.xStd,
+		Weights: widen(t.params), AdamM: widen(t.opt.m), AdamV: widen(t.opt.v), Best: widen(t.best), AdamT: t.opt.t,
+		BestValLoss: t.bestValLoss, BestEpoch: t.bestEpoch, SinceImprovement: t.sinceImprovement,
+		Epoch: t.epoch, Step: t.step, TrainLossSum: t.trainLossSum, Steps: t.steps,
+		Elapsed: t.elapsed + time.Since(start),
+	}
+	f, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".tmp*")
+	if err != nil {
+		return fmt.Errorf("trainer: writing checkpoint: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(f.Name())
+			err = fmt.Errorf("trainer: writing checkpoint: %w", err)
+		}
+	}()
+	if err = gob.NewEncoder(f).Encode(&c); err != nil {
+		return err
+	}
+	if err = f.Sync(); err != nil {
+		return err
+	}
+	if err = f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), path)
+}
+
+// restore loads the checkpoint at the options' path into t. It reports
+// false, and no error, when there is no checkpoint yet.
+func (t *trainer[T]) restore(rows int) (bool, error) {
+	f, err := os.Open(t.opts.CheckpointPath)
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("trainer: reading checkpoint: %w", err)
+	}
+	defer f.Close()
+	var c checkpointFile
+	if err := gob.NewDecoder(f).Decode(&c); err != nil {
+		return false, fmt.Errorf("%w: %s: %v", ErrCheckpoint, t.opts.CheckpointPath, err)
+	}
+	o := t.opts
+	mismatch := func(what string, have, want any) (bool, error) {
+		return false, fmt.Errorf("%w: %s: %s is %v, this run's is %v", ErrCheckpoint, o.CheckpointPath, what, have, want)
+	}
+	switch {
+	case c.Version != checkpointVersion:
+		return mismatch("format version", c.Version, checkpointVersion)
+	case c.Spec != t.spec:
+		return mismatch("spec", c.Spec, t.spec)
+	case c.Seed != o.Seed:
+		return mismatch("seed", c.Seed, o.Seed)
+	case c.Float64 != o.Float64:
+		return mismatch("float64", c.Float64, o.Float64)
+	case c.BatchSize != o.BatchSize:
+		return mismatch("batch size", c.BatchSize, o.BatchSize)
+	case c.ValidationFraction != o.ValidationFraction:
+		return mismatch("validation fraction", c.ValidationFraction, o.ValidationFraction)
+	case c.LearningRate != o.LearningRate:
+		return mismatch("learning rate", c.LearningRate, o.LearningRate)
+	case c.ClipMaxNorm != o.ClipMaxNorm:
+		return mismatch("gradient clip", c.ClipMaxNorm, o.ClipMaxNorm)
+	case c.Rows != rows || c.Fingerprint != t.fingerprnt:
+		return false, fmt.Errorf("%w: %s was written for other data", ErrCheckpoint, o.CheckpointPath)
+	case len(c.TrainRows)+len(c.ValRows) != rows, len(c.ThetaMean) != t.spec.ThetaDim, len(c.XMean) != t.spec.XDim:
+		return false, fmt.Errorf("%w: %s is inconsistent", ErrCheckpoint, o.CheckpointPath)
+	}
+	values := make(map[string][]float64)
+	off := 0
+	for _, p := range t.e.Params() {
+		if off+p.Size() > len(c.Weights) {
+			return false, fmt.Errorf("%w: %s holds %d weights, fewer than the spec needs", ErrCheckpoint, o.CheckpointPath, len(c.Weights))
+		}
+		values[p.Name] = c.Weights[off : off+p.Size()]
+		off += p.Size()
+	}
+	if off != len(c.Weights) || len(c.AdamM) != off || len(c.AdamV) != off || len(c.Best) != off {
+		return false, fmt.Errorf("%w: %s holds state of the wrong size", ErrCheckpoint, o.CheckpointPath)
+	}
+	if err := t.setup(values); err != nil {
+		return false, err
+	}
+	narrow(t.opt.m, c.AdamM)
+	narrow(t.opt.v, c.AdamV)
+	narrow(t.best, c.Best)
+	t.opt.t = c.AdamT
+	t.trainRows, t.valRows = c.TrainRows, c.ValRows
+	t.thetaMean, t.thetaStd, t.xMean, t.xStd = c.ThetaMean, c.ThetaStd, c.XMean, c.XStd
+	t.bestValLoss, t.bestEpoch, t.sinceImprovement = c.BestValLoss, c.BestEpoch, c.SinceImprovement
+	t.epoch, t.step, t.trainLossSum, t.steps, t.elapsed = c.Epoch, c.Step, c.TrainLossSum, c.Steps, c.Elapsed
+	return true, nil
+}
+
+func widen[T float](v []T) []float64 {
+	out := make([]float64, len(v))
+	for i, f := range v {
+		out[i] = float64(f)
+	}
+	return out
+}
+
+func narrow[T float](dst []T, src []float64) {
+	for i, f := range src {
+		dst[i] = T(f)
+	}
+}
+
+// fingerprint hashes the data, so that a checkpoint is never resumed on
+// other simulations.
+func fingerprint(theta, x *mat.Dense) uint64 {
+	h := fnv.New64a()
+	var b [8]byte
+	for _, m := range []*mat.Dense{theta, x} {
+		r, c := m.Dims()
+		binary.LittleEndian.PutUint64(b[:], uint64(r)<<32|uint64(c))
+		h.Write(b[:])
+		for i := range r {
+			for _, v := range m.RawRowView(i) {
+				binary.LittleEndian.PutUint64(b[:], math.Float64bits(v))
+				h.Write(b[:])
+			}
+		}
+	}
+	return h.Sum64()
+}

@@ -1,0 +1,468 @@
+package trainer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"time"
+
+	"github.com/amortize/amortize/models"
+	"gonum.org/v1/gonum/mat"
+	"gorgonia.org/tensor"
+)
+
+// Options configure Train. Zero values take sbi's defaults.
+type Options struct {
+	BatchSize          int     // rows per gradient step; default 200
+	LearningRate       float64 // Adam's step size; default 5e-4
+	ValidationFraction float64 // share of rows held out for early stopping; default 0.1
+	StopAfterEpochs    int     // epochs without validation improvement before stopping; default 20
+	ClipMaxNorm        float64 // global gradient-norm clip; default 5, negative disables
+	MaxEpochs          int     // default (0) 2³¹−1, as sbi
+	Seed               uint64  // fixes initialisation, split and minibatch order
+
+	// Float64 trains in float64 instead of float32 (slower; for checks).
+	Float64 bool
+
+	// Progress, if set, is called after every epoch.
+	Progress func(Progress)
+
+	// CheckpointPath, if set, is where the training state is written
+	// (atomically) after every epoch and when ctx is cancelled. With
+	// Resume, training continues from the checkpoint there if one exists,
+	// and ends with the same weights as a run that was never interrupted.
+	CheckpointPath string
+	Resume         bool
+
+	// Threads caps the threads of the BLAS library where it has them; 0
+	// leaves the library's default.
+	Threads int
+}
+
+// Progress reports one finished epoch. Losses are −mean log q(θ|x) with θ
+// in raw units, as sbi reports them (the z-score Jacobian included), so the
+// numbers do not depend on the standardisation.
+type Progress struct {
+	Epoch                  int
+	TrainLoss, ValLoss     float64
+	BestValLoss            float64
+	EpochsSinceImprovement int
+	Elapsed                time.Duration
+	Steps                  int // gradient steps so far
+}
+
+var (
+	// ErrData is returned for training data that cannot be used.
+	ErrData = errors.New("trainer: bad training data")
+	// ErrDiverged is returned when a loss becomes NaN or infinite.
+	ErrDiverged = errors.New("trainer: loss is not finite")
+	// ErrCheckpoint is returned for a checkpoint that cannot be resumed.
+	ErrCheckpoint = errors.New("trainer: unusable checkpoint")
+)
+
+// minStd is the smallest standard deviation z-scoring divides by. sbi
+// floors the std at 1e-14 and so multiplies any later deviation from a
+// constant training column by 1e14; we instead leave such a column
+// unscaled (std 1), so it is only centred.
+const minStd = 1e-14
+
+func (o Options) withDefaults() (Options, error) {
+	if o.BatchSize == 0 {
+		o.BatchSize = 200
+	}
+	if o.LearningRate == 0 {
+		o.LearningRate = 5e-4
+	}
+	if o.ValidationFraction == 0 {
+		o.ValidationFraction = 0.1
+	}
+	if o.StopAfterEpochs == 0 {
+		o.StopAfterEpochs = 20
+	}
+	if o.ClipMaxNorm == 0 {
+		o.ClipMaxNorm = 5
+	}
+	if o.MaxEpochs == 0 {
+		o.MaxEpochs = math.MaxInt32
+	}
+	switch {
+	case o.BatchSize < 1:
+		return o, fmt.Errorf("trainer: batch size %d", o.BatchSize)
+	case !(o.LearningRate > 0) || math.IsInf(o.LearningRate, 0):
+		return o, fmt.Errorf("trainer: learning rate %v", o.LearningRate)
+	case !(o.ValidationFraction > 0 && o.ValidationFraction < 1):
+		return o, fmt.Errorf("trainer: validation fraction %v not in (0, 1)", o.ValidationFraction)
+	case o.StopAfterEpochs < 1:
+		return o, fmt.Errorf("trainer: stop after %d epochs", o.StopAfterEpochs)
+	case o.MaxEpochs < 1:
+		return o, fmt.Errorf("trainer: at most %d epochs", o.MaxEpochs)
+	case o.Resume && o.CheckpointPath == "":
+		return o, errors.New("trainer: resume needs a checkpoint path")
+	}
+	return o, nil
+}
+
+// Train fits an estimator of the given spec to simulations by neural
+// posterior estimation: it minimises −mean log q(θ|x) over minibatches with
+// Adam, stopping once the validation loss has not improved for
+// StopAfterEpochs epochs, and returns the model with the best validation
+// loss. theta and x hold one simulation per row, in raw units; θ and x are
+// z-scored with the training split's mean and (unbiased) std, which the
+// model keeps. The caller fills the model's names and prior.
+//
+// The same seed and data give the same model, bit for bit. Cancelling ctx
+// stops between gradient steps with an error wrapping ctx.Err(), after
+// writing the checkpoint if there is a path.
+func Train(ctx context.Context, spec models.Spec, theta, x *mat.Dense, opts Options) (*models.Model, error) {
+	opts, err := opts.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	e, err := models.New(spec)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkData(e.Spec(), theta, x); err != nil {
+		return nil, err
+	}
+	if opts.Float64 {
+		return train[float64](ctx, e, theta, x, opts)
+	}
+	return train[float32](ctx, e, theta, x, opts)
+}
+
+// checkData reports mismatched shapes and non-finite values.
+func checkData(s models.Spec, theta, x *mat.Dense) error {
+	if theta == nil || x == nil {
+		return fmt.Errorf("%w: missing θ or x", ErrData)
+	}
+	tr, tc := theta.Dims()
+	xr, xc := x.Dims()
+	switch {
+	case tr != xr:
+		return fmt.Errorf("%w: %d rows of θ but %d rows of x", ErrData, tr, xr)
+	case tc != s.ThetaDim:
+		return fmt.Errorf("%w: θ has %d columns, the %s spec %d", ErrData, tc, s.Kind, s.ThetaDim)
+	case xc != s.XDim:
+		return fmt.Errorf("%w: x has %d columns, the %s spec %d", ErrData, xc, s.Kind, s.XDim)
+	}
+	var bad []int
+	count := 0
+	for i := range tr {
+		if !finite(theta.RawRowView(i)) || !finite(x.RawRowView(i)) {
+			count++
+			if len(bad) < 10 {
+				bad = append(bad, i)
+			}
+		}
+	}
+	if count > 0 {
+		more := ""
+		if count > len(bad) {
+			more = ", …"
+		}
+		return fmt.Errorf("%w: %d rows hold NaN or ±Inf (rows %s%s)", ErrData, count, joinInts(bad), more)
+	}
+	return nil
+}
+
+func finite(v []float64) bool {
+	for _, f := range v {
+		if math.IsNaN(f) || math.IsInf(f, 0) {
+			return false
+		}
+	}
+	return true
+}
+
+func joinInts(v []int) string {
+	s := ""
+	for i, n := range v {
+		if i > 0 {
+			s += ", "
+		}
+		s += fmt.Sprint(n)
+	}
+	return s
+}
+
+// Streams of the seeded generator, one per use, so that changing one use
+// never shifts another.
+const (
+	streamInit  = 1
+	streamSplit = 2
+	streamEpoch = 1 << 32 // + epoch number
+)
+
+// split shuffles the rows and holds out the last share for validation, as
+// sbi does.
+func split(n int, fraction float64, seed uint64) (train, val []int, err error) {
+	nTrain := int((1 - fraction) * float64(n))
+	if nTrain < 1 || nTrain >= n {
+		return nil, nil, fmt.Errorf("%w: %d rows cannot be split into training and validation (fraction %v)", ErrData, n, fraction)
+	}
+	perm := rand.New(rand.NewPCG(seed, streamSplit)).Perm(n)
+	return perm[:nTrain], perm[nTrain:], nil
+}
+
+// zscore is the mean and unbiased std of the columns of m over rows.
+func zscore(m *mat.Dense, rows []int) (mean, std []float64) {
+	_, c := m.Dims()
+	mean, std = make([]float64, c), make([]float64, c)
+	for _, i := range rows {
+		for j, v := range m.RawRowView(i) {
+			mean[j] += v
+		}
+	}
+	n := float64(len(rows))
+	for j := range mean {
+		mean[j] /= n
+	}
+	for _, i := range rows {
+		for j, v := range m.RawRowView(i) {
+			d := v - mean[j]
+			std[j] += d * d
+		}
+	}
+	for j := range std {
+		if len(rows) > 1 {
+			std[j] = math.Sqrt(std[j] / (n - 1))
+		}
+		if !(std[j] >= minStd) {
+			std[j] = 1
+		}
+	}
+	return mean, std
+}
+
+// standardized is m z-scored and flattened row-major.
+func standardized[T float](m *mat.Dense, mean, std []float64) []T {
+	r, c := m.Dims()
+	out := make([]T, r*c)
+	for i := range r {
+		for j, v := range m.RawRowView(i) {
+			out[i*c+j] = T((v - mean[j]) / std[j])
+		}
+	}
+	return out
+}
+
+// trainer is the state of one training run; it is what a checkpoint saves.
+type trainer[T float] struct {
+	e    models.Estimator
+	spec models.Spec
+	opts Options
+
+	theta, x   []T // z-scored, row-major
+	trainRows  []int
+	valRows    []int
+	thetaMean  []float64
+	thetaStd   []float64
+	xMean      []float64
+	xStd       []float64
+	logJac     float64 // Σ log std_θ: raw-unit loss = z-space loss + logJac
+	fingerprnt uint64
+
+	w                *Weights
+	params           []T // w's flat slice
+	opt              *adam[T]
+	trainNet, valNet *net[T]
+	order            []int // this epoch's order of training rows
+
+	best             []T
+	bestValLoss      float64 // z-space
+	bestEpoch        int
+	sinceImprovement int
+	epoch            int     // epochs finished
+	step             int     // steps finished in the current epoch
+	trainLossSum     float64 // Σ per-row loss so far in the current epoch
+	steps            int
+	elapsed          time.Duration // before this process's start
+}
+
+func train[T float](ctx context.Context, e models.Estimator, theta, x *mat.Dense, opts Options) (*models.Model, error) {
+	start := time.Now()
+	n, _ := theta.Dims()
+	t := &trainer[T]{e: e, spec: e.Spec(), opts: opts, bestValLoss: math.Inf(1), fingerprnt: fingerprint(theta, x)}
+	resumed := false
+	if opts.Resume {
+		var err error
+		if resumed, err = t.restore(n); err != nil {
+			return nil, err
+		}
+	}
+	if !resumed {
+		var err error
+		if t.trainRows, t.valRows, err = split(n, opts.ValidationFraction, opts.Seed); err != nil {
+			return nil, err
+		}
+		t.thetaMean, t.thetaStd = zscore(theta, t.trainRows)
+		t.xMean, t.xStd = zscore(x, t.trainRows)
+		values := models.InitParams(e, rand.NewPCG(opts.Seed, streamInit))
+		if err := t.setup(values); err != nil {
+			return nil, err
+		}
+	}
+	t.theta = standardized[T](theta, t.thetaMean, t.thetaStd)
+	t.x = standardized[T](x, t.xMean, t.xStd)
+	for _, s := range t.thetaStd {
+		t.logJac += math.Log(s)
+	}
+	var err error
+	if t.trainNet, err = newNet[T](e, t.w, min(opts.BatchSize, len(t.trainRows)), true); err != nil {
+		return nil, err
+	}
+	if t.valNet, err = newNet[T](e, t.w, min(opts.BatchSize, len(t.valRows)), false); err != nil {
+		return nil, err
+	}
+	t.order = make([]int, len(t.trainRows))
+
+	for t.epoch < opts.MaxEpochs && t.sinceImprovement < opts.StopAfterEpochs {
+		t.shuffle()
+		batches := (len(t.order) + t.trainNet.rows - 1) / t.trainNet.rows
+		for ; t.step < batches; t.step++ {
+			if err := ctx.Err(); err != nil {
+				if cerr := t.checkpoint(start); cerr != nil {
+					return nil, errors.Join(fmt.Errorf("trainer: stopped in epoch %d: %w", t.epoch+1, err), cerr)
+				}
+				return nil, fmt.Errorf("trainer: stopped in epoch %d: %w", t.epoch+1, err)
+			}
+			lo := t.step * t.trainNet.rows
+			real := t.feed(t.trainNet, t.order[lo:min(lo+t.trainNet.rows, len(t.order))])
+			if err := t.trainNet.run(); err != nil {
+				return nil, err
+			}
+			loss := float64(t.trainNet.loss[0])
+			if math.IsNaN(loss) || math.IsInf(loss, 0) {
+				return nil, fmt.Errorf("%w: training loss %v in epoch %d, step %d", ErrDiverged, loss, t.epoch+1, t.step+1)
+			}
+			t.opt.step(t.params, t.trainNet.grad)
+			t.trainLossSum += loss * float64(real)
+			t.steps++
+		}
+		val, err := t.validate()
+		if err != nil {
+			return nil, err
+		}
+		if math.IsNaN(val) || math.IsInf(val, 0) {
+			return nil, fmt.Errorf("%w: validation loss %v in epoch %d", ErrDiverged, val+t.logJac, t.epoch+1)
+		}
+		t.epoch++
+		if val < t.bestValLoss {
+			t.bestValLoss, t.bestEpoch, t.sinceImprovement = val, t.epoch, 0
+			copy(t.best, t.params)
+		} else {
+			t.sinceImprovement++
+		}
+		trainLoss := t.trainLossSum/float64(len(t.trainRows)) + t.logJac
+		t.step, t.trainLossSum = 0, 0
+		if err := t.checkpoint(start); err != nil {
+			return nil, err
+		}
+		if opts.Progress != nil {
+			opts.Progress(Progress{
+				Epoch: t.epoch, TrainLoss: trainLoss, ValLoss: val + t.logJac, BestValLoss: t.bestValLoss + t.logJac,
+				EpochsSinceImprovement: t.sinceImprovement, Elapsed: t.elapsed + time.Since(start), Steps: t.steps,
+			})
+		}
+	}
+	return t.model(n, start), nil
+}
+
+// setup lays out fresh weights, optimiser state and best weights.
+func (t *trainer[T]) setup(values map[string][]float64) error {
+	var dt tensor.Dtype = tensor.Float32
+	if _, ok := any(T(0)).(float64); ok {
+		dt = tensor.Float64
+	}
+	w, err := NewWeights(t.e, values, dt)
+	if err != nil {
+		return err
+	}
+	t.w = w
+	t.params = w.flat.([]T)
+	t.opt = newAdam[T](len(t.params), t.opts.LearningRate, t.opts.ClipMaxNorm)
+	t.best = append([]T(nil), t.params...)
+	return nil
+}
+
+// shuffle orders the training rows for the current epoch; the order
+// depends only on the seed and the epoch, so a resumed run repeats it.
+func (t *trainer[T]) shuffle() {
+	copy(t.order, t.trainRows)
+	rng := rand.New(rand.NewPCG(t.opts.Seed, streamEpoch+uint64(t.epoch)))
+	rng.Shuffle(len(t.order), func(i, j int) { t.order[i], t.order[j] = t.order[j], t.order[i] })
+}
+
+// feed copies the given rows into n's inputs and returns how many there
+// are. Rows past them repeat the first row with loss weight 0, so that the
+// padded last batch neither changes the loss nor produces NaN.
+func (t *trainer[T]) feed(n *net[T], rows []int) int {
+	d, xd := t.spec.ThetaDim, t.spec.XDim
+	for i := range n.rows {
+		r := rows[0]
+		if i < len(rows) {
+			r = rows[i]
+		}
+		copy(n.theta[i*d:(i+1)*d], t.theta[r*d:(r+1)*d])
+		copy(n.x[i*xd:(i+1)*xd], t.x[r*xd:(r+1)*xd])
+	}
+	if n.w != nil {
+		wi := T(1 / float64(len(rows)))
+		for i := range n.w {
+			if i < len(rows) {
+				n.w[i] = wi
+			} else {
+				n.w[i] = 0
+			}
+		}
+	}
+	return len(rows)
+}
+
+// validate is the z-space validation loss, −mean log q(θ|x).
+func (t *trainer[T]) validate() (float64, error) {
+	var sum float64
+	n := t.valNet
+	for lo := 0; lo < len(t.valRows); lo += n.rows {
+		real := t.feed(n, t.valRows[lo:min(lo+n.rows, len(t.valRows))])
+		if err := n.run(); err != nil {
+			return 0, err
+		}
+		for _, v := range n.lp[:real] {
+			sum -= float64(v)
+		}
+	}
+	return sum / float64(len(t.valRows)), nil
+}
+
+// model packages the best weights.
+func (t *trainer[T]) model(n int, start time.Time) *models.Model {
+	weights := make(map[string][]float32, len(t.w.specs))
+	off := 0
+	for _, p := range t.w.specs {
+		v := make([]float32, p.Size())
+		for j := range v {
+			v[j] = float32(t.best[off+j])
+		}
+		weights[p.Name] = v
+		off += p.Size()
+	}
+	return &models.Model{
+		Spec:      t.spec,
+		Weights:   weights,
+		ThetaMean: t.thetaMean, ThetaStd: t.thetaStd,
+		XMean: t.xMean, XStd: t.xStd,
+		Method: "npe",
+		Summary: models.Summary{
+			Simulations:  n,
+			Epochs:       t.epoch,
+			BestEpoch:    t.bestEpoch,
+			BestValLoss:  t.bestValLoss + t.logJac,
+			Seed:         t.opts.Seed,
+			TrainSeconds: (t.elapsed + time.Since(start)).Seconds(),
+		},
+	}
+}

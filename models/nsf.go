@@ -35,7 +35,8 @@ var ErrSpline = errors.New("models: invalid spline")
 // heights are divided by √Hidden as nflows' coupling transform does. For
 // one-dimensional θ nothing can be kept, so, as in sbi, the spline
 // parameters come from x alone through a net of two hidden layers
-// (ContextSplineMap); Layers is then unused.
+// (ContextSplineMap); Layers is then unused. Both nets use Activation,
+// which sbi fixes at relu.
 //
 // Parameters follow nflows' layout, with weights stored [in,out]: per layer
 // t, "t<t>.in", "t<t>.b<b>.ctx", "t<t>.b<b>.l0", "t<t>.b<b>.l1" and

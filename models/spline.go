@@ -178,6 +178,9 @@ func RQSplineScalar(x float64, w, h, d []float64, inverse bool, c SplineConfig) 
 		panic(fmt.Sprintf("models: spline of %d bins given %d widths, %d heights, %d derivatives", k, len(w), len(h), len(d)))
 	}
 	b := c.TailBound
+	if math.IsNaN(x) {
+		return x, x
+	}
 	if x < -b || x > b {
 		return x, 0
 	}

@@ -229,6 +229,15 @@ func TestRQSplineExtremes(t *testing.T) {
 			}
 		}
 	}
+	// NaN propagates, in both implementations, rather than panicking.
+	s := newSplineCase(5, c, 1, []float64{math.NaN()})
+	for _, inverse := range []bool{false, true} {
+		y, lad := s.run(nil, s.x, inverse)
+		sy, sl := s.scalar(0, s.x[0], inverse)
+		if !math.IsNaN(y[0]) || !math.IsNaN(lad[0]) || !math.IsNaN(sy) || !math.IsNaN(sl) {
+			t.Errorf("inverse %v: NaN input gives (%v, %v), scalar (%v, %v)", inverse, y[0], lad[0], sy, sl)
+		}
+	}
 }
 
 // fusedSpline stands in for a backend with a fused spline op: eager ops,

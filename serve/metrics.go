@@ -1,0 +1,73 @@
+package serve
+
+import (
+	"net/http"
+	"strconv"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+type counter = prometheus.Counter
+
+// metrics live in a registry of their own, so that several servers (tests,
+// or one embedded in a larger program) never collide on the default one.
+type metrics struct {
+	reg      *prometheus.Registry
+	requests *prometheus.CounterVec   // route, code
+	latency  *prometheus.HistogramVec // route
+	samples  *prometheus.CounterVec   // model
+	inFlight prometheus.Gauge
+	rejected prometheus.Counter // turned away by MaxConcurrent
+	panics   prometheus.Counter
+	models   prometheus.Gauge
+}
+
+func newMetrics() *metrics {
+	m := &metrics{
+		reg: prometheus.NewRegistry(),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "amortize_http_requests_total",
+			Help: "HTTP requests by route pattern and status code.",
+		}, []string{"route", "code"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "amortize_http_request_duration_seconds",
+			Help:    "Time from routing a request to its last byte written, by route pattern.",
+			Buckets: []float64{.0005, .001, .002, .005, .01, .02, .05, .1, .2, .5, 1, 2, 5, 10, 30},
+		}, []string{"route"}),
+		samples: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "amortize_samples_served_total",
+			Help: "Posterior samples returned, by model.",
+		}, []string{"model"}),
+		inFlight: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "amortize_http_requests_in_flight",
+			Help: "Model requests being served.",
+		}),
+		rejected: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "amortize_http_requests_rejected_total",
+			Help: "Model requests answered 503 because MaxConcurrent were in progress.",
+		}),
+		panics: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "amortize_http_panics_total",
+			Help: "Handler panics recovered into a 500.",
+		}),
+		models: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "amortize_models_loaded",
+			Help: "Model files being served.",
+		}),
+	}
+	m.reg.MustRegister(m.requests, m.latency, m.samples, m.inFlight, m.rejected, m.panics, m.models,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// observe records one finished request.
+func (m *metrics) observe(route string, lat prometheus.Observer, code int, seconds float64) {
+	m.requests.WithLabelValues(route, strconv.Itoa(code)).Inc()
+	lat.Observe(seconds)
+}
+
+func (m *metrics) handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
+}

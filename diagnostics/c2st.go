@@ -26,6 +26,9 @@ var (
 	ErrNonFinite = errors.New("diagnostics: non-finite value")
 	// ErrInvalidOption reports an option outside its valid range.
 	ErrInvalidOption = errors.New("diagnostics: invalid option")
+	// ErrDiverged reports a classifier whose training loss became NaN or
+	// infinite, as unscaled samples of huge magnitude can make it.
+	ErrDiverged = errors.New("diagnostics: classifier training diverged")
 )
 
 // C2STOptions configures C2ST. The zero value is sbibm's recipe.
@@ -267,9 +270,7 @@ func foldAccuracy(ctx context.Context, x, y []float64, dim int, perm []int, lo, 
 	}
 	src := rand.New(rand.NewPCG(opts.Seed, trainStream))
 	c := newClassifier(dim, opts.Hidden, min(batchSize, len(train)), src)
-	epochs, err := c.fit(ctx, x, y, train, opts.MaxEpochs, src)
-	println("epochs", epochs)
-	if err != nil {
+	if _, err := c.fit(ctx, x, y, train, opts.MaxEpochs, src); err != nil {
 		return 0, err
 	}
 	return c.accuracy(x, y, perm[lo:hi]), nil

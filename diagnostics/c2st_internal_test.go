@@ -110,3 +110,53 @@ func TestPlateau(t *testing.T) {
 		t.Errorf("did not stop after %d stale epochs", patience+1)
 	}
 }
+
+// BenchmarkEpoch times one training epoch of the sbibm 2-D setting: 16,000
+// training rows (four folds of 10k against 10k) and hidden layers of 20.
+func BenchmarkEpoch(b *testing.B) {
+	const n, dim = 16000, 2
+	r := rand.New(rand.NewPCG(3, 3))
+	x := make([]float64, n*dim)
+	y := make([]float64, n)
+	idx := make([]int, n)
+	for i := range x {
+		x[i] = r.NormFloat64()
+	}
+	for i := range y {
+		y[i] = float64(i % 2)
+		idx[i] = i
+	}
+	c := newClassifier(dim, 10*dim, batchSize, r)
+	for b.Loop() {
+		if _, err := c.fit(b.Context(), x, y, idx, 1, r); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// Training ends by the plateau rule on easy data and at the epoch cap
+// otherwise.
+func TestFitEpochs(t *testing.T) {
+	const n = 400
+	r := rand.New(rand.NewPCG(4, 4))
+	x := make([]float64, n)
+	y := make([]float64, n)
+	idx := make([]int, n)
+	for i := range x {
+		y[i] = float64(i % 2)
+		x[i] = 10*y[i] + r.NormFloat64()
+		idx[i] = i
+	}
+	c := newClassifier(1, 10, batchSize, r)
+	epochs, err := c.fit(t.Context(), x, y, idx, 3, r)
+	if err != nil || epochs != 3 {
+		t.Errorf("fit with at most 3 epochs: %d epochs, error %v", epochs, err)
+	}
+	epochs, err = c.fit(t.Context(), x, y, idx, 10000, r)
+	if err != nil || epochs <= patience || epochs >= 10000 {
+		t.Errorf("fit on separable data: %d epochs, error %v; want a plateau stop", epochs, err)
+	}
+	if acc := c.accuracy(x, y, idx); acc < 0.99 {
+		t.Errorf("training accuracy on classes 10 sd apart: %v", acc)
+	}
+}

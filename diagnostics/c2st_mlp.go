@@ -112,7 +112,7 @@ func (c *classifier) fit(ctx context.Context, x, y []float64, idx []int, maxEpoc
 		}
 		loss := total / float64(len(order))
 		if math.IsNaN(loss) || math.IsInf(loss, 0) {
-			return epochs, fmt.Errorf("c2st: classifier training diverged (loss %v); z-score the samples", loss)
+			return epochs, fmt.Errorf("%w: epoch %d loss %v", ErrDiverged, epochs, loss)
 		}
 		if rule.stop(loss) {
 			break

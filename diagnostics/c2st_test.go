@@ -83,10 +83,11 @@ func TestC2STOverlappingDistributions(t *testing.T) {
 }
 
 func TestC2STDeterministic(t *testing.T) {
-	ref := normal(600, []float64{0, 0, 0}, rand.NewPCG(7, 7))
-	alg := normal(600, []float64{0.3, 0, 0}, rand.NewPCG(8, 8))
+	ref := normal(600, []float64{0, 0}, rand.NewPCG(7, 7))
+	alg := normal(600, []float64{0.3, 0}, rand.NewPCG(8, 8))
 	run := func(opts diagnostics.C2STOptions) float64 {
 		t.Helper()
+		opts.MaxEpochs = 50 // enough to exercise shuffling and stopping, and fast
 		got, err := diagnostics.C2ST(context.Background(), ref, alg, opts)
 		if err != nil {
 			t.Fatal(err)
@@ -150,8 +151,8 @@ func TestC2STErrors(t *testing.T) {
 		}
 	}
 	// Without z-scoring, values near MaxFloat64 overflow inside the network.
-	if got, err := diagnostics.C2ST(context.Background(), giant, giant, diagnostics.C2STOptions{NoZScore: true}); err == nil {
-		t.Errorf("unscaled values of 1e307: C2ST = %v, want a divergence error", got)
+	if got, err := diagnostics.C2ST(context.Background(), giant, giant, diagnostics.C2STOptions{NoZScore: true}); !errors.Is(err, diagnostics.ErrDiverged) {
+		t.Errorf("unscaled values of 1e307: C2ST = %v, %v; want error %v", got, err, diagnostics.ErrDiverged)
 	}
 }
 
@@ -181,6 +182,9 @@ func TestC2STContext(t *testing.T) {
 // Two slices of the same sbibm reference sample are draws from one
 // distribution: C2ST must find them indistinguishable. 2,000 held-out
 // points give a standard error of 0.011; ±0.05 is about four of them.
+// (K-fold accuracy under the null sits slightly below 0.5, because each
+// held-out fold's class balance mirrors the training folds'; scikit-learn
+// averages 0.481 on this pair over seeds 1–30, this implementation 0.478.)
 func TestC2STReferenceSamples(t *testing.T) {
 	path := filepath.Join(benchmarkDir(t), "two_moons", "obs01", "reference_posterior_samples.csv")
 	samples := readCSV(t, path)

@@ -32,7 +32,9 @@ func randomModel(t testing.TB, kind string, d, xd int, seed uint64) *models.Mode
 	}
 	rng := rand.New(rand.NewPCG(seed, 7))
 	w := make(map[string][]float32)
-	for name, v := range models.InitParams(e, rand.NewPCG(seed, 1)) {
+	init := models.InitParams(e, rand.NewPCG(seed, 1))
+	for _, p := range e.Params() { // declaration order: the jitter is reproducible
+		name, v := p.Name, init[p.Name]
 		f := make([]float32, len(v))
 		for i := range v {
 			f[i] = float32(v[i] + 0.1*rng.NormFloat64())

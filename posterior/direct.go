@@ -92,8 +92,9 @@ func NewDirect(m *runtime.Model, opts DirectOptions) (*Direct, error) {
 // Samples are the accepted draws for one observation.
 type Samples struct {
 	Theta      *mat.Dense // n × θ dim
-	Proposed   int        // draws made, accepted or not
-	Acceptance float64    // accepted / proposed
+	Proposed   int        // draws made, inside the support or not
+	Inside     int        // draws inside the support (may exceed n)
+	Acceptance float64    // Inside / Proposed
 	// Extrapolating lists the x dimensions more than 5 training standard
 	// deviations from the training mean: the estimate there is an
 	// extrapolation, not a fit.
@@ -149,12 +150,12 @@ func (d *Direct) SampleBatched(ctx context.Context, xs *mat.Dense, n int, src ra
 			if short <= 0 {
 				continue
 			}
-			if err := d.judge(res[i], got, i); err != nil {
+			if err := d.judge(res[i], i); err != nil {
 				return nil, err
 			}
 			acc := 1.0
 			if res[i].Proposed > 0 {
-				acc = math.Max(float64(got)/float64(res[i].Proposed), d.opts.MinAcceptance)
+				acc = math.Max(float64(res[i].Inside)/float64(res[i].Proposed), d.opts.MinAcceptance)
 			}
 			todo = append(todo, i)
 			per = max(per, int(math.Ceil(1.1*float64(short)/acc)))
@@ -183,7 +184,11 @@ func (d *Direct) SampleBatched(ctx context.Context, xs *mat.Dense, n int, src ra
 					theta[j] = float64(v)
 				}
 				res[i].Proposed++
-				if len(accepted[i]) < n*dim && d.prior.InSupport(theta) {
+				if !d.prior.InSupport(theta) {
+					continue
+				}
+				res[i].Inside++
+				if len(accepted[i]) < n*dim {
 					accepted[i] = append(accepted[i], theta...)
 				}
 			}
@@ -191,20 +196,20 @@ func (d *Direct) SampleBatched(ctx context.Context, xs *mat.Dense, n int, src ra
 	}
 	for i := range res {
 		res[i].Theta = mat.NewDense(n, dim, accepted[i])
-		res[i].Acceptance = float64(n) / float64(res[i].Proposed)
+		res[i].Acceptance = float64(res[i].Inside) / float64(res[i].Proposed)
 	}
 	return res, nil
 }
 
 // judge fails when an observation's acceptance is hopeless, instead of
 // looping for ever as sbi users meet (sbi issues #1699, #1292).
-func (d *Direct) judge(s *Samples, got, i int) error {
+func (d *Direct) judge(s *Samples, i int) error {
 	if s.Proposed < d.opts.MinProposals {
 		return nil
 	}
-	if acc := float64(got) / float64(s.Proposed); acc < d.opts.MinAcceptance {
+	if acc := float64(s.Inside) / float64(s.Proposed); acc < d.opts.MinAcceptance {
 		return fmt.Errorf("%w: observation %d accepted %d of %d draws (rate %.2g < %.2g); the observation may be outside what the prior can produce",
-			ErrLowAcceptance, i, got, s.Proposed, acc, d.opts.MinAcceptance)
+			ErrLowAcceptance, i, s.Inside, s.Proposed, acc, d.opts.MinAcceptance)
 	}
 	return nil
 }

@@ -15,6 +15,9 @@ import (
 // shared library (the name onnxruntime_go's own tests use).
 const LibraryEnv = "ONNXRUNTIME_SHARED_LIBRARY_PATH"
 
+// telemetryEnv is onnxruntime's switch for its usage telemetry.
+const telemetryEnv = "ORT_DISABLE_TELEMETRY"
+
 // ORTVersion is the onnxruntime release scripts/onnxruntime.sh fetches.
 const ORTVersion = "1.30.0"
 
@@ -101,6 +104,17 @@ func initEnvironment(explicit string) error {
 	path, err := FindLibrary(explicit)
 	if err != nil {
 		return err
+	}
+	// The official builds log usage events to a SQLite database under
+	// ~/.cache/Microsoft and a debug log in /tmp for every session. That is
+	// file I/O nobody asked for, and concurrent processes contend for the
+	// database's lock, stalling session creation for seconds. The library
+	// reads the switch when the environment is created; a value the user
+	// set is kept.
+	if _, set := os.LookupEnv(telemetryEnv); !set {
+		if err := os.Setenv(telemetryEnv, "1"); err != nil {
+			return fmt.Errorf("runtime: %w", err)
+		}
 	}
 	ort.SetSharedLibraryPath(path)
 	if err := ort.InitializeEnvironment(ort.WithLogLevelError()); err != nil {

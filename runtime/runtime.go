@@ -53,6 +53,9 @@ var (
 	ErrClosed   = errors.New("runtime: model is closed")
 	ErrContract = errors.New("runtime: model file breaks the amortize contract")
 	ErrInput    = errors.New("runtime: bad input")
+	// ErrDevice is returned when the requested execution provider cannot
+	// be set up; the error carries onnxruntime's reason.
+	ErrDevice = errors.New("runtime: execution provider unavailable")
 )
 
 // Model is an opened model file.
@@ -83,20 +86,14 @@ func OpenBytes(data []byte, opts Options) (*Model, error) {
 	if err := initEnvironment(opts.LibraryPath); err != nil {
 		return nil, err
 	}
-	if len(data) == 0 {
-		return nil, fmt.Errorf("%w: empty file", ErrContract)
-	}
-	meta, err := readMetadata(data)
+	meta, err := parse(data)
 	if err != nil {
-		return nil, err
-	}
-	if err := checkIO(data, meta); err != nil {
 		return nil, err
 	}
 	m := &Model{meta: meta}
 	if meta.Prior != nil {
 		if m.prior, err = prior.Unmarshal(meta.Prior); err != nil {
-			return nil, fmt.Errorf("%w: prior: %v", ErrContract, err)
+			return nil, fmt.Errorf("%w: prior: %w", ErrContract, err)
 		}
 		if m.prior.Dim() != meta.ThetaDim {
 			return nil, fmt.Errorf("%w: prior has dimension %d, theta_dim is %d", ErrContract, m.prior.Dim(), meta.ThetaDim)
@@ -138,78 +135,17 @@ func logger(o Options) *slog.Logger {
 }
 
 func appendCUDA(so *ort.SessionOptions, id int) error {
+	fail := func(err error) error { return fmt.Errorf("%w: CUDA device %d: %v", ErrDevice, id, err) }
 	co, err := ort.NewCUDAProviderOptions()
 	if err != nil {
-		return fmt.Errorf("runtime: CUDA provider: %w", err)
+		return fail(err)
 	}
 	defer co.Destroy()
 	if err := co.Update(map[string]string{"device_id": fmt.Sprint(id)}); err != nil {
-		return fmt.Errorf("runtime: CUDA provider: %w", err)
+		return fail(err)
 	}
 	if err := so.AppendExecutionProviderCUDA(co); err != nil {
-		return fmt.Errorf("runtime: CUDA provider: %w", err)
-	}
-	return nil
-}
-
-func readMetadata(data []byte) (*format.Metadata, error) {
-	md, err := ort.GetModelMetadataWithONNXData(data)
-	if err != nil {
-		return nil, fmt.Errorf("%w: onnxruntime cannot parse it: %v", ErrContract, err)
-	}
-	defer md.Destroy()
-	var lookupErr error
-	meta, err := format.Decode(func(k string) (string, bool) {
-		v, ok, err := md.LookupCustomMetadataMap(k)
-		if err != nil && lookupErr == nil {
-			lookupErr = err
-		}
-		return v, ok
-	})
-	if lookupErr != nil {
-		return nil, fmt.Errorf("%w: reading metadata: %v", ErrContract, lookupErr)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrContract, err)
-	}
-	return meta, nil
-}
-
-// checkIO verifies the graph's inputs and outputs against the contract.
-func checkIO(data []byte, meta *format.Metadata) error {
-	ins, outs, err := ort.GetInputOutputInfoWithONNXData(data)
-	if err != nil {
-		return fmt.Errorf("%w: reading inputs and outputs: %v", ErrContract, err)
-	}
-	want := map[string][]int64{
-		format.InputX:          {-1, int64(meta.XDim)},
-		format.InputTheta:      {-1, -1, int64(meta.ThetaDim)},
-		format.InputNoise:      {-1, -1, int64(meta.Noise.Dim())},
-		format.OutputLogProb:   {-1, -1},
-		format.OutputSample:    {-1, -1, int64(meta.ThetaDim)},
-		format.OutputSampleLog: {-1, -1},
-	}
-	seen := 0
-	for _, info := range append(ins, outs...) {
-		w, ok := want[info.Name]
-		if !ok {
-			continue
-		}
-		seen++
-		if info.DataType != ort.TensorElementDataTypeFloat {
-			return fmt.Errorf("%w: %s has element type %v, want float32", ErrContract, info.Name, info.DataType)
-		}
-		if len(info.Dimensions) != len(w) {
-			return fmt.Errorf("%w: %s has shape %v, want rank %d", ErrContract, info.Name, info.Dimensions, len(w))
-		}
-		for i, d := range w {
-			if d >= 0 && info.Dimensions[i] != d {
-				return fmt.Errorf("%w: %s has shape %v, axis %d should be %d", ErrContract, info.Name, info.Dimensions, i, d)
-			}
-		}
-	}
-	if seen != len(want) {
-		return fmt.Errorf("%w: it lacks some of the inputs %v or outputs %v", ErrContract, format.Inputs, format.Outputs)
+		return fail(err)
 	}
 	return nil
 }
@@ -253,18 +189,20 @@ func (m *Model) Run(x []float32, b int, theta []float32, nTheta int, noise []flo
 		return nil, fmt.Errorf("%w: %d observations", ErrInput, b)
 	case nTheta < 0 || nSample < 0:
 		return nil, fmt.Errorf("%w: negative count", ErrInput)
-	case len(x) != b*xd:
+	case !holds(x, b, 1, xd):
 		return nil, fmt.Errorf("%w: x has %d values, want %d observations × x_dim %d", ErrInput, len(x), b, xd)
-	case len(theta) != b*nTheta*d:
-		return nil, fmt.Errorf("%w: theta has %d values, want %d × %d × theta_dim %d", ErrInput, len(theta), b, nTheta, d)
-	case len(noise) != b*nSample*nd:
-		return nil, fmt.Errorf("%w: noise has %d values, want %d × %d × %d", ErrInput, len(noise), b, nSample, nd)
+	case !holds(theta, b, nTheta, d):
+		return nil, fmt.Errorf("%w: theta has %d values, want %d observations × %d × theta_dim %d", ErrInput, len(theta), b, nTheta, d)
+	case !holds(noise, b, nSample, nd):
+		return nil, fmt.Errorf("%w: noise has %d values, want %d observations × %d × noise dim %d", ErrInput, len(noise), b, nSample, nd)
 	}
-	if err := finite("x", x); err != nil {
-		return nil, err
-	}
-	if err := finite("theta", theta); err != nil {
-		return nil, err
+	for _, in := range []struct {
+		name string
+		v    []float32
+	}{{"x", x}, {"theta", theta}, {"noise", noise}} {
+		if err := finite(in.name, in.v); err != nil {
+			return nil, err
+		}
 	}
 	if dst == nil {
 		dst = new(Output)
@@ -321,6 +259,15 @@ type Output struct {
 	SampleLogProb []float32
 }
 
+// holds reports whether v has exactly b×n×dim values, by division so that
+// huge counts cannot overflow into a match.
+func holds(v []float32, b, n, dim int) bool {
+	if n == 0 {
+		return len(v) == 0
+	}
+	return len(v)%dim == 0 && len(v)/dim%n == 0 && len(v)/dim/n == b
+}
+
 func grow(s []float32, n int) []float32 {
 	if cap(s) < n {
 		return make([]float32, n)
@@ -349,6 +296,9 @@ func (m *Model) LogProb(x []float32, b int, theta []float32, nTheta int) ([]floa
 // Sample draws n samples per observation with noise from src, returning θ
 // (b×n×ThetaDim) and log q(θ|x) (b×n).
 func (m *Model) Sample(x []float32, b, n int, src rand.Source) (theta, logProb []float32, err error) {
+	if b < 1 || n < 0 || (n > 0 && b > math.MaxInt32/n) {
+		return nil, nil, fmt.Errorf("%w: %d samples for %d observations", ErrInput, n, b)
+	}
 	noise := m.Noise(nil, b*n, src)
 	out, err := m.Run(x, b, nil, 0, noise, n, nil)
 	if err != nil {
@@ -358,10 +308,14 @@ func (m *Model) Sample(x []float32, b, n int, src rand.Source) (theta, logProb [
 }
 
 // Noise fills dst (allocated when too small) with the noise of `draws`
-// samples: standard normals then uniforms per draw, as the contract lays out.
+// samples: standard normals then uniforms per draw, as the contract lays
+// out. A nil src means math/rand/v2's global generator; draws < 0 count as 0.
 func (m *Model) Noise(dst []float32, draws int, src rand.Source) []float32 {
 	nn, nu := m.meta.Noise.Normal, m.meta.Noise.Uniform
-	dst = grow(dst, draws*(nn+nu))
+	dst = grow(dst, max(draws, 0)*(nn+nu))
+	if src == nil {
+		src = globalSource{}
+	}
 	rng := rand.New(src)
 	for i := 0; i < len(dst); {
 		for range nn {
@@ -375,3 +329,8 @@ func (m *Model) Noise(dst []float32, draws int, src rand.Source) []float32 {
 	}
 	return dst
 }
+
+// globalSource draws from math/rand/v2's goroutine-safe global generator.
+type globalSource struct{}
+
+func (globalSource) Uint64() uint64 { return rand.Uint64() }

@@ -22,6 +22,7 @@ type metrics struct {
 	rejected prometheus.Counter // turned away by MaxConcurrent
 	panics   prometheus.Counter
 	models   prometheus.Gauge
+	http     http.Handler // serves the registry
 }
 
 func newMetrics() *metrics {
@@ -59,15 +60,12 @@ func newMetrics() *metrics {
 	}
 	m.reg.MustRegister(m.requests, m.latency, m.samples, m.inFlight, m.rejected, m.panics, m.models,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m.http = promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
 	return m
 }
 
 // observe records one finished request.
-func (m *metrics) observe(route string, lat prometheus.Observer, code int, seconds float64) {
+func (m *metrics) observe(lat prometheus.Observer, route string, code int, seconds float64) {
 	m.requests.WithLabelValues(route, strconv.Itoa(code)).Inc()
 	lat.Observe(seconds)
-}
-
-func (m *metrics) handler() http.Handler {
-	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
 }

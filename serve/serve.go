@@ -120,6 +120,7 @@ type model struct {
 	rt      *runtime.Model
 	post    *posterior.Direct
 	info    ModelInfo
+	quoted  []byte  // name as a JSON string
 	samples counter // samples served
 }
 
@@ -215,6 +216,7 @@ func (s *Server) open(path string) (*model, error) {
 		rt:      rt,
 		post:    post,
 		info:    Describe(name, rt.Metadata()),
+		quoted:  appendString(nil, name),
 		samples: s.metrics.samples.WithLabelValues(name),
 	}, nil
 }

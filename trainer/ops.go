@@ -8,8 +8,6 @@ import (
 
 	"github.com/chewxy/hm"
 	"gonum.org/v1/gonum/blas"
-	"gonum.org/v1/gonum/blas/blas32"
-	"gonum.org/v1/gonum/blas/blas64"
 	"gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 )
@@ -644,6 +642,10 @@ func binaryGrad[T float](c opcode, which int, out, a, b, g []T, sa, sb, sg, so d
 
 func unary[T float](c opcode, out, x []T) {
 	x = x[:len(out)]
+	exp, tanh, sigmoid := math.Exp, math.Tanh, func(v float64) float64 { return 1 / (1 + math.Exp(-v)) }
+	if _, ok := any(T(0)).(float32); ok {
+		exp, tanh, sigmoid = exp32, tanh32, sigmoid32
+	}
 	switch c {
 	case opNeg:
 		for i, v := range x {
@@ -651,7 +653,7 @@ func unary[T float](c opcode, out, x []T) {
 		}
 	case opExp:
 		for i, v := range x {
-			out[i] = T(math.Exp(float64(v)))
+			out[i] = T(exp(float64(v)))
 		}
 	case opLog:
 		for i, v := range x {
@@ -671,11 +673,11 @@ func unary[T float](c opcode, out, x []T) {
 		}
 	case opTanh:
 		for i, v := range x {
-			out[i] = T(math.Tanh(float64(v)))
+			out[i] = T(tanh(float64(v)))
 		}
 	case opSigmoid:
 		for i, v := range x {
-			out[i] = T(1 / (1 + math.Exp(-float64(v))))
+			out[i] = T(sigmoid(float64(v)))
 		}
 	case opReLU:
 		for i, v := range x {
@@ -742,8 +744,7 @@ func unaryGrad[T float](c opcode, out, x, y, g []T) {
 	}
 }
 
-// gemm is c = op(a)·op(b) for row-major a, b, c, through whatever BLAS
-// implementation gonum is set to use.
+// gemm is c = op(a)·op(b) for row-major a, b, c.
 func gemm[T float](ta, tb bool, m, n, k int, a []T, lda int, b []T, ldb int, c []T) {
 	t := func(x bool) blas.Transpose {
 		if x {
@@ -753,8 +754,8 @@ func gemm[T float](ta, tb bool, m, n, k int, a []T, lda int, b []T, ldb int, c [
 	}
 	switch a := any(a).(type) {
 	case []float32:
-		blas32.Implementation().Sgemm(t(ta), t(tb), m, n, k, 1, a, lda, any(b).([]float32), ldb, 0, any(c).([]float32), n)
+		blas32.Sgemm(t(ta), t(tb), m, n, k, 1, a, lda, any(b).([]float32), ldb, 0, any(c).([]float32), n)
 	case []float64:
-		blas64.Implementation().Dgemm(t(ta), t(tb), m, n, k, 1, a, lda, any(b).([]float64), ldb, 0, any(c).([]float64), n)
+		blas64.Dgemm(t(ta), t(tb), m, n, k, 1, a, lda, any(b).([]float64), ldb, 0, any(c).([]float64), n)
 	}
 }

@@ -36,8 +36,9 @@ type Options struct {
 	CheckpointPath string
 	Resume         bool
 
-	// Threads caps the threads of the BLAS library where it has them; 0
-	// leaves the library's default.
+	// Threads is the number of threads OpenBLAS runs the matrix products
+	// on, set for the whole process; default 1, which is fastest for
+	// networks of sbi's default sizes.
 	Threads int
 }
 
@@ -127,6 +128,7 @@ func Train(ctx context.Context, spec models.Spec, theta, x *mat.Dense, opts Opti
 	if err := checkData(e.Spec(), theta, x); err != nil {
 		return nil, err
 	}
+	setThreads(max(opts.Threads, 1))
 	if opts.Float64 {
 		return train[float64](ctx, e, theta, x, opts)
 	}

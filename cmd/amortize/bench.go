@@ -16,6 +16,7 @@ import (
 	"github.com/amortize/amortize/models"
 	"github.com/amortize/amortize/posterior"
 	"github.com/amortize/amortize/runtime"
+	"github.com/amortize/amortize/simulator"
 	"github.com/amortize/amortize/simulator/tasks"
 	"github.com/spf13/cobra"
 	"gonum.org/v1/gonum/mat"
@@ -55,18 +56,9 @@ type obsResult struct {
 
 func (r *accuracyRun) run(cmd *cobra.Command) (*models.Model, []obsResult, error) {
 	w := cmd.OutOrStdout()
-	if r.benchDir == "" || !r.task.HasReference(r.benchDir) {
-		return nil, nil, fmt.Errorf("no reference posteriors for %s under %q (set --bench-dir or $%s)", r.task.Name, r.benchDir, tasks.BenchmarkEnv)
-	}
-	refs := make([]*tasks.Reference, len(r.obs))
-	xs := mat.NewDense(len(r.obs), r.task.Simulator.XDim(), nil)
-	for i, o := range r.obs {
-		ref, err := r.task.Reference(r.benchDir, o)
-		if err != nil {
-			return nil, nil, err
-		}
-		refs[i] = ref
-		xs.SetRow(i, ref.Observation)
+	refs, xs, err := r.references(cmd)
+	if err != nil {
+		return nil, nil, err
 	}
 	res, err := simulate(cmd, r.task, r.sims, r.tf.opts.Seed, 0)
 	if err != nil {
@@ -133,6 +125,43 @@ func (r *accuracyRun) run(cmd *cobra.Command) (*models.Model, []obsResult, error
 	}
 	fmt.Fprintf(w, "mean C2ST %.3f over %d observations (%s, %s, %d simulations)\n", sum/float64(len(r.obs)), len(r.obs), r.task.Name, m.Spec.Kind, r.sims)
 	return m, out, nil
+}
+
+// references loads the reference observations and posterior samples: the
+// sbibm files when present, else, for tasks with an exact posterior,
+// observations simulated from seeded prior draws and exact samples.
+func (r *accuracyRun) references(cmd *cobra.Command) ([]*tasks.Reference, *mat.Dense, error) {
+	refs := make([]*tasks.Reference, len(r.obs))
+	xs := mat.NewDense(len(r.obs), r.task.Simulator.XDim(), nil)
+	d := r.task.Prior.Dim()
+	for i, o := range r.obs {
+		switch {
+		case r.benchDir != "" && r.task.HasReference(r.benchDir):
+			ref, err := r.task.Reference(r.benchDir, o)
+			if err != nil {
+				return nil, nil, err
+			}
+			refs[i] = ref
+		case r.task.Posterior != nil:
+			// Observation o is fixed by o alone, whatever the other flags.
+			theta := mat.NewDense(1, d, nil)
+			r.task.Prior.Sample(theta, rand.NewPCG(uint64(o), 0x0b5))
+			x, err := simulator.SimulateTheta(cmd.Context(), theta, r.task.Simulator, simulator.Options{Seed: uint64(o)})
+			if err != nil {
+				return nil, nil, err
+			}
+			obs := mat.Row(nil, 0, x)
+			post, err := r.task.Posterior(obs, 10000, rand.NewPCG(uint64(o), 0x9057))
+			if err != nil {
+				return nil, nil, err
+			}
+			refs[i] = &tasks.Reference{Observation: obs, TrueTheta: mat.Row(nil, 0, theta), Samples: post}
+		default:
+			return nil, nil, fmt.Errorf("no reference posteriors for %s under %q (set --bench-dir or $%s)", r.task.Name, r.benchDir, tasks.BenchmarkEnv)
+		}
+		xs.SetRow(i, refs[i].Observation)
+	}
+	return refs, xs, nil
 }
 
 func head(m *mat.Dense, n int) *mat.Dense {

@@ -1,6 +1,7 @@
 package tasks
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 
@@ -34,6 +35,7 @@ func gaussianLinear() (*Task, error) {
 		ThetaNames:  numbered("theta", dim),
 		XNames:      numbered("x", dim),
 		Description: "Linear Gaussian model (sbibm): θ ~ N(0, 0.1·I) in 10 dimensions, x = θ + N(0, 0.1·I). The posterior is N(x/2, 0.05·I).",
+		Posterior: boxNormalPosterior(dim, 0.5, 0, math.Sqrt(0.05), math.Inf(-1), math.Inf(1)),
 	}, nil
 }
 
@@ -137,7 +139,8 @@ func gaussianLinear3D() (*Task, error) {
 		})},
 		ThetaNames:  numbered("theta", 3),
 		XNames:      numbered("x", 3),
-		Description: "Shifted linear Gaussian: θ ~ U[-2,2]³, x = θ + 1 + N(0, 0.1²·I).",
+		Description: "Shifted linear Gaussian: θ ~ U[-2,2]³, x = θ + 1 + N(0, 0.1²·I). The posterior is N(x − 1, 0.1²·I) cut to the box.",
+		Posterior: boxNormalPosterior(3, 1, -1, 0.1, -2, 2),
 	}, nil
 }
 
@@ -158,4 +161,35 @@ func sinusoid1D() (*Task, error) {
 		XNames:      []string{"x"},
 		Description: "Sinusoid: θ ~ U(0,1), x = θ + 0.3·sin(2πθ) + N(0, 0.05²); the map θ → x is not monotone, so some x have bimodal posteriors.",
 	}, nil
+}
+
+// boxNormalPosterior samples independent coordinates θ_i ~ N(a·x_i + b, sd²)
+// truncated to [lo, hi] (exact rejection per coordinate): the posterior of
+// the linear Gaussian tasks.
+func boxNormalPosterior(dim int, a, b, sd, lo, hi float64) func([]float64, int, rand.Source) (*mat.Dense, error) {
+	return func(x []float64, n int, src rand.Source) (*mat.Dense, error) {
+		if len(x) != dim || n < 1 {
+			return nil, fmt.Errorf("%w: posterior of %d values for x of dimension %d", ErrShape, n, len(x))
+		}
+		rnd := rand.New(src)
+		out := mat.NewDense(n, dim, nil)
+		for j, xj := range x {
+			mu := a*xj + b
+			// Mass inside the box, to refuse hopeless rejection loops.
+			mass := 0.5 * (math.Erf((hi-mu)/(sd*math.Sqrt2)) - math.Erf((lo-mu)/(sd*math.Sqrt2)))
+			if !(mass > 1e-6) {
+				return nil, fmt.Errorf("tasks: x[%d] = %v leaves posterior mass %g inside the prior", j, xj, mass)
+			}
+			for i := range n {
+				for {
+					v := mu + sd*rnd.NormFloat64()
+					if v >= lo && v <= hi {
+						out.Set(i, j, v)
+						break
+					}
+				}
+			}
+		}
+		return out, nil
+	}
 }

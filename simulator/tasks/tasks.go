@@ -46,6 +46,9 @@ type Task struct {
 	XNames     []string
 	// Description says in a few sentences what the task simulates.
 	Description string
+	// Posterior, when not nil, draws n samples (rows) from the exact
+	// posterior p(θ | x): tasks whose posterior is known in closed form.
+	Posterior func(x []float64, n int, src rand.Source) (*mat.Dense, error)
 }
 
 var registry = map[string]func() (*Task, error){

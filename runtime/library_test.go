@@ -1,0 +1,87 @@
+package runtime
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// isolate points every place FindLibrary looks at fresh, empty directories.
+func isolate(t *testing.T) (home string) {
+	home = t.TempDir()
+	t.Setenv("HOME", home)
+	t.Setenv("XDG_CACHE_HOME", "")
+	t.Setenv("AMORTIZE_CACHE", "")
+	t.Setenv(LibraryEnv, "")
+	saved := systemPaths
+	systemPaths = []string{filepath.Join(home, "usr", "lib", "libonnxruntime.so")}
+	t.Cleanup(func() { systemPaths = saved })
+	return home
+}
+
+func touch(t *testing.T, path string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestFindLibrary(t *testing.T) {
+	home := isolate(t)
+	cache := filepath.Join(home, ".cache", "amortize", "onnxruntime", ORTVersion, "libonnxruntime.so.1")
+	envPath := filepath.Join(home, "env", "libonnxruntime.so")
+	t.Setenv(LibraryEnv, envPath)
+
+	_, err := FindLibrary("")
+	if !errors.Is(err, ErrNoLibrary) {
+		t.Fatalf("nothing installed: %v", err)
+	}
+	for _, want := range []string{envPath + " ($" + LibraryEnv + ")", cache + " (project cache", systemPaths[0] + " (system)", "scripts/onnxruntime.sh"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not list %q", err, want)
+		}
+	}
+
+	// Each place, in order of precedence.
+	touch(t, systemPaths[0])
+	if got, err := FindLibrary(""); got != systemPaths[0] || err != nil {
+		t.Errorf("system install: %q, %v", got, err)
+	}
+	touch(t, cache)
+	if got, err := FindLibrary(""); got != cache || err != nil {
+		t.Errorf("project cache: %q, %v", got, err)
+	}
+	touch(t, envPath)
+	if got, err := FindLibrary(""); got != envPath || err != nil {
+		t.Errorf("environment: %q, %v", got, err)
+	}
+	explicit := filepath.Join(home, "mine.so")
+	if _, err := FindLibrary(explicit); !errors.Is(err, ErrNoLibrary) || !strings.Contains(err.Error(), explicit) {
+		t.Errorf("missing explicit path: %v", err)
+	}
+	touch(t, explicit)
+	if got, err := FindLibrary(explicit); got != explicit || err != nil {
+		t.Errorf("explicit path: %q, %v", got, err)
+	}
+}
+
+func TestCachePath(t *testing.T) {
+	home := isolate(t)
+	want := filepath.Join("onnxruntime", ORTVersion, "libonnxruntime.so.1")
+	if got := cachePath(); got != filepath.Join(home, ".cache", "amortize", want) {
+		t.Errorf("under HOME: %s", got)
+	}
+	t.Setenv("XDG_CACHE_HOME", "/xdg")
+	if got := cachePath(); got != filepath.Join("/xdg", "amortize", want) {
+		t.Errorf("under XDG_CACHE_HOME: %s", got)
+	}
+	t.Setenv("AMORTIZE_CACHE", "/mine")
+	if got := cachePath(); got != filepath.Join("/mine", want) {
+		t.Errorf("under AMORTIZE_CACHE: %s", got)
+	}
+}

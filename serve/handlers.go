@@ -1,0 +1,308 @@
+package serve
+
+import (
+	"encoding/json"
+	"net/http"
+	"sort"
+	"strconv"
+
+	"github.com/amortize/amortize/posterior"
+)
+
+// routes builds the mux. Every pattern also gets a method-less twin that
+// answers 405 in JSON (the mux's own 405 is plain text), and "/" answers
+// 404 in JSON.
+func (s *Server) routes() http.Handler {
+	mux := http.NewServeMux()
+	for _, rt := range []struct {
+		method, path string
+		limited      bool
+		h            handlerFunc
+	}{
+		{http.MethodGet, "/v1/models", true, s.listModels},
+		{http.MethodGet, "/v1/models/{name}", true, s.getModel},
+		{http.MethodPost, "/v1/models/{name}/sample", true, s.sample},
+		{http.MethodPost, "/v1/models/{name}/log_prob", true, s.logProb},
+		{http.MethodPost, "/v1/models/{name}/map", true, s.mapEstimate},
+		{http.MethodGet, "/healthz", false, s.healthz},
+		{http.MethodGet, "/readyz", false, s.readyz},
+		{http.MethodGet, "/metrics", false, s.serveMetrics},
+	} {
+		pattern := rt.method + " " + rt.path
+		mux.Handle(pattern, s.endpoint(pattern, rt.limited, rt.h))
+		mux.Handle(rt.path, s.endpoint(rt.path, false, methodNotAllowed(rt.method)))
+	}
+	mux.Handle("/", s.endpoint("unmatched", false, func(w *statusWriter, r *http.Request) error {
+		return errorf(http.StatusNotFound, "no route %s %s; see GET /v1/models", r.Method, r.URL.Path)
+	}))
+	return mux
+}
+
+func methodNotAllowed(allow string) handlerFunc {
+	return func(w *statusWriter, r *http.Request) error {
+		if allow == http.MethodGet {
+			allow = "GET, HEAD"
+		}
+		w.Header().Set("Allow", allow)
+		return errorf(http.StatusMethodNotAllowed, "method %s not allowed on %s (allowed: %s)", r.Method, r.URL.Path, allow)
+	}
+}
+
+// model finds the model the path names.
+func (s *Server) model(r *http.Request) (*model, error) {
+	ms := s.loaded()
+	if ms == nil {
+		return nil, errorf(http.StatusServiceUnavailable, "models are still loading")
+	}
+	name := r.PathValue("name")
+	m, ok := ms[name]
+	if !ok {
+		return nil, errorf(http.StatusNotFound, "unknown model %q; GET /v1/models lists them", name)
+	}
+	return m, nil
+}
+
+// ModelSummary is one entry of GET /v1/models.
+type ModelSummary struct {
+	Name      string `json:"name"`
+	Method    string `json:"method"`
+	Estimator string `json:"estimator"`
+	ThetaDim  int    `json:"theta_dim"`
+	XDim      int    `json:"x_dim"`
+}
+
+func (s *Server) listModels(w *statusWriter, r *http.Request) error {
+	ms := s.loaded()
+	if ms == nil {
+		return errorf(http.StatusServiceUnavailable, "models are still loading")
+	}
+	out := struct {
+		Models []ModelSummary `json:"models"`
+	}{Models: make([]ModelSummary, 0, len(ms))}
+	for _, m := range ms {
+		i := m.info
+		out.Models = append(out.Models, ModelSummary{i.Name, i.Method, i.Estimator, i.ThetaDim, i.XDim})
+	}
+	sort.Slice(out.Models, func(a, b int) bool { return out.Models[a].Name < out.Models[b].Name })
+	return writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) getModel(w *statusWriter, r *http.Request) error {
+	m, err := s.model(r)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, m.info)
+}
+
+// SampleRequest is the body of POST /v1/models/{name}/sample. X is one
+// observation ([...]) or several ([[...], ...]); N samples are drawn for
+// each. Seed is optional.
+type SampleRequest struct {
+	X    json.RawMessage `json:"x"`
+	N    *int            `json:"n"`
+	Seed *uint64         `json:"seed,omitempty"`
+}
+
+// SampleResponse is the answer to a SampleRequest: one result per
+// observation, in order, and the seed that reproduces them.
+type SampleResponse struct {
+	Model   string         `json:"model"`
+	Seed    uint64         `json:"seed"`
+	N       int            `json:"n"`
+	Results []SampleResult `json:"results"`
+}
+
+// SampleResult holds the samples of one observation: N rows of θ, the
+// fraction of proposals inside the prior support, and the x dimensions
+// far outside the training data (see posterior.Samples).
+type SampleResult struct {
+	Acceptance    float64     `json:"acceptance"`
+	Proposed      int         `json:"proposed"`
+	Extrapolating []int       `json:"extrapolating,omitempty"`
+	Samples       [][]float64 `json:"samples"`
+}
+
+func (s *Server) sample(w *statusWriter, r *http.Request) error {
+	m, err := s.model(r)
+	if err != nil {
+		return err
+	}
+	var req SampleRequest
+	if err := s.decode(w, r, &req); err != nil {
+		return err
+	}
+	xs, err := observations(req.X, m.info.XDim)
+	if err != nil {
+		return err
+	}
+	if req.N == nil {
+		return errorf(http.StatusBadRequest, "n is required: the number of samples per observation")
+	}
+	n, rows := *req.N, xs.RawMatrix().Rows
+	if n < 1 {
+		return errorf(http.StatusBadRequest, "n = %d, want at least 1", n)
+	}
+	if n > s.cfg.MaxSamples || n*rows > s.cfg.MaxSamples {
+		return errorf(http.StatusBadRequest, "n × observations = %d × %d exceeds the limit of %d samples per request",
+			n, rows, s.cfg.MaxSamples)
+	}
+	seed := s.seed(req.Seed)
+	res, err := m.post.SampleBatched(r.Context(), xs, n, SeedSource(seed))
+	if err != nil {
+		return err
+	}
+	m.samples.Add(float64(n * rows))
+
+	// Written by hand, in SampleResponse's layout: this is the hot route.
+	buf := getBuf()
+	defer putBuf(buf)
+	b := append((*buf)[:0], `{"model":`...)
+	b = append(b, m.quoted...)
+	b = append(b, `,"seed":`...)
+	b = strconv.AppendUint(b, seed, 10)
+	b = append(b, `,"n":`...)
+	b = strconv.AppendInt(b, int64(n), 10)
+	b = append(b, `,"results":[`...)
+	for i, res := range res {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"acceptance":`...)
+		b = appendFloat(b, res.Acceptance, 64)
+		b = append(b, `,"proposed":`...)
+		b = strconv.AppendInt(b, int64(res.Proposed), 10)
+		if len(res.Extrapolating) > 0 {
+			b = append(b, `,"extrapolating":[`...)
+			for j, d := range res.Extrapolating {
+				if j > 0 {
+					b = append(b, ',')
+				}
+				b = strconv.AppendInt(b, int64(d), 10)
+			}
+			b = append(b, ']')
+		}
+		b = append(b, `,"samples":`...)
+		b = appendRows(b, res.Theta)
+		b = append(b, '}')
+	}
+	b = append(b, "]}\n"...)
+	*buf = b
+	writeBody(w, http.StatusOK, b)
+	return nil
+}
+
+// LogProbRequest is the body of POST /v1/models/{name}/log_prob: rows of θ
+// scored under the posterior of one observation X. Leakage divides by the
+// estimator's mass inside the prior support, estimated by sampling with
+// Seed (optional).
+type LogProbRequest struct {
+	X       []float64   `json:"x"`
+	Theta   [][]float64 `json:"theta"`
+	Leakage bool        `json:"leakage,omitempty"`
+	Seed    *uint64     `json:"seed,omitempty"`
+}
+
+// LogProbResponse holds log p(θ|x) per row of θ; null for a θ outside the
+// prior support (log 0, which JSON cannot write). Seed is set when the
+// leakage correction drew samples.
+type LogProbResponse struct {
+	Model   string     `json:"model"`
+	LogProb []*float64 `json:"log_prob"`
+	Seed    *uint64    `json:"seed,omitempty"`
+}
+
+func (s *Server) logProb(w *statusWriter, r *http.Request) error {
+	m, err := s.model(r)
+	if err != nil {
+		return err
+	}
+	var req LogProbRequest
+	if err := s.decode(w, r, &req); err != nil {
+		return err
+	}
+	if err := vector("x", req.X, m.info.XDim); err != nil {
+		return err
+	}
+	if len(req.Theta) > s.cfg.MaxSamples {
+		return errorf(http.StatusBadRequest, "theta has %d rows, more than the limit of %d per request", len(req.Theta), s.cfg.MaxSamples)
+	}
+	theta, err := matrix("theta", req.Theta, m.info.ThetaDim)
+	if err != nil {
+		return err
+	}
+	var seed uint64
+	if req.Leakage {
+		seed = s.seed(req.Seed)
+	}
+	lp, err := m.post.LogProb(theta, req.X, req.Leakage, SeedSource(seed))
+	if err != nil {
+		return err
+	}
+	buf := getBuf()
+	defer putBuf(buf)
+	b := append((*buf)[:0], `{"model":`...)
+	b = append(b, m.quoted...)
+	b = append(b, `,"log_prob":`...)
+	b = appendFloats(b, lp, 64)
+	if req.Leakage {
+		b = append(b, `,"seed":`...)
+		b = strconv.AppendUint(b, seed, 10)
+	}
+	b = append(b, "}\n"...)
+	*buf = b
+	writeBody(w, http.StatusOK, b)
+	return nil
+}
+
+// MAPRequest is the body of POST /v1/models/{name}/map.
+type MAPRequest struct {
+	X    []float64 `json:"x"`
+	Seed *uint64   `json:"seed,omitempty"`
+}
+
+// MAPResponse is the posterior mode estimate and its log-density.
+type MAPResponse struct {
+	Model   string    `json:"model"`
+	Seed    uint64    `json:"seed"`
+	Theta   []float64 `json:"theta"`
+	LogProb float64   `json:"log_prob"`
+}
+
+func (s *Server) mapEstimate(w *statusWriter, r *http.Request) error {
+	m, err := s.model(r)
+	if err != nil {
+		return err
+	}
+	var req MAPRequest
+	if err := s.decode(w, r, &req); err != nil {
+		return err
+	}
+	if err := vector("x", req.X, m.info.XDim); err != nil {
+		return err
+	}
+	seed := s.seed(req.Seed)
+	res, err := m.post.MAP(r.Context(), req.X, posterior.MAPOptions{}, SeedSource(seed))
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, MAPResponse{Model: m.name, Seed: seed, Theta: res.Theta, LogProb: res.LogProb})
+}
+
+func (s *Server) healthz(w *statusWriter, r *http.Request) error {
+	writeBody(w, http.StatusOK, []byte(`{"status":"ok"}`+"\n"))
+	return nil
+}
+
+func (s *Server) readyz(w *statusWriter, r *http.Request) error {
+	ms := s.loaded()
+	if ms == nil {
+		return errorf(http.StatusServiceUnavailable, "models are still loading")
+	}
+	return writeJSON(w, http.StatusOK, map[string]any{"status": "ready", "models": len(ms)})
+}
+
+func (s *Server) serveMetrics(w *statusWriter, r *http.Request) error {
+	s.metrics.http.ServeHTTP(w, r)
+	return nil
+}

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -103,9 +104,9 @@ type Samples struct {
 
 // Sample draws n samples from p(θ | x) with noise from src.
 func (d *Direct) Sample(ctx context.Context, x []float64, n int, src rand.Source) (*Samples, error) {
-	xs := mat.NewDense(1, len(x), append([]float64(nil), x...))
-	if len(x) == 0 {
-		return nil, fmt.Errorf("%w: empty x", ErrInput)
+	xs, err := row(x)
+	if err != nil {
+		return nil, err
 	}
 	out, err := d.SampleBatched(ctx, xs, n, src)
 	if err != nil {
@@ -117,7 +118,6 @@ func (d *Direct) Sample(ctx context.Context, x []float64, n int, src rand.Source
 // SampleBatched draws n samples for each row of xs, serving all
 // observations that still need draws in each runtime call.
 func (d *Direct) SampleBatched(ctx context.Context, xs *mat.Dense, n int, src rand.Source) ([]*Samples, error) {
-	b, xd := xs.Dims()
 	if err := d.checkX(xs); err != nil {
 		return nil, err
 	}
@@ -129,33 +129,37 @@ func (d *Direct) SampleBatched(ctx context.Context, xs *mat.Dense, n int, src ra
 		ctx, cancel = context.WithTimeout(ctx, d.opts.Timeout)
 		defer cancel()
 	}
+	b, _ := xs.Dims()
 	dim := d.model.ThetaDim()
 	res := make([]*Samples, b)
 	accepted := make([][]float64, b)
+	inside := make([]int, b) // draws in the support, kept or not
 	for i := range res {
 		res[i] = &Samples{Extrapolating: d.extrapolating(xs.RawRowView(i))}
 		accepted[i] = make([]float64, 0, n*dim)
 	}
-	var noise []float32
-	var out runtime.Output
+	var (
+		noise, x32 []float32
+		out        runtime.Output
+		todo       []int
+	)
 	theta := make([]float64, dim)
 	for {
 		// Observations still short of n draws, and how many to propose
 		// for each: the shortfall over the acceptance seen so far.
-		var todo []int
+		todo = todo[:0]
 		per := 0
 		for i := range b {
-			got := len(accepted[i]) / dim
-			short := n - got
+			short := n - len(accepted[i])/dim
 			if short <= 0 {
 				continue
 			}
-			if err := d.judge(res[i], i); err != nil {
+			if err := d.judge(res[i], inside[i], i); err != nil {
 				return nil, err
 			}
 			acc := 1.0
 			if res[i].Proposed > 0 {
-				acc = math.Max(float64(res[i].Inside)/float64(res[i].Proposed), d.opts.MinAcceptance)
+				acc = math.Max(float64(inside[i])/float64(res[i].Proposed), d.opts.MinAcceptance)
 			}
 			todo = append(todo, i)
 			per = max(per, int(math.Ceil(1.1*float64(short)/acc)))
@@ -167,7 +171,7 @@ func (d *Direct) SampleBatched(ctx context.Context, xs *mat.Dense, n int, src ra
 			return nil, fmt.Errorf("posterior: sampling stopped: %w", err)
 		}
 		per = min(max(per, 16), max(d.opts.MaxBatch/len(todo), 1))
-		x32 := make([]float32, 0, len(todo)*xd)
+		x32 = x32[:0]
 		for _, i := range todo {
 			for _, v := range xs.RawRowView(i) {
 				x32 = append(x32, float32(v))
@@ -178,16 +182,18 @@ func (d *Direct) SampleBatched(ctx context.Context, xs *mat.Dense, n int, src ra
 			return nil, err
 		}
 		for k, i := range todo {
+			res[i].Proposed += per
 			for s := range per {
 				row := out.Sample[(k*per+s)*dim : (k*per+s+1)*dim]
 				for j, v := range row {
 					theta[j] = float64(v)
 				}
-				res[i].Proposed++
 				if !d.prior.InSupport(theta) {
 					continue
 				}
-				res[i].Inside++
+				// Draws past the n-th still count towards the acceptance
+				// rate, so that it is an unbiased estimate.
+				inside[i]++
 				if len(accepted[i]) < n*dim {
 					accepted[i] = append(accepted[i], theta...)
 				}
@@ -196,25 +202,28 @@ func (d *Direct) SampleBatched(ctx context.Context, xs *mat.Dense, n int, src ra
 	}
 	for i := range res {
 		res[i].Theta = mat.NewDense(n, dim, accepted[i])
-		res[i].Acceptance = float64(res[i].Inside) / float64(res[i].Proposed)
+		res[i].Acceptance = float64(inside[i]) / float64(res[i].Proposed)
 	}
 	return res, nil
 }
 
 // judge fails when an observation's acceptance is hopeless, instead of
 // looping for ever as sbi users meet (sbi issues #1699, #1292).
-func (d *Direct) judge(s *Samples, i int) error {
+func (d *Direct) judge(s *Samples, inside, i int) error {
 	if s.Proposed < d.opts.MinProposals {
 		return nil
 	}
-	if acc := float64(s.Inside) / float64(s.Proposed); acc < d.opts.MinAcceptance {
+	if acc := float64(inside) / float64(s.Proposed); acc < d.opts.MinAcceptance {
 		return fmt.Errorf("%w: observation %d accepted %d of %d draws (rate %.2g < %.2g); the observation may be outside what the prior can produce",
-			ErrLowAcceptance, i, s.Inside, s.Proposed, acc, d.opts.MinAcceptance)
+			ErrLowAcceptance, i, inside, s.Proposed, acc, d.opts.MinAcceptance)
 	}
 	return nil
 }
 
 func (d *Direct) checkX(xs *mat.Dense) error {
+	if xs == nil || xs.IsEmpty() {
+		return fmt.Errorf("%w: no observations", ErrInput)
+	}
 	b, xd := xs.Dims()
 	if xd != d.model.XDim() {
 		return fmt.Errorf("%w: x has dimension %d, the model expects %d", ErrInput, xd, d.model.XDim())
@@ -250,9 +259,9 @@ func (d *Direct) LogProb(theta *mat.Dense, x []float64, correct bool, src rand.S
 	if dim != d.model.ThetaDim() {
 		return nil, fmt.Errorf("%w: θ has dimension %d, the model expects %d", ErrInput, dim, d.model.ThetaDim())
 	}
-	xs := mat.NewDense(1, len(x), append([]float64(nil), x...))
-	if len(x) == 0 {
-		return nil, fmt.Errorf("%w: empty x", ErrInput)
+	xs, err := row(x)
+	if err != nil {
+		return nil, err
 	}
 	if err := d.checkX(xs); err != nil {
 		return nil, err
@@ -287,6 +296,9 @@ func (d *Direct) LogProb(theta *mat.Dense, x []float64, correct bool, src rand.S
 	return out, nil
 }
 
+// maxCached bounds the observations whose accepted mass is remembered.
+const maxCached = 4096
+
 // logMass is log P_q(θ ∈ support | x), cached per x.
 func (d *Direct) logMass(x []float64, src rand.Source) (float64, error) {
 	key := keyOf(x)
@@ -317,9 +329,22 @@ func (d *Direct) logMass(x []float64, src rand.Source) (float64, error) {
 	}
 	v = math.Log(float64(in) / float64(n))
 	d.mu.Lock()
+	// A service scoring ever new observations must not grow without bound;
+	// forgetting everything at once is simple and costs one re-estimate.
+	if len(d.leakage) >= maxCached {
+		clear(d.leakage)
+	}
 	d.leakage[key] = v
 	d.mu.Unlock()
 	return v, nil
+}
+
+// row is x as a one-row matrix (mat panics on an empty one).
+func row(x []float64) (*mat.Dense, error) {
+	if len(x) == 0 {
+		return nil, fmt.Errorf("%w: empty x", ErrInput)
+	}
+	return mat.NewDense(1, len(x), slices.Clone(x)), nil
 }
 
 func keyOf(x []float64) string {

@@ -2,6 +2,7 @@ package serve
 
 import (
 	"encoding/json"
+	"math"
 	"net/http"
 	"sort"
 	"strconv"
@@ -148,13 +149,14 @@ func (s *Server) sample(w *statusWriter, r *http.Request) error {
 			n, rows, s.cfg.MaxSamples)
 	}
 	seed := s.seed(req.Seed)
-	res, err := m.post.SampleBatched(r.Context(), xs, n, SeedSource(seed))
+	streams, err := m.sampler.sample(r.Context(), xs, n, seed)
 	if err != nil {
 		return err
 	}
 	m.samples.Add(float64(n * rows))
 
 	// Written by hand, in SampleResponse's layout: this is the hot route.
+	d := m.info.ThetaDim
 	buf := getBuf()
 	defer putBuf(buf)
 	b := append((*buf)[:0], `{"model":`...)
@@ -164,32 +166,58 @@ func (s *Server) sample(w *statusWriter, r *http.Request) error {
 	b = append(b, `,"n":`...)
 	b = strconv.AppendInt(b, int64(n), 10)
 	b = append(b, `,"results":[`...)
-	for i, res := range res {
+	for i, st := range streams {
 		if i > 0 {
 			b = append(b, ',')
 		}
 		b = append(b, `{"acceptance":`...)
-		b = appendFloat(b, res.Acceptance, 64)
+		b = appendFloat(b, float64(st.got)/float64(st.proposed), 64)
 		b = append(b, `,"proposed":`...)
-		b = strconv.AppendInt(b, int64(res.Proposed), 10)
-		if len(res.Extrapolating) > 0 {
+		b = strconv.AppendInt(b, int64(st.proposed), 10)
+		if ex := extrapolating(xs.RawRowView(i), &m.info); len(ex) > 0 {
 			b = append(b, `,"extrapolating":[`...)
-			for j, d := range res.Extrapolating {
+			for j, e := range ex {
 				if j > 0 {
 					b = append(b, ',')
 				}
-				b = strconv.AppendInt(b, int64(d), 10)
+				b = strconv.AppendInt(b, int64(e), 10)
 			}
 			b = append(b, ']')
 		}
-		b = append(b, `,"samples":`...)
-		b = appendRows(b, res.Theta)
-		b = append(b, '}')
+		b = append(b, `,"samples":[`...)
+		for k := range n {
+			if k > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, '[')
+			for j, v := range st.theta[k*d : (k+1)*d] {
+				if j > 0 {
+					b = append(b, ',')
+				}
+				// Exact and shortest: the values are float32.
+				b = strconv.AppendFloat(b, float64(v), 'g', -1, 32)
+			}
+			b = append(b, ']')
+		}
+		b = append(b, "]}"...)
 	}
 	b = append(b, "]}\n"...)
 	*buf = b
 	writeBody(w, http.StatusOK, b)
 	return nil
+}
+
+// extrapolating lists the dimensions of x more than 5 training standard
+// deviations from the training mean, as posterior.Samples does: there the
+// estimate is an extrapolation, not a fit.
+func extrapolating(x []float64, info *ModelInfo) []int {
+	var out []int
+	for j, v := range x {
+		if math.Abs(v-info.ZScore.XMean[j]) > 5*info.ZScore.XStd[j] {
+			out = append(out, j)
+		}
+	}
+	return out
 }
 
 // LogProbRequest is the body of POST /v1/models/{name}/log_prob: rows of θ
@@ -235,7 +263,7 @@ func (s *Server) logProb(w *statusWriter, r *http.Request) error {
 	if req.Leakage {
 		seed = s.seed(req.Seed)
 	}
-	lp, err := m.post.LogProb(theta, req.X, req.Leakage, SeedSource(seed))
+	lp, err := m.post.LogProb(theta, req.X, req.Leakage, Source(seed, 0))
 	if err != nil {
 		return err
 	}
@@ -282,7 +310,7 @@ func (s *Server) mapEstimate(w *statusWriter, r *http.Request) error {
 		return err
 	}
 	seed := s.seed(req.Seed)
-	res, err := m.post.MAP(r.Context(), req.X, posterior.MAPOptions{}, SeedSource(seed))
+	res, err := m.post.MAP(r.Context(), req.X, posterior.MAPOptions{}, Source(seed, 0))
 	if err != nil {
 		return err
 	}

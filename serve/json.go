@@ -72,20 +72,6 @@ func appendFloats(b []byte, v []float64, bits int) []byte {
 	return append(b, ']')
 }
 
-// appendRows writes the rows of m as a JSON array of arrays. The values
-// came from float32 tensors, so 32-bit formatting is exact and shorter.
-func appendRows(b []byte, m *mat.Dense) []byte {
-	r, _ := m.Dims()
-	b = append(b, '[')
-	for i := range r {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = appendFloats(b, m.RawRowView(i), 32)
-	}
-	return append(b, ']')
-}
-
 // appendString writes s as a JSON string.
 func appendString(b []byte, s string) []byte {
 	q, _ := json.Marshal(s) // a string always encodes

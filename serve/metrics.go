@@ -18,6 +18,7 @@ type metrics struct {
 	requests *prometheus.CounterVec   // route, code
 	latency  *prometheus.HistogramVec // route
 	samples  *prometheus.CounterVec   // model
+	batch    *prometheus.HistogramVec // model
 	inFlight prometheus.Gauge
 	rejected prometheus.Counter // turned away by MaxConcurrent
 	panics   prometheus.Counter
@@ -41,6 +42,11 @@ func newMetrics() *metrics {
 			Name: "amortize_samples_served_total",
 			Help: "Posterior samples returned, by model.",
 		}, []string{"model"}),
+		batch: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "amortize_sample_batch_draws",
+			Help:    "Draws per onnxruntime call of the sampler, which serves concurrent requests together.",
+			Buckets: prometheus.ExponentialBuckets(16, 2, 10),
+		}, []string{"model"}),
 		inFlight: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "amortize_http_requests_in_flight",
 			Help: "Model requests being served.",
@@ -58,7 +64,7 @@ func newMetrics() *metrics {
 			Help: "Model files being served.",
 		}),
 	}
-	m.reg.MustRegister(m.requests, m.latency, m.samples, m.inFlight, m.rejected, m.panics, m.models,
+	m.reg.MustRegister(m.requests, m.latency, m.samples, m.batch, m.inFlight, m.rejected, m.panics, m.models,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.http = promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
 	return m

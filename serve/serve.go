@@ -15,8 +15,9 @@
 //
 // A model's name is its file name without ".onnx". Requests without a seed
 // get one drawn by the server, returned in the response, so every answer can
-// be reproduced; SeedSource is the one mapping from seed to randomness, shared
-// with the amortize-infer command line.
+// be reproduced; Source is the one mapping from seed to randomness, shared
+// with the amortize-infer command line. Drawn seeds are below 2^53, so that
+// clients parsing JSON numbers as doubles read them exactly.
 //
 // Client mistakes get 4xx: malformed JSON or unknown fields 400, a wrong
 // dimension or a value outside the float32 range 400, too many samples 400,
@@ -40,6 +41,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	goruntime "runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -72,6 +74,12 @@ type Config struct {
 	MaxConcurrent int
 	// Timeout bounds one request's work (default 30 s).
 	Timeout time.Duration
+	// BatchDraws bounds the draws of one onnxruntime call that serves
+	// concurrent sample requests together (default 2,048).
+	BatchDraws int
+	// Workers is the number of goroutines per model that make those calls
+	// (default GOMAXPROCS: each call runs on one core).
+	Workers int
 	// ShutdownTimeout bounds the wait for in-flight requests when Serve
 	// stops (default 30 s).
 	ShutdownTimeout time.Duration
@@ -91,6 +99,7 @@ const (
 	DefaultMaxConcurrent   = 256
 	DefaultTimeout         = 30 * time.Second
 	DefaultShutdownTimeout = 30 * time.Second
+	DefaultBatchDraws      = 2048
 )
 
 // Errors of the server.
@@ -118,7 +127,8 @@ type Server struct {
 type model struct {
 	name    string
 	rt      *runtime.Model
-	post    *posterior.Direct
+	post    *posterior.Direct // log_prob and map
+	sampler *sampler          // sample
 	info    ModelInfo
 	quoted  []byte  // name as a JSON string
 	samples counter // samples served
@@ -129,7 +139,8 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Dir == "" {
 		return nil, fmt.Errorf("%w: no model directory", ErrConfig)
 	}
-	if cfg.MaxBodyBytes < 0 || cfg.MaxSamples < 0 || cfg.MaxConcurrent < 0 || cfg.Timeout < 0 || cfg.ShutdownTimeout < 0 {
+	if cfg.MaxBodyBytes < 0 || cfg.MaxSamples < 0 || cfg.MaxConcurrent < 0 || cfg.Timeout < 0 ||
+		cfg.ShutdownTimeout < 0 || cfg.BatchDraws < 0 || cfg.Workers < 0 {
 		return nil, fmt.Errorf("%w: negative limit", ErrConfig)
 	}
 	if cfg.Runtime.Threads < 0 {
@@ -140,6 +151,8 @@ func New(cfg Config) (*Server, error) {
 	setDefault(&cfg.MaxConcurrent, DefaultMaxConcurrent)
 	setDefault(&cfg.Timeout, DefaultTimeout)
 	setDefault(&cfg.ShutdownTimeout, DefaultShutdownTimeout)
+	setDefault(&cfg.BatchDraws, DefaultBatchDraws)
+	setDefault(&cfg.Workers, goruntime.GOMAXPROCS(0))
 	setDefault(&cfg.Runtime.Threads, 1)
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -187,7 +200,7 @@ func (s *Server) Load() error {
 		m, err := s.open(p)
 		if err != nil {
 			for _, m := range models {
-				m.rt.Close()
+				m.close()
 			}
 			return err
 		}
@@ -211,14 +224,25 @@ func (s *Server) open(path string) (*model, error) {
 		rt.Close()
 		return nil, fmt.Errorf("serve: model %s: %w", name, err)
 	}
+	p := s.cfg.Posterior.Prior
+	if p == nil {
+		p = rt.Prior() // NewDirect has checked that one of them is there
+	}
+	batch := s.metrics.batch.WithLabelValues(name)
 	return &model{
 		name:    name,
 		rt:      rt,
 		post:    post,
+		sampler: newSampler(rt, p, s.cfg.Posterior, s.cfg.BatchDraws, s.cfg.Workers, batch.Observe),
 		info:    Describe(name, rt.Metadata()),
 		quoted:  appendString(nil, name),
 		samples: s.metrics.samples.WithLabelValues(name),
 	}, nil
+}
+
+func (m *model) close() error {
+	m.sampler.close()
+	return m.rt.Close()
 }
 
 func deviceName(d runtime.Device) string {
@@ -240,7 +264,7 @@ func (s *Server) Close() error {
 	}
 	var errs []error
 	for _, m := range *p {
-		errs = append(errs, m.rt.Close())
+		errs = append(errs, m.close())
 	}
 	return errors.Join(errs...)
 }
@@ -314,16 +338,17 @@ func (s *Server) seed(req *uint64) uint64 {
 		return *req
 	}
 	if s.cfg.Seeds == nil {
-		return rand.Uint64()
+		return rand.Uint64() >> 11
 	}
 	s.seedMu.Lock()
 	defer s.seedMu.Unlock()
-	return s.cfg.Seeds.Uint64()
+	return s.cfg.Seeds.Uint64() >> 11
 }
 
-// SeedSource is the random source a seed stands for, in the server and in
-// the command line alike: the same model, x, n and seed give the same
-// samples everywhere.
-func SeedSource(seed uint64) rand.Source {
-	return rand.NewPCG(seed, 0x616d6f7274697a65) // "amortize"
+// Source is the random source of observation row of a request with seed,
+// in the server and the command line alike: the same model, x, n and seed
+// give the same samples everywhere, however requests were batched. Row 0
+// also drives the leakage estimate of log_prob and the candidates of map.
+func Source(seed uint64, row int) rand.Source {
+	return rand.NewPCG(seed, 0x616d6f7274697a65+uint64(row)) // "amortize"
 }

@@ -12,22 +12,19 @@ const (
 	log2e = 1.4426950408889634 // 1/ln 2
 	ln2   = 0.6931471805599453
 	// Beyond ±expClamp, exp over- or underflows float32 anyway.
-	expClamp = 110
+	expClamp   = 110
+	roundMagic = 1.5 * (1 << 52)
 )
 
 // exp32 is eˣ to float32 accuracy (relative error < 1e-8), computed in
 // float64: eˣ = 2ⁿ·eʳ with n = round(x/ln 2) and |r| ≤ ln2/2, where a
 // degree-7 Taylor polynomial errs by at most r⁸/8! ≈ 5e-9.
 func exp32(x float64) float64 {
-	switch {
-	case x != x:
-		return x
-	case x > expClamp:
-		x = expClamp
-	case x < -expClamp:
-		x = -expClamp
-	}
-	n := math.Floor(x*log2e + 0.5)
+	// min and max pass NaN through; the polynomial then keeps it NaN.
+	x = min(max(x, -expClamp), expClamp)
+	// Adding and subtracting 1.5·2⁵² rounds to the nearest integer
+	// without a call to math.Floor.
+	n := x*log2e + roundMagic - roundMagic
 	r := x - n*ln2
 	p := 1 + r*(1+r*(1.0/2+r*(1.0/6+r*(1.0/24+r*(1.0/120+r*(1.0/720+r*(1.0/5040)))))))
 	return p * math.Float64frombits(uint64(int64(n)+1023)<<52)

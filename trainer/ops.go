@@ -642,18 +642,21 @@ func binaryGrad[T float](c opcode, which int, out, a, b, g []T, sa, sb, sg, so d
 
 func unary[T float](c opcode, out, x []T) {
 	x = x[:len(out)]
-	exp, tanh, sigmoid := math.Exp, math.Tanh, func(v float64) float64 { return 1 / (1 + math.Exp(-v)) }
-	if _, ok := any(T(0)).(float32); ok {
-		exp, tanh, sigmoid = exp32, tanh32, sigmoid32
-	}
+	_, f32 := any(T(0)).(float32)
 	switch c {
 	case opNeg:
 		for i, v := range x {
 			out[i] = -v
 		}
 	case opExp:
+		if f32 {
+			for i, v := range x {
+				out[i] = T(exp32(float64(v)))
+			}
+			break
+		}
 		for i, v := range x {
-			out[i] = T(exp(float64(v)))
+			out[i] = T(math.Exp(float64(v)))
 		}
 	case opLog:
 		for i, v := range x {
@@ -672,12 +675,24 @@ func unary[T float](c opcode, out, x []T) {
 			out[i] = T(math.Abs(float64(v)))
 		}
 	case opTanh:
+		if f32 {
+			for i, v := range x {
+				out[i] = T(tanh32(float64(v)))
+			}
+			break
+		}
 		for i, v := range x {
-			out[i] = T(tanh(float64(v)))
+			out[i] = T(math.Tanh(float64(v)))
 		}
 	case opSigmoid:
+		if f32 {
+			for i, v := range x {
+				out[i] = T(sigmoid32(float64(v)))
+			}
+			break
+		}
 		for i, v := range x {
-			out[i] = T(sigmoid(float64(v)))
+			out[i] = T(1 / (1 + math.Exp(-float64(v))))
 		}
 	case opReLU:
 		for i, v := range x {

@@ -281,4 +281,3 @@ recipe) against the reference samples. Writes DIR/obsNN_samples.csv.`,
 	fl.IntVar(&r.c2stN, "c2st-n", 0, "compare only the first N samples of each set (0: all)")
 	return cmd
 }
-

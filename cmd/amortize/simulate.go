@@ -3,7 +3,10 @@ package main
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
+
+	"github.com/amortize/amortize/prior"
 
 	"github.com/amortize/amortize/simulator"
 	"github.com/amortize/amortize/simulator/tasks"
@@ -35,25 +38,30 @@ func tasksCmd() *cobra.Command {
 
 func simulateCmd() *cobra.Command {
 	var (
-		task    string
-		n       int
-		seed    uint64
-		workers int
-		out     string
+		task      string
+		n         int
+		seed      uint64
+		workers   int
+		out       string
+		priorFile string
+		simCmd    string
+		xDim      int
 	)
 	cmd := &cobra.Command{
 		Use:   "simulate",
 		Short: "Simulate (θ, x) pairs from a task's prior and simulator",
 		Example: `  amortize simulate --task two_moons --n 10000 --seed 1 --out sims.npz
-  amortize simulate --task slcp --n 100000 --workers 2 --out sims.csv`,
+  amortize simulate --task slcp --n 100000 --workers 2 --out sims.csv
+  # your own simulator in any language: θ CSV on stdin, x CSV on stdout, seed in $AMORTIZE_SEED
+  amortize simulate --prior prior.json --simulator-cmd "python3 sim.py" --x-dim 4 --n 5000 --out sims.npz`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if out == "" {
 				return usagef("--out is required (.npz or .csv)")
 			}
-			t, err := tasks.Get(task)
+			t, err := userTask(cmd, task, priorFile, simCmd, xDim)
 			if err != nil {
-				return usageError{err}
+				return err
 			}
 			res, err := simulate(cmd, t, n, seed, workers)
 			if err != nil {
@@ -71,7 +79,39 @@ func simulateCmd() *cobra.Command {
 	cmd.Flags().Uint64Var(&seed, "seed", 1, "random seed")
 	cmd.Flags().IntVar(&workers, "workers", 0, "goroutines (0: all cores); results do not depend on it")
 	cmd.Flags().StringVar(&out, "out", "", "output file: .npz or .csv")
+	cmd.Flags().StringVar(&priorFile, "prior", "", "prior JSON (with --simulator-cmd), e.g. {\"type\":\"box_uniform\",\"low\":[0],\"high\":[1]}")
+	cmd.Flags().StringVar(&simCmd, "simulator-cmd", "", "external simulator program and arguments (instead of --task)")
+	cmd.Flags().IntVar(&xDim, "x-dim", 0, "dimension of x written by --simulator-cmd")
 	return cmd
+}
+
+// userTask is the built-in task, or a task made of a prior file and an
+// external simulator program.
+func userTask(cmd *cobra.Command, task, priorFile, simCmd string, xDim int) (*tasks.Task, error) {
+	if simCmd == "" {
+		t, err := tasks.Get(task)
+		if err != nil {
+			return nil, usageError{err}
+		}
+		return t, nil
+	}
+	if priorFile == "" || xDim < 1 {
+		return nil, usagef("--simulator-cmd needs --prior and --x-dim")
+	}
+	b, err := os.ReadFile(priorFile)
+	if err != nil {
+		return nil, err
+	}
+	p, err := prior.Unmarshal(b)
+	if err != nil {
+		return nil, usageError{err}
+	}
+	args := strings.Fields(simCmd)
+	return &tasks.Task{
+		Name:      filepath.Base(args[0]),
+		Prior:     p,
+		Simulator: &simulator.Command{Dim: xDim, Path: args[0], Args: args[1:], Context: cmd.Context()},
+	}, nil
 }
 
 // simulate runs a task with a progress bar on stderr.
@@ -89,16 +129,4 @@ func simulate(cmd *cobra.Command, t *tasks.Task, n int, seed uint64, workers int
 	}
 	res.Data.ThetaNames, res.Data.XNames = t.ThetaNames, t.XNames
 	return res, nil
-}
-
-func parseFloats(s string) ([]float64, error) {
-	var out []float64
-	for _, f := range strings.Split(s, ",") {
-		var v float64
-		if _, err := fmt.Sscan(strings.TrimSpace(f), &v); err != nil {
-			return nil, fmt.Errorf("%q is not a number", f)
-		}
-		out = append(out, v)
-	}
-	return out, nil
 }

@@ -10,7 +10,6 @@ import (
 	"github.com/amortize/amortize/models"
 	"github.com/amortize/amortize/prior"
 	"github.com/amortize/amortize/simulator"
-	"github.com/amortize/amortize/simulator/tasks"
 	"github.com/amortize/amortize/trainer"
 	"github.com/spf13/cobra"
 )
@@ -101,6 +100,8 @@ func trainCmd() *cobra.Command {
 		priorFile string
 		out       string
 		onnxOut   string
+		simCmd    string
+		xDim      int
 	)
 	cmd := &cobra.Command{
 		Use:   "train",
@@ -131,9 +132,9 @@ func trainCmd() *cobra.Command {
 					}
 				}
 			default:
-				t, err := tasks.Get(task)
+				t, err := userTask(cmd, task, priorFile, simCmd, xDim)
 				if err != nil {
-					return usageError{err}
+					return err
 				}
 				res, err := simulate(cmd, t, sims, tf.opts.Seed, 0)
 				if err != nil {
@@ -167,7 +168,9 @@ func trainCmd() *cobra.Command {
 	fl.IntVar(&sims, "sims", 10000, "simulations for --task")
 	fl.StringVar(&data, "data", "", "dataset file (.npz with arrays theta and x, or .csv)")
 	fl.IntVar(&thetaDim, "theta-dim", 0, "number of θ columns in a .csv dataset")
-	fl.StringVar(&priorFile, "prior", "", "prior JSON for --data (stored in the model file)")
+	fl.StringVar(&priorFile, "prior", "", "prior JSON for --data or --simulator-cmd (stored in the model file)")
+	fl.StringVar(&simCmd, "simulator-cmd", "", "external simulator program and arguments (see `amortize simulate --help`)")
+	fl.IntVar(&xDim, "x-dim", 0, "dimension of x written by --simulator-cmd")
 	fl.StringVar(&out, "out", "", "write the trained model (JSON) here")
 	fl.StringVar(&onnxOut, "onnx", "", "also export the model file (.onnx) here")
 	fl.StringVar(&tf.opts.CheckpointPath, "checkpoint", "", "checkpoint file, written every epoch")

@@ -1,0 +1,58 @@
+package runtime_test
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestNoTrainerDeps keeps the serving side light: the runtime, the
+// posterior and the inference command must not link gorgonia.
+func TestNoTrainerDeps(t *testing.T) {
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal(err)
+		}
+		t.Skip("no go command:", err)
+	}
+	root := moduleRoot(t)
+	pkgs := []string{"./runtime", "./posterior"}
+	if files, _ := filepath.Glob(filepath.Join(root, "cmd", "amortize-infer", "*.go")); len(files) > 0 {
+		pkgs = append(pkgs, "./cmd/amortize-infer")
+	}
+	for _, p := range pkgs {
+		cmd := exec.Command(goTool, "list", "-e", "-deps", p)
+		cmd.Dir = root
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("go list -deps %s: %v", p, err)
+		}
+		for _, dep := range strings.Fields(string(out)) {
+			if dep == "gorgonia.org" || strings.HasPrefix(dep, "gorgonia.org/") {
+				t.Errorf("%s depends on %s", p, dep)
+			}
+		}
+	}
+}
+
+// moduleRoot is the directory holding go.mod, found upwards from the
+// package directory.
+func moduleRoot(t *testing.T) string {
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatal("no go.mod above the package directory")
+		}
+		dir = parent
+	}
+}

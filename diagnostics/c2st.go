@@ -84,7 +84,8 @@ const (
 // in distribution, about to the 0.01 level, not bit for bit. For a given seed
 // the result is deterministic and independent of Workers.
 //
-// C2ST returns ctx.Err(), wrapped, when ctx is cancelled before it finishes.
+// C2ST returns an error wrapping ctx.Err() when ctx is done before it
+// finishes.
 func C2ST(ctx context.Context, ref, alg *mat.Dense, opts C2STOptions) (float64, error) {
 	nRef, dim, err := sampleDims("reference", ref)
 	if err != nil {
@@ -148,11 +149,10 @@ func C2ST(ctx context.Context, ref, alg *mat.Dense, opts C2STOptions) (float64, 
 		})
 	}
 	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
-		if ctx.Err() != nil {
-			return 0, fmt.Errorf("c2st: %w", ctx.Err())
+	for _, err := range errs {
+		if err != nil {
+			return 0, err
 		}
-		return 0, err
 	}
 	var sum float64
 	for _, a := range acc {

@@ -96,7 +96,7 @@ func (c *classifier) fit(ctx context.Context, x, y []float64, idx []int, maxEpoc
 	rule := plateau{best: math.Inf(1)}
 	for epochs < maxEpochs {
 		if err := ctx.Err(); err != nil {
-			return epochs, err
+			return epochs, fmt.Errorf("diagnostics: c2st interrupted: %w", err)
 		}
 		epochs++
 		src.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
@@ -199,7 +199,9 @@ func (c *classifier) backprop(nb int, y []float64) float64 {
 	var loss float64
 	for k, pk := range p {
 		q := min(max(pk, probEps), 1-probEps)
-		loss -= y[k]*math.Log(q) + (1-y[k])*math.Log(1-q)
+		// The probability given to the true label (0 or 1), exactly q or
+		// 1−q: one logarithm instead of two.
+		loss -= math.Log(y[k]*q + (1-y[k])*(1-q))
 	}
 	var sq float64
 	for _, w := range c.coefs {
@@ -207,10 +209,12 @@ func (c *classifier) backprop(nb int, y []float64) float64 {
 	}
 	loss = (loss + 0.5*l2Penalty*sq) / float64(nb)
 
+	// With a logistic output, the log loss's gradient at the output's
+	// pre-activation is simply p − y.
 	last := len(c.w) - 1
-	d := c.delta[last+1][:nb]
+	top := c.delta[last+1][:nb]
 	for k, pk := range p {
-		d[k] = pk - y[k]
+		top[k] = pk - y[k]
 	}
 	inv := 1 / float64(nb)
 	for l := last; l >= 0; l-- {

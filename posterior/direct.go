@@ -133,7 +133,6 @@ func (d *Direct) SampleBatched(ctx context.Context, xs *mat.Dense, n int, src ra
 	dim := d.model.ThetaDim()
 	res := make([]*Samples, b)
 	accepted := make([][]float64, b)
-	inside := make([]int, b) // draws in the support, kept or not
 	for i := range res {
 		res[i] = &Samples{Extrapolating: d.extrapolating(xs.RawRowView(i))}
 		accepted[i] = make([]float64, 0, n*dim)
@@ -154,13 +153,14 @@ func (d *Direct) SampleBatched(ctx context.Context, xs *mat.Dense, n int, src ra
 			if short <= 0 {
 				continue
 			}
-			if err := d.judge(res[i], inside[i], i); err != nil {
+			if err := d.judge(res[i], i); err != nil {
 				return nil, err
 			}
-			acc := 1.0
-			if res[i].Proposed > 0 {
-				acc = math.Max(float64(inside[i])/float64(res[i].Proposed), d.opts.MinAcceptance)
-			}
+			// (inside+1)/(proposed+1): the rate seen, but after a round
+			// with nothing accepted it assumes one more would have been,
+			// so proposals grow geometrically instead of jumping to what
+			// MinAcceptance would need.
+			acc := math.Max(float64(res[i].Inside+1)/float64(res[i].Proposed+1), d.opts.MinAcceptance)
 			todo = append(todo, i)
 			per = max(per, int(math.Ceil(1.1*float64(short)/acc)))
 		}
@@ -193,7 +193,7 @@ func (d *Direct) SampleBatched(ctx context.Context, xs *mat.Dense, n int, src ra
 				}
 				// Draws past the n-th still count towards the acceptance
 				// rate, so that it is an unbiased estimate.
-				inside[i]++
+				res[i].Inside++
 				if len(accepted[i]) < n*dim {
 					accepted[i] = append(accepted[i], theta...)
 				}
@@ -202,20 +202,20 @@ func (d *Direct) SampleBatched(ctx context.Context, xs *mat.Dense, n int, src ra
 	}
 	for i := range res {
 		res[i].Theta = mat.NewDense(n, dim, accepted[i])
-		res[i].Acceptance = float64(inside[i]) / float64(res[i].Proposed)
+		res[i].Acceptance = float64(res[i].Inside) / float64(res[i].Proposed)
 	}
 	return res, nil
 }
 
 // judge fails when an observation's acceptance is hopeless, instead of
 // looping for ever as sbi users meet (sbi issues #1699, #1292).
-func (d *Direct) judge(s *Samples, inside, i int) error {
+func (d *Direct) judge(s *Samples, i int) error {
 	if s.Proposed < d.opts.MinProposals {
 		return nil
 	}
-	if acc := float64(inside) / float64(s.Proposed); acc < d.opts.MinAcceptance {
+	if acc := float64(s.Inside) / float64(s.Proposed); acc < d.opts.MinAcceptance {
 		return fmt.Errorf("%w: observation %d accepted %d of %d draws (rate %.2g < %.2g); the observation may be outside what the prior can produce",
-			ErrLowAcceptance, i, inside, s.Proposed, acc, d.opts.MinAcceptance)
+			ErrLowAcceptance, i, s.Inside, s.Proposed, acc, d.opts.MinAcceptance)
 	}
 	return nil
 }

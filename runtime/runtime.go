@@ -5,6 +5,15 @@
 // onnxruntime session whose Run is goroutine-safe, and no mutable state.
 // Close releases it; a closed Model returns ErrClosed.
 //
+// Open checks a file in Go before onnxruntime parses it: the protobuf, the
+// contract's metadata, inputs and outputs, and every stored tensor (sizes
+// that match their dimensions, no external data). Bytes that fail are an
+// ErrContract and never reach onnxruntime's C++ code.
+//
+// The onnxruntime library is loaded once per process (FindLibrary says
+// from where). Its usage telemetry is switched off (ORT_DISABLE_TELEMETRY=1)
+// unless that variable is set already.
+//
 // The package never imports the trainer: a service that only evaluates
 // models links onnxruntime_go, the contract and the prior package.
 package runtime
@@ -31,6 +40,16 @@ const (
 	CUDA
 )
 
+func (d Device) String() string {
+	switch d {
+	case CPU:
+		return "cpu"
+	case CUDA:
+		return "cuda"
+	}
+	return fmt.Sprintf("Device(%d)", int(d))
+}
+
 // Options configure Open. The zero value runs on the CPU with onnxruntime's
 // default thread count, finding the library as FindLibrary does.
 type Options struct {
@@ -46,7 +65,17 @@ type Options struct {
 	FallbackToCPU bool
 	// Logger receives warnings (nil: slog.Default()).
 	Logger *slog.Logger
+	// ChunkRows bounds the rows (θ to score plus draws) of one onnxruntime
+	// call; Run splits larger requests. Every graph node makes a full pass
+	// over its input, so rows that stay in the CPU's caches run faster:
+	// pieces of a few thousand rows beat one call of 100,000. 0 means
+	// DefaultChunkRows on the CPU and no limit on CUDA; negative, no limit.
+	ChunkRows int
 }
+
+// DefaultChunkRows is the CPU's ChunkRows, measured on the default sizes
+// of the estimators: throughput peaks between 3,000 and 10,000 rows.
+const DefaultChunkRows = 4096
 
 // Errors of the runtime.
 var (
@@ -63,9 +92,10 @@ type Model struct {
 	meta  *format.Metadata
 	prior prior.Prior // nil when the file has none
 
-	mu     sync.RWMutex // guards sess against Close during Run
-	sess   *ort.DynamicAdvancedSession
-	device Device
+	mu        sync.RWMutex // guards sess against Close during Run
+	sess      *ort.DynamicAdvancedSession
+	device    Device
+	chunkRows int // ≤ 0: no limit
 }
 
 // Open reads and opens a model file.
@@ -83,6 +113,9 @@ func Open(path string, opts Options) (*Model, error) {
 
 // OpenBytes opens a model file held in memory.
 func OpenBytes(data []byte, opts Options) (*Model, error) {
+	if opts.Device != CPU && opts.Device != CUDA {
+		return nil, fmt.Errorf("%w: unknown device %v", ErrDevice, opts.Device)
+	}
 	if err := initEnvironment(opts.LibraryPath); err != nil {
 		return nil, err
 	}
@@ -119,6 +152,10 @@ func OpenBytes(data []byte, opts Options) (*Model, error) {
 		} else {
 			m.device = CUDA
 		}
+	}
+	m.chunkRows = opts.ChunkRows
+	if m.chunkRows == 0 && m.device == CPU {
+		m.chunkRows = DefaultChunkRows
 	}
 	m.sess, err = ort.NewDynamicAdvancedSessionWithONNXData(data, format.Inputs, format.Outputs, so)
 	if err != nil {
@@ -216,40 +253,125 @@ func (m *Model) Run(x []float32, b int, theta []float32, nTheta int, noise []flo
 	if m.sess == nil {
 		return nil, ErrClosed
 	}
-	var vals []ort.Value
-	defer func() {
-		for _, v := range vals {
-			v.Destroy()
+	if err := m.chunks(call{x, b, theta, nTheta, noise, nSample, dst}); err != nil {
+		return nil, err
+	}
+	return dst, nil
+}
+
+// call is one evaluation: inputs and the outputs to fill.
+type call struct {
+	x       []float32
+	b       int
+	theta   []float32
+	nTheta  int
+	noise   []float32
+	nSample int
+	out     *Output
+}
+
+// obs is the part of c for observations [i, j).
+func (c call) obs(m *Model, i, j int) call {
+	d, xd, nd := m.meta.ThetaDim, m.meta.XDim, m.meta.Noise.Dim()
+	t, s := c.nTheta, c.nSample
+	return call{
+		x: c.x[i*xd : j*xd], b: j - i,
+		theta: c.theta[i*t*d : j*t*d], nTheta: t,
+		noise: c.noise[i*s*nd : j*s*nd], nSample: s,
+		out: &Output{
+			LogProb:       c.out.LogProb[i*t : j*t],
+			Sample:        c.out.Sample[i*s*d : j*s*d],
+			SampleLogProb: c.out.SampleLogProb[i*s : j*s],
+		},
+	}
+}
+
+// rows is the part of c, one observation, for θ rows [t0, t1) and draws
+// [s0, s1).
+func (c call) rows(m *Model, t0, t1, s0, s1 int) call {
+	d, nd := m.meta.ThetaDim, m.meta.Noise.Dim()
+	return call{
+		x: c.x, b: 1,
+		theta: c.theta[t0*d : t1*d], nTheta: t1 - t0,
+		noise: c.noise[s0*nd : s1*nd], nSample: s1 - s0,
+		out: &Output{
+			LogProb:       c.out.LogProb[t0:t1],
+			Sample:        c.out.Sample[s0*d : s1*d],
+			SampleLogProb: c.out.SampleLogProb[s0:s1],
+		},
+	}
+}
+
+// chunks runs c in pieces of at most chunkRows rows (θ to score plus
+// draws): whole observations while they fit, else one observation's rows
+// in slices. Observations and their rows are contiguous in every input and
+// output, so the pieces are sub-slices and nothing is copied.
+func (m *Model) chunks(c call) error {
+	per := c.nTheta + c.nSample
+	if m.chunkRows <= 0 || c.b*per <= m.chunkRows {
+		return m.run(c)
+	}
+	if per <= m.chunkRows {
+		k := m.chunkRows / per
+		for i := 0; i < c.b; i += k {
+			if err := m.run(c.obs(m, i, min(i+k, c.b))); err != nil {
+				return err
+			}
 		}
-	}()
-	add := func(shape ort.Shape, data []float32) error {
-		t, err := ort.NewTensor(shape, data)
-		if err != nil {
-			return fmt.Errorf("runtime: tensor %v: %w", shape, err)
-		}
-		vals = append(vals, t)
 		return nil
 	}
-	B, T, S := int64(b), int64(nTheta), int64(nSample)
-	for _, a := range []struct {
+	// Both paths get the same slice of their rows, so a piece holds at
+	// most chunkRows rows.
+	step := max(m.chunkRows/2, 1)
+	if c.nTheta == 0 || c.nSample == 0 {
+		step = m.chunkRows
+	}
+	for i := range c.b {
+		one := c.obs(m, i, i+1)
+		for r := 0; r < max(c.nTheta, c.nSample); r += step {
+			t0, s0 := min(r, c.nTheta), min(r, c.nSample)
+			piece := one.rows(m, t0, min(r+step, c.nTheta), s0, min(r+step, c.nSample))
+			if err := m.run(piece); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// run is one onnxruntime call.
+func (m *Model) run(c call) error {
+	d, xd, nd := m.meta.ThetaDim, m.meta.XDim, m.meta.Noise.Dim()
+	var vals [6]ort.Value
+	defer func() {
+		for _, v := range vals {
+			if v != nil {
+				v.Destroy()
+			}
+		}
+	}()
+	B, T, S := int64(c.b), int64(c.nTheta), int64(c.nSample)
+	for i, a := range [6]struct {
 		shape ort.Shape
 		data  []float32
 	}{
-		{ort.NewShape(B, int64(xd)), x},
-		{ort.NewShape(B, T, int64(d)), theta},
-		{ort.NewShape(B, S, int64(nd)), noise},
-		{ort.NewShape(B, T), dst.LogProb},
-		{ort.NewShape(B, S, int64(d)), dst.Sample},
-		{ort.NewShape(B, S), dst.SampleLogProb},
+		{ort.NewShape(B, int64(xd)), c.x},
+		{ort.NewShape(B, T, int64(d)), c.theta},
+		{ort.NewShape(B, S, int64(nd)), c.noise},
+		{ort.NewShape(B, T), c.out.LogProb},
+		{ort.NewShape(B, S, int64(d)), c.out.Sample},
+		{ort.NewShape(B, S), c.out.SampleLogProb},
 	} {
-		if err := add(a.shape, a.data); err != nil {
-			return nil, err
+		t, err := ort.NewTensor(a.shape, a.data)
+		if err != nil {
+			return fmt.Errorf("runtime: tensor %v: %w", a.shape, err)
 		}
+		vals[i] = t
 	}
 	if err := m.sess.Run(vals[:3], vals[3:]); err != nil {
-		return nil, fmt.Errorf("runtime: %w", err)
+		return fmt.Errorf("runtime: %w", err)
 	}
-	return dst, nil
+	return nil
 }
 
 // Output holds the results of Run.

@@ -331,6 +331,48 @@ func TestRunDestination(t *testing.T) {
 	}
 }
 
+// TestChunks checks that splitting a request into onnxruntime calls of a
+// few rows changes nothing: whole observations per piece, and one
+// observation's rows split for either path or both.
+func TestChunks(t *testing.T) {
+	mod := small(t, "mdn", 2, 3)
+	whole := runtimetest.Open(t, mod, runtime.Options{ChunkRows: -1})
+	split := runtimetest.Open(t, mod, runtime.Options{ChunkRows: 7})
+	rng := rand.New(rand.NewPCG(9, 9))
+	for _, c := range []struct{ b, nTheta, nSample int }{
+		{5, 2, 1}, {4, 0, 3}, {3, 5, 4}, {2, 20, 0}, {2, 0, 15}, {1, 3, 30}, {1, 1, 1},
+	} {
+		x := make([]float32, c.b*3)
+		theta := make([]float32, c.b*c.nTheta*2)
+		for _, v := range [][]float32{x, theta} {
+			for i := range v {
+				v[i] = float32(rng.NormFloat64())
+			}
+		}
+		noise := whole.Noise(nil, c.b*c.nSample, rng)
+		want, err := whole.Run(x, c.b, theta, c.nTheta, noise, c.nSample, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := split.Run(x, c.b, theta, c.nTheta, noise, c.nSample, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// A piece of one row may take a matrix-vector kernel that sums in
+		// another order: equal up to float32 rounding.
+		for _, pair := range [][2][]float32{{got.LogProb, want.LogProb}, {got.Sample, want.Sample}, {got.SampleLogProb, want.SampleLogProb}} {
+			if len(pair[0]) != len(pair[1]) {
+				t.Fatalf("%+v: %d values, want %d", c, len(pair[0]), len(pair[1]))
+			}
+			for i := range pair[0] {
+				if g, w := float64(pair[0][i]), float64(pair[1][i]); math.Abs(g-w) > 1e-5*math.Max(1, math.Abs(w)) {
+					t.Fatalf("%+v: value %d is %v in pieces, %v whole", c, i, g, w)
+				}
+			}
+		}
+	}
+}
+
 func TestClose(t *testing.T) {
 	data := runtimetest.Bytes(t, small(t, "gaussian", 2, 2))
 	rm, err := runtime.OpenBytes(data, runtime.Options{})
@@ -463,10 +505,14 @@ func TestCUDA(t *testing.T) {
 		t.Errorf("error %q lacks onnxruntime's reason", msg)
 	}
 
+	if _, err := runtime.OpenBytes(data, runtime.Options{Device: 7}); !errors.Is(err, runtime.ErrDevice) || !strings.Contains(err.Error(), "Device(7)") {
+		t.Errorf("unknown device: %v", err)
+	}
+
 	var log bytes.Buffer
 	logger := slog.New(slog.NewTextHandler(&log, nil))
 	rm = runtimetest.OpenBytes(t, data, runtime.Options{Device: runtime.CUDA, FallbackToCPU: true, Logger: logger})
-	if rm.Device() != runtime.CPU {
+	if rm.Device() != runtime.CPU || rm.Device().String() != "cpu" {
 		t.Errorf("device %v after falling back", rm.Device())
 	}
 	if _, _, err := rm.Sample([]float32{0, 0}, 1, 4, rand.NewPCG(1, 1)); err != nil {

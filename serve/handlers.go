@@ -2,7 +2,6 @@ package serve
 
 import (
 	"encoding/json"
-	"math"
 	"net/http"
 	"sort"
 	"strconv"
@@ -149,14 +148,13 @@ func (s *Server) sample(w *statusWriter, r *http.Request) error {
 			n, rows, s.cfg.MaxSamples)
 	}
 	seed := s.seed(req.Seed)
-	streams, err := m.sampler.sample(r.Context(), xs, n, seed)
+	res, err := m.sampler.Sample(r.Context(), xs, n, seed)
 	if err != nil {
 		return err
 	}
 	m.samples.Add(float64(n * rows))
 
 	// Written by hand, in SampleResponse's layout: this is the hot route.
-	d := m.info.ThetaDim
 	buf := getBuf()
 	defer putBuf(buf)
 	b := append((*buf)[:0], `{"model":`...)
@@ -166,17 +164,17 @@ func (s *Server) sample(w *statusWriter, r *http.Request) error {
 	b = append(b, `,"n":`...)
 	b = strconv.AppendInt(b, int64(n), 10)
 	b = append(b, `,"results":[`...)
-	for i, st := range streams {
+	for i, res := range res {
 		if i > 0 {
 			b = append(b, ',')
 		}
 		b = append(b, `{"acceptance":`...)
-		b = appendFloat(b, float64(st.got)/float64(st.proposed), 64)
+		b = appendFloat(b, res.Acceptance, 64)
 		b = append(b, `,"proposed":`...)
-		b = strconv.AppendInt(b, int64(st.proposed), 10)
-		if ex := extrapolating(xs.RawRowView(i), &m.info); len(ex) > 0 {
+		b = strconv.AppendInt(b, int64(res.Proposed), 10)
+		if len(res.Extrapolating) > 0 {
 			b = append(b, `,"extrapolating":[`...)
-			for j, e := range ex {
+			for j, e := range res.Extrapolating {
 				if j > 0 {
 					b = append(b, ',')
 				}
@@ -189,15 +187,8 @@ func (s *Server) sample(w *statusWriter, r *http.Request) error {
 			if k > 0 {
 				b = append(b, ',')
 			}
-			b = append(b, '[')
-			for j, v := range st.theta[k*d : (k+1)*d] {
-				if j > 0 {
-					b = append(b, ',')
-				}
-				// Exact and shortest: the values are float32.
-				b = strconv.AppendFloat(b, float64(v), 'g', -1, 32)
-			}
-			b = append(b, ']')
+			// The values are float32: 32-bit formatting is exact and short.
+			b = appendFloats(b, res.Theta.RawRowView(k), 32)
 		}
 		b = append(b, "]}"...)
 	}
@@ -205,19 +196,6 @@ func (s *Server) sample(w *statusWriter, r *http.Request) error {
 	*buf = b
 	writeBody(w, http.StatusOK, b)
 	return nil
-}
-
-// extrapolating lists the dimensions of x more than 5 training standard
-// deviations from the training mean, as posterior.Samples does: there the
-// estimate is an extrapolation, not a fit.
-func extrapolating(x []float64, info *ModelInfo) []int {
-	var out []int
-	for j, v := range x {
-		if math.Abs(v-info.ZScore.XMean[j]) > 5*info.ZScore.XStd[j] {
-			out = append(out, j)
-		}
-	}
-	return out
 }
 
 // LogProbRequest is the body of POST /v1/models/{name}/log_prob: rows of θ

@@ -41,7 +41,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	goruntime "runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -128,7 +127,7 @@ type model struct {
 	name    string
 	rt      *runtime.Model
 	post    *posterior.Direct // log_prob and map
-	sampler *sampler          // sample
+	sampler *Sampler          // sample
 	info    ModelInfo
 	quoted  []byte  // name as a JSON string
 	samples counter // samples served
@@ -151,8 +150,6 @@ func New(cfg Config) (*Server, error) {
 	setDefault(&cfg.MaxConcurrent, DefaultMaxConcurrent)
 	setDefault(&cfg.Timeout, DefaultTimeout)
 	setDefault(&cfg.ShutdownTimeout, DefaultShutdownTimeout)
-	setDefault(&cfg.BatchDraws, DefaultBatchDraws)
-	setDefault(&cfg.Workers, goruntime.GOMAXPROCS(0))
 	setDefault(&cfg.Runtime.Threads, 1)
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -171,7 +168,7 @@ func New(cfg Config) (*Server, error) {
 	return s, nil
 }
 
-func setDefault[T int | int64 | time.Duration](v *T, def T) {
+func setDefault[T int | int64 | float64 | time.Duration](v *T, def T) {
 	if *v == 0 {
 		*v = def
 	}
@@ -224,16 +221,24 @@ func (s *Server) open(path string) (*model, error) {
 		rt.Close()
 		return nil, fmt.Errorf("serve: model %s: %w", name, err)
 	}
-	p := s.cfg.Posterior.Prior
-	if p == nil {
-		p = rt.Prior() // NewDirect has checked that one of them is there
-	}
 	batch := s.metrics.batch.WithLabelValues(name)
+	sampler, err := NewSampler(rt, SamplerOptions{
+		Prior:         s.cfg.Posterior.Prior,
+		MinAcceptance: s.cfg.Posterior.MinAcceptance,
+		MinProposals:  s.cfg.Posterior.MinProposals,
+		BatchDraws:    s.cfg.BatchDraws,
+		Workers:       s.cfg.Workers,
+		Observe:       batch.Observe,
+	})
+	if err != nil {
+		rt.Close()
+		return nil, fmt.Errorf("serve: model %s: %w", name, err)
+	}
 	return &model{
 		name:    name,
 		rt:      rt,
 		post:    post,
-		sampler: newSampler(rt, p, s.cfg.Posterior, s.cfg.BatchDraws, s.cfg.Workers, batch.Observe),
+		sampler: sampler,
 		info:    Describe(name, rt.Metadata()),
 		quoted:  appendString(nil, name),
 		samples: s.metrics.samples.WithLabelValues(name),
@@ -241,7 +246,7 @@ func (s *Server) open(path string) (*model, error) {
 }
 
 func (m *model) close() error {
-	m.sampler.close()
+	m.sampler.Close()
 	return m.rt.Close()
 }
 

@@ -20,13 +20,16 @@ func newAdam[T float](size int, lr, clip float64) *adam[T] {
 }
 
 // step clips grad in place and updates params; it returns the gradient's
-// norm before clipping.
+// norm before clipping. A NaN or infinite gradient changes nothing.
 func (a *adam[T]) step(params, grad []T) float64 {
 	var ss float64
 	for _, g := range grad {
 		ss += float64(g) * float64(g)
 	}
 	norm := math.Sqrt(ss)
+	if math.IsNaN(norm) || math.IsInf(norm, 0) {
+		return norm
+	}
 	if a.clip > 0 {
 		// PyTorch scales by max_norm/(norm+1e-6), capped at 1.
 		if c := a.clip / (norm + 1e-6); c < 1 {

@@ -55,6 +55,12 @@ func TestAdamClipsGlobalNorm(t *testing.T) {
 	if small[0] != 3 {
 		t.Errorf("gradient of norm 3 clipped to %v", small[0])
 	}
+	// A non-finite gradient leaves parameters and state alone.
+	p := []float32{1, 2, 3}
+	m0, steps := a.m[0], a.t
+	if norm := a.step(p, []float32{float32(math.NaN()), 0, 0}); !math.IsNaN(norm) || p[0] != 1 || a.m[0] != m0 || a.t != steps {
+		t.Errorf("NaN gradient: norm %v, params %v, moment %v, steps %d", norm, p, a.m[0], a.t)
+	}
 }
 
 func TestAdamAllocatesNothing(t *testing.T) {

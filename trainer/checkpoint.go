@@ -62,7 +62,7 @@ func (t *trainer[T]) checkpoint(start time.Time) (err error) {
 		Version: checkpointVersion,
 		Spec:    t.spec, Seed: t.opts.Seed, Float64: t.opts.Float64, BatchSize: t.opts.BatchSize,
 		ValidationFraction: t.opts.ValidationFraction, LearningRate: t.opts.LearningRate, ClipMaxNorm: t.opts.ClipMaxNorm,
-		Rows: len(t.trainRows) + len(t.valRows), Fingerprint: t.fingerprnt,
+		Rows: len(t.trainRows) + len(t.valRows), Fingerprint: t.dataHash,
 		TrainRows: t.trainRows, ValRows: t.valRows,
 		ThetaMean: t.thetaMean, ThetaStd: t.thetaStd, XMean: t.xMean, XStd: t.xStd,
 		Weights: widen(t.params), AdamM: widen(t.opt.m), AdamV: widen(t.opt.v), Best: widen(t.best), AdamT: t.opt.t,
@@ -129,7 +129,7 @@ func (t *trainer[T]) restore(rows int) (bool, error) {
 		return mismatch("learning rate", c.LearningRate, o.LearningRate)
 	case c.ClipMaxNorm != o.ClipMaxNorm:
 		return mismatch("gradient clip", c.ClipMaxNorm, o.ClipMaxNorm)
-	case c.Rows != rows || c.Fingerprint != t.fingerprnt:
+	case c.Rows != rows || c.Fingerprint != t.dataHash:
 		return false, fmt.Errorf("%w: %s was written for other data", ErrCheckpoint, o.CheckpointPath)
 	case len(c.TrainRows)+len(c.ValRows) != rows, len(c.ThetaMean) != t.spec.ThetaDim, len(c.XMean) != t.spec.XDim:
 		return false, fmt.Errorf("%w: %s is inconsistent", ErrCheckpoint, o.CheckpointPath)

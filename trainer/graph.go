@@ -66,26 +66,6 @@ func NewWeights(e models.Estimator, values map[string][]float64, dtype tensor.Dt
 	return w, nil
 }
 
-// Values copies the parameters out, widened to float64.
-func (w *Weights) Values() map[string][]float64 {
-	out := make(map[string][]float64, len(w.specs))
-	off := 0
-	for _, p := range w.specs {
-		v := make([]float64, p.Size())
-		switch f := w.flat.(type) {
-		case []float32:
-			for j := range v {
-				v[j] = float64(f[off+j])
-			}
-		case []float64:
-			copy(v, f[off:])
-		}
-		out[p.Name] = v
-		off += p.Size()
-	}
-	return out
-}
-
 // Graph implements models.Ops by adding nodes to a gorgonia expression
 // graph built for one batch size. Its tensors are *gorgonia.Node values of
 // shape [rows, cols]; estimator code only ever passes them back.

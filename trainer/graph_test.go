@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/amortize/amortize/models"
+	"github.com/amortize/amortize/models/eager"
 	"gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 )
@@ -299,5 +300,60 @@ func TestGorgoniaLogSumExpIsWrong(t *testing.T) {
 	}
 	if want := 1001 + math.Log(1+math.Exp(-999)+math.Exp(-998)); math.Abs(n.loss[0]-want) > 1e-9 {
 		t.Errorf("models.LogSumExp on gorgonia: %v, want %v", n.loss[0], want)
+	}
+}
+
+// TestSampleMatchesEager: every registered kind's sampler (the inverse
+// direction, with the fused inverse spline for nsf) gives on the gorgonia
+// backend the θ and log-prob that package eager gives.
+func TestSampleMatchesEager(t *testing.T) {
+	const n = 9
+	for i, kind := range models.Kinds() {
+		t.Run(kind, func(t *testing.T) {
+			spec, err := models.DefaultSpec(kind, 3, 2)
+			if err != nil {
+				t.Fatal(err)
+			}
+			e, err := models.New(spec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rng := rand.New(rand.NewPCG(6, uint64(i)))
+			values := models.InitParams(e, rng)
+			normal, uniform := e.Noise()
+			cols := normal + uniform
+			noise := randn(rng, n*cols)
+			for r := range n {
+				for j := normal; j < cols; j++ {
+					noise[r*cols+j] = rng.Float64()
+				}
+			}
+			x := randn(rng, n*2)
+
+			o, err := eager.New(e, values)
+			if err != nil {
+				t.Fatal(err)
+			}
+			wantTheta, wantLP := e.Sample(o, eager.Matrix(n, cols, noise), eager.Matrix(n, 2, x))
+
+			w, err := NewWeights(e, values, tensor.Float64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			g := NewGraph(w)
+			nt, nv := g.Input(n, cols)
+			xt, xv := g.Input(n, 2)
+			copy(raw[float64](nv), noise)
+			copy(raw[float64](xv), x)
+			theta, lp := e.Sample(g, nt, xt)
+			got := runGraph(t, g, theta, lp)
+			for k, want := range [][]float64{eager.Dense(wantTheta).RawMatrix().Data, eager.Dense(wantLP).RawMatrix().Data} {
+				for j, v := range want {
+					if d := math.Abs(got[k][j] - v); d > 1e-9*math.Max(1, math.Abs(v)) {
+						t.Errorf("output %d[%d]: gorgonia %v, eager %v", k, j, got[k][j], v)
+					}
+				}
+			}
+		})
 	}
 }

@@ -98,6 +98,9 @@ func (m mixture) LogProb(o models.Ops, theta, x models.Tensor) models.Tensor {
 	logDet := o.Reshape(o.SumCols(o.Reshape(o.Log(s), m.d)), m.k)
 	comp := o.Sub(o.Sub(o.Mul(o.Scalar(-0.5), sq), logDet), o.Scalar(0.5*float64(m.d)*math.Log(2*math.Pi)))
 	lp := models.LogSumExp(o, o.Add(logw, comp))
+	// A reshape of an input node feeding an op that gorgonia's own kernels
+	// would run in place (#511): θ must come out of the run intact.
+	lp = o.Add(lp, o.Mul(o.Scalar(0.01), o.SumCols(o.Reshape(o.Add(o.Reshape(theta, 1), o.Scalar(1)), m.d))))
 	// An unnormalised tilt on one side of θ₀ = 0: exercises Step and Abs.
 	side := o.Step(o.Slice(theta, 0, 1), o.Scalar(0))
 	return o.Add(lp, o.Mul(side, o.Abs(o.Param("tilt"))))

@@ -5,7 +5,9 @@ import (
 	"hash"
 	"hash/fnv"
 	"math"
+	"math/bits"
 
+	"github.com/amortize/amortize/models"
 	"github.com/chewxy/hm"
 	"gonum.org/v1/gonum/blas"
 	"gorgonia.org/gorgonia"
@@ -50,11 +52,13 @@ const (
 	opReshape // row-major reshape (a copy, never an alias)
 	opMatMul  // op(a)·op(b), transposes in arg0, arg1
 	opLoss    // −Σ w ⊙ lp → scalar, for lp, w [N,1]
+	opSpline  // rational-quadratic spline, arg0 bins, arg1 inverse; see spline.go
 	// Gradient ops; never differentiated themselves.
 	opBinGrad     // arg0: binary opcode, arg1: operand; inputs a, b, g
 	opUnaryGrad   // arg0: unary opcode; inputs x, y, g
 	opMaxColsGrad // inputs a, y, g
 	opLossGrad    // inputs w, g
+	opSplineGrad  // inputs x, the spline's output, g
 	// opCapture copies its input into a Go slice while the tape runs.
 	opCapture
 )
@@ -64,9 +68,10 @@ var opNames = [...]string{
 	opNeg: "neg", opExp: "exp", opLog: "log", opSqrt: "sqrt", opSquare: "square", opAbs: "abs",
 	opTanh: "tanh", opSigmoid: "sigmoid", opReLU: "relu",
 	opSumTo: "sumto", opExpand: "expand", opMaxCols: "maxcols", opSlice: "slice", opPad: "pad",
-	opConcat: "concat", opReshape: "reshape", opMatMul: "matmul", opLoss: "loss",
+	opConcat: "concat", opReshape: "reshape", opMatMul: "matmul", opLoss: "loss", opSpline: "spline",
 	opBinGrad: "bingrad", opUnaryGrad: "unarygrad", opMaxColsGrad: "maxcolsgrad", opLossGrad: "lossgrad",
-	opCapture: "capture",
+	opSplineGrad: "splinegrad",
+	opCapture:    "capture",
 }
 
 func isBinary(c opcode) bool { return c <= opStep }
@@ -82,7 +87,10 @@ type op struct {
 
 	buf     *tensor.Dense // output, allocated on the first run
 	scalar  gorgonia.Value
-	capture any // destination slice of opCapture
+	capture any                 // destination slice of opCapture
+	spline  models.SplineConfig // of opSpline
+	rows    []*splineRow        // opSpline's rows, kept for its gradient
+	fwd     *op                 // opSplineGrad's opSpline
 }
 
 func (o *op) Arity() int { return len(o.in) }
@@ -114,7 +122,7 @@ func (o *op) CallsExtern() bool    { return false }
 func (o *op) OverwritesInput() int { return -1 }
 
 func (o *op) WriteHash(h hash.Hash) {
-	fmt.Fprintf(h, "%s %v %v %v", opNames[o.code], o.arg, o.in, o.shape)
+	fmt.Fprintf(h, "%s %v %v %v %v", opNames[o.code], o.arg, o.in, o.shape, o.spline)
 	if o.code == opCapture {
 		// Two captures of one node into different slices are different.
 		fmt.Fprintf(h, " %p", o)
@@ -222,6 +230,16 @@ func (o *op) SymDiff(in gorgonia.Nodes, out, g *gorgonia.Node) (gorgonia.Nodes, 
 		}
 	case c == opLoss:
 		grads[0] = apply(opLossGrad, [2]int{}, o.in[0], in[1], g)
+	case c == opSpline:
+		k := o.arg[0]
+		m := o.shape[0]
+		// The forward output is an input only to order the gradient
+		// after the forward op, whose knots it reuses.
+		packed := applyOp(&op{code: opSplineGrad, arg: o.arg, shape: tensor.Shape{m, 3 * k}, spline: o.spline, fwd: o},
+			in[0], out, g)
+		for i, cols := range [][2]int{{0, 1}, {1, 1 + k}, {1 + k, 1 + 2*k}, {1 + 2*k, 3 * k}} {
+			grads[i] = apply(opSlice, cols, tensor.Shape{m, cols[1] - cols[0]}, packed)
+		}
 	default:
 		return nil, fmt.Errorf("trainer: %s has no gradient", opNames[c])
 	}
@@ -432,6 +450,10 @@ func do[T float](o *op, vals []gorgonia.Value) (gorgonia.Value, error) {
 		binaryGrad(opcode(o.arg[0]), o.arg[1], out, in(0), in(1), in(2), dimsOf(o.in[0]), dimsOf(o.in[1]), dimsOf(o.in[2]), so)
 	case c == opUnaryGrad:
 		unaryGrad(opcode(o.arg[0]), out, in(0), in(1), in(2))
+	case c == opSpline:
+		splineRows(o, out, in(0), in(1), in(2), in(3))
+	case c == opSplineGrad:
+		splineGradRows(o.fwd, out, in(0), in(2))
 	case c == opCapture:
 		copy(o.capture.([]T), in(0))
 		return o.scalarValue(0), nil
@@ -593,6 +615,9 @@ func scalarBinary[T float](c opcode, x, y T) T {
 // binaryGrad is the gradient of a ∘ b with respect to operand which (0 for
 // a, 1 for b), summed down to that operand's shape.
 func binaryGrad[T float](c opcode, which int, out, a, b, g []T, sa, sb, sg, so dims) {
+	if sa == sg && sb == sg && so == sg && binaryGradFlat(c, which, out, a, b, g) {
+		return
+	}
 	clear(out)
 	xs, ys, os := stride(sa), stride(sb), stride(so)
 	for i := range sg.r {
@@ -640,6 +665,45 @@ func binaryGrad[T float](c opcode, which int, out, a, b, g []T, sa, sb, sg, so d
 	}
 }
 
+// binaryGradFlat is binaryGrad's common case, all shapes alike, as one
+// flat loop; it reports false for the cases it leaves to binaryGrad.
+func binaryGradFlat[T float](c opcode, which int, out, a, b, g []T) bool {
+	a, b, g = a[:len(out)], b[:len(out)], g[:len(out)]
+	switch {
+	case c == opSub && which == 1:
+		for i, v := range g {
+			out[i] = -v
+		}
+	case c == opMul && which == 0:
+		for i, v := range g {
+			out[i] = v * b[i]
+		}
+	case c == opMul:
+		for i, v := range g {
+			out[i] = v * a[i]
+		}
+	case c == opDiv && which == 0:
+		for i, v := range g {
+			out[i] = v / b[i]
+		}
+	case c == opDiv:
+		for i, v := range g {
+			out[i] = -v * a[i] / (b[i] * b[i])
+		}
+	default:
+		return false
+	}
+	return true
+}
+
+// positiveMask is all ones for x in (0, +Inf] and zero otherwise (NaN
+// included): ReLU's gradient selector without a branch, which random signs
+// would mispredict half the time.
+func positiveMask(x float64) uint64 {
+	_, pos := bits.Sub64(math.Float64bits(x)-1, 0x7ff0000000000000, 0)
+	return -pos
+}
+
 func unary[T float](c opcode, out, x []T) {
 	x = x[:len(out)]
 	_, f32 := any(T(0)).(float32)
@@ -676,9 +740,7 @@ func unary[T float](c opcode, out, x []T) {
 		}
 	case opTanh:
 		if f32 {
-			for i, v := range x {
-				out[i] = T(tanh32(float64(v)))
-			}
+			tanh32(out, x)
 			break
 		}
 		for i, v := range x {
@@ -686,9 +748,7 @@ func unary[T float](c opcode, out, x []T) {
 		}
 	case opSigmoid:
 		if f32 {
-			for i, v := range x {
-				out[i] = T(sigmoid32(float64(v)))
-			}
+			sigmoid32(out, x)
 			break
 		}
 		for i, v := range x {
@@ -696,11 +756,7 @@ func unary[T float](c opcode, out, x []T) {
 		}
 	case opReLU:
 		for i, v := range x {
-			if v > 0 {
-				out[i] = v
-			} else {
-				out[i] = 0
-			}
+			out[i] = max(v, 0)
 		}
 	}
 }
@@ -750,11 +806,7 @@ func unaryGrad[T float](c opcode, out, x, y, g []T) {
 		}
 	case opReLU:
 		for i, v := range g {
-			if x[i] > 0 {
-				out[i] = v
-			} else {
-				out[i] = 0
-			}
+			out[i] = T(math.Float64frombits(math.Float64bits(float64(v)) & positiveMask(float64(x[i]))))
 		}
 	}
 }

@@ -265,7 +265,7 @@ type trainer[T float] struct {
 	xMean      []float64
 	xStd       []float64
 	logJac     float64 // Σ log std_θ: raw-unit loss = z-space loss + logJac
-	fingerprnt uint64
+	dataHash uint64
 
 	w                *Weights
 	params           []T // w's flat slice
@@ -287,7 +287,7 @@ type trainer[T float] struct {
 func train[T float](ctx context.Context, e models.Estimator, theta, x *mat.Dense, opts Options) (*models.Model, error) {
 	start := time.Now()
 	n, _ := theta.Dims()
-	t := &trainer[T]{e: e, spec: e.Spec(), opts: opts, bestValLoss: math.Inf(1), fingerprnt: fingerprint(theta, x)}
+	t := &trainer[T]{e: e, spec: e.Spec(), opts: opts, bestValLoss: math.Inf(1), dataHash: fingerprint(theta, x)}
 	resumed := false
 	if opts.Resume {
 		var err error
@@ -340,7 +340,9 @@ func train[T float](ctx context.Context, e models.Estimator, theta, x *mat.Dense
 			if math.IsNaN(loss) || math.IsInf(loss, 0) {
 				return nil, fmt.Errorf("%w: training loss %v in epoch %d, step %d", ErrDiverged, loss, t.epoch+1, t.step+1)
 			}
-			t.opt.step(t.params, t.trainNet.grad)
+			if norm := t.opt.step(t.params, t.trainNet.grad); math.IsNaN(norm) || math.IsInf(norm, 0) {
+				return nil, fmt.Errorf("%w: gradient norm %v in epoch %d, step %d", ErrDiverged, norm, t.epoch+1, t.step+1)
+			}
 			t.trainLossSum += loss * float64(real)
 			t.steps++
 		}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -334,4 +335,34 @@ func TestDivergence(t *testing.T) {
 		t.Fatalf("Train returned %v and error %v", m, err)
 	}
 	t.Log(err)
+}
+
+// TestConcurrentTrain: runs in parallel goroutines share nothing (run it
+// with -race) and each gives the model a lone run gives.
+func TestConcurrentTrain(t *testing.T) {
+	theta, x := linearGaussian(300, 0.5, 9)
+	spec := gaussianSpec(t)
+	spec.Hidden = 8
+	opts := Options{Seed: 1, MaxEpochs: 3}
+	want, err := Train(context.Background(), spec, theta, x, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	got := make([]*models.Model, 3)
+	for i := range got {
+		wg.Go(func() {
+			m, err := Train(context.Background(), spec, theta, x, opts)
+			if err != nil {
+				t.Error(err)
+			}
+			got[i] = m
+		})
+	}
+	wg.Wait()
+	for i, m := range got {
+		if m != nil && weightDiff(m, want) != 0 {
+			t.Errorf("concurrent run %d differs from a lone run", i)
+		}
+	}
 }

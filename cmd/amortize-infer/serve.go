@@ -1,0 +1,85 @@
+package main
+
+import (
+	"log/slog"
+	"os"
+
+	"github.com/amortize/amortize/serve"
+	"github.com/spf13/cobra"
+)
+
+func serveCmd(g *globals) *cobra.Command {
+	var (
+		cfg       serve.Config
+		addr      string
+		logFormat string
+		logLevel  string
+	)
+	cmd := &cobra.Command{
+		Use:   "serve --models DIR",
+		Short: "Serve the model files of a directory over HTTP (JSON API)",
+		Long: `serve answers HTTP JSON requests for every *.onnx file in --models, under
+the file name without ".onnx":
+
+  GET  /v1/models                  models served, with their dimensions
+  GET  /v1/models/{name}           contract and metadata (as inspect --json)
+  POST /v1/models/{name}/sample    {"x": [...] or [[...],...], "n": 1000, "seed": 1}
+  POST /v1/models/{name}/log_prob  {"x": [...], "theta": [[...],...], "leakage": false}
+  POST /v1/models/{name}/map       {"x": [...], "seed": 1}
+  GET  /healthz, /readyz           liveness; readiness once the models are loaded
+  GET  /metrics                    Prometheus metrics
+
+Errors are {"error": "..."}: 4xx for mistakes in the request, 503 (with
+Retry-After) when --max-concurrent requests are already running or a request
+exceeds --timeout, 500 for server faults. Requests without a seed get one,
+returned in the response. SIGINT or SIGTERM stops accepting connections and
+lets in-flight requests finish within --shutdown-timeout. One log line per
+request goes to stderr.`,
+		Example: `  amortize-infer serve --models ./models --addr :8080
+  curl -s localhost:8080/v1/models/two_moons/sample -d '{"x":[0.1,0.2],"n":100,"seed":1}'
+  amortize-infer serve --models ./models --addr 127.0.0.1:9000 --max-samples 1000000 --log-format json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if cfg.Dir == "" {
+				return usagef("--models is required")
+			}
+			if st, err := os.Stat(cfg.Dir); err != nil {
+				return usageError{err}
+			} else if !st.IsDir() {
+				return usagef("--models %s is not a directory", cfg.Dir)
+			}
+			var level slog.Level
+			if err := level.UnmarshalText([]byte(logLevel)); err != nil {
+				return usagef("--log-level %q: want debug, info, warn or error", logLevel)
+			}
+			opts := &slog.HandlerOptions{Level: level}
+			switch logFormat {
+			case "text":
+				cfg.Logger = slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), opts))
+			case "json":
+				cfg.Logger = slog.New(slog.NewJSONHandler(cmd.ErrOrStderr(), opts))
+			default:
+				return usagef("--log-format %q: want text or json", logFormat)
+			}
+			cfg.Runtime = g.options()
+			s, err := serve.New(cfg)
+			if err != nil {
+				return usageError{err}
+			}
+			return s.ListenAndServe(cmd.Context(), addr)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&cfg.Dir, "models", "", "directory of *.onnx model files (required)")
+	f.StringVar(&addr, "addr", ":8080", "listen address")
+	f.Int64Var(&cfg.MaxBodyBytes, "max-body", serve.DefaultMaxBodyBytes, "largest request body in bytes (413 beyond)")
+	f.IntVar(&cfg.MaxSamples, "max-samples", serve.DefaultMaxSamples, "most samples per request (n × observations) and θ rows per log_prob request")
+	f.IntVar(&cfg.MaxConcurrent, "max-concurrent", serve.DefaultMaxConcurrent, "model requests in progress at once (503 beyond)")
+	f.DurationVar(&cfg.Timeout, "timeout", serve.DefaultTimeout, "time limit of one request")
+	f.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", serve.DefaultShutdownTimeout, "grace period for in-flight requests on SIGINT/SIGTERM")
+	f.IntVar(&cfg.BatchDraws, "batch-draws", serve.DefaultBatchDraws, "most draws per onnxruntime call shared by concurrent sample requests")
+	f.IntVar(&cfg.Workers, "workers", 0, "sampling goroutines per model (0: one per core)")
+	f.StringVar(&logFormat, "log-format", "text", "log format: text or json")
+	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	return cmd
+}

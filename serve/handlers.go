@@ -39,10 +39,10 @@ func (s *Server) routes() http.Handler {
 }
 
 func methodNotAllowed(allow string) handlerFunc {
+	if allow == http.MethodGet {
+		allow = "GET, HEAD" // the mux routes HEAD to GET patterns
+	}
 	return func(w *statusWriter, r *http.Request) error {
-		if allow == http.MethodGet {
-			allow = "GET, HEAD"
-		}
 		w.Header().Set("Allow", allow)
 		return errorf(http.StatusMethodNotAllowed, "method %s not allowed on %s (allowed: %s)", r.Method, r.URL.Path, allow)
 	}
@@ -154,27 +154,41 @@ func (s *Server) sample(w *statusWriter, r *http.Request) error {
 	}
 	m.samples.Add(float64(n * rows))
 
-	// Written by hand, in SampleResponse's layout: this is the hot route.
 	buf := getBuf()
 	defer putBuf(buf)
-	b := append((*buf)[:0], `{"model":`...)
-	b = append(b, m.quoted...)
+	*buf = AppendSampleResponse((*buf)[:0], m.name, seed, res)
+	writeBody(w, http.StatusOK, *buf)
+	return nil
+}
+
+// AppendSampleResponse appends the SampleResponse of res, as JSON and a
+// newline, to dst: the body of the sample route, and the JSON output of
+// amortize-infer sample. It is written by hand, for speed on the hot route;
+// θ values are formatted as the float32 numbers they are, in the fewest
+// digits that read back exactly.
+func AppendSampleResponse(dst []byte, model string, seed uint64, res []*posterior.Samples) []byte {
+	n := 0
+	if len(res) > 0 {
+		n, _ = res[0].Theta.Dims()
+	}
+	b := append(dst, `{"model":`...)
+	b = appendString(b, model)
 	b = append(b, `,"seed":`...)
 	b = strconv.AppendUint(b, seed, 10)
 	b = append(b, `,"n":`...)
 	b = strconv.AppendInt(b, int64(n), 10)
 	b = append(b, `,"results":[`...)
-	for i, res := range res {
+	for i, r := range res {
 		if i > 0 {
 			b = append(b, ',')
 		}
 		b = append(b, `{"acceptance":`...)
-		b = appendFloat(b, res.Acceptance, 64)
+		b = appendFloat(b, r.Acceptance, 64)
 		b = append(b, `,"proposed":`...)
-		b = strconv.AppendInt(b, int64(res.Proposed), 10)
-		if len(res.Extrapolating) > 0 {
+		b = strconv.AppendInt(b, int64(r.Proposed), 10)
+		if len(r.Extrapolating) > 0 {
 			b = append(b, `,"extrapolating":[`...)
-			for j, e := range res.Extrapolating {
+			for j, e := range r.Extrapolating {
 				if j > 0 {
 					b = append(b, ',')
 				}
@@ -183,19 +197,16 @@ func (s *Server) sample(w *statusWriter, r *http.Request) error {
 			b = append(b, ']')
 		}
 		b = append(b, `,"samples":[`...)
-		for k := range n {
+		rows, _ := r.Theta.Dims()
+		for k := range rows {
 			if k > 0 {
 				b = append(b, ',')
 			}
-			// The values are float32: 32-bit formatting is exact and short.
-			b = appendFloats(b, res.Theta.RawRowView(k), 32)
+			b = appendFloats(b, r.Theta.RawRowView(k), 32)
 		}
 		b = append(b, "]}"...)
 	}
-	b = append(b, "]}\n"...)
-	*buf = b
-	writeBody(w, http.StatusOK, b)
-	return nil
+	return append(b, "]}\n"...)
 }
 
 // LogProbRequest is the body of POST /v1/models/{name}/log_prob: rows of θ
@@ -248,7 +259,7 @@ func (s *Server) logProb(w *statusWriter, r *http.Request) error {
 	buf := getBuf()
 	defer putBuf(buf)
 	b := append((*buf)[:0], `{"model":`...)
-	b = append(b, m.quoted...)
+	b = appendString(b, m.name)
 	b = append(b, `,"log_prob":`...)
 	b = appendFloats(b, lp, 64)
 	if req.Leakage {

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	goruntime "runtime"
 	"slices"
 	"sync"
 	"testing"
@@ -28,6 +29,8 @@ const sampleBody = `{"x":[0.1,-0.2],"n":100}`
 // n = 100 sample requests, and reports throughput and latency. It runs only
 // when AMORTIZE_LOAD names a duration (AMORTIZE_LOAD=20s go test -run
 // TestLoad ./serve); every request goes to the 127.0.0.1 listener it opens.
+// AMORTIZE_LOAD_KIND=gaussian serves a Gaussian estimator of the same
+// dimensions instead of the NSF, to see the server's own ceiling.
 func TestLoad(t *testing.T) {
 	spec := os.Getenv("AMORTIZE_LOAD")
 	if spec == "" || testing.Short() {
@@ -38,8 +41,12 @@ func TestLoad(t *testing.T) {
 		t.Fatalf("AMORTIZE_LOAD=%q: want a duration up to 5m", spec)
 	}
 	runtimetest.RequireLibrary(t)
+	model := twoMoons
+	if k := os.Getenv("AMORTIZE_LOAD_KIND"); k != "" {
+		model.kind = k
+	}
 	dir := t.TempDir()
-	writeModel(t, dir, "two_moons", twoMoons)
+	writeModel(t, dir, "two_moons", model)
 	srv, err := New(Config{Dir: dir, Logger: quietLogger()})
 	if err != nil {
 		t.Fatal(err)
@@ -119,8 +126,8 @@ func TestLoad(t *testing.T) {
 		}
 		return latencies[min(int(p*float64(len(latencies))), len(latencies)-1)]
 	}
-	t.Logf("%d clients × %v: %d ok, %d errors; %.0f requests/s, %.0f samples/s; latency p50 %v, p99 %v, max %v",
-		clients, elapsed.Round(time.Millisecond), len(latencies), failures,
+	t.Logf("%s, %d clients × %v: %d ok, %d errors; %.0f requests/s, %.0f samples/s; latency p50 %v, p99 %v, max %v",
+		model.kind, clients, elapsed.Round(time.Millisecond), len(latencies), failures,
 		float64(len(latencies))/elapsed.Seconds(), 100*float64(len(latencies))/elapsed.Seconds(),
 		q(0.5), q(0.99), q(1))
 	if failures > 0 {
@@ -144,8 +151,9 @@ func waitReady(t testing.TB, base string) {
 	t.Fatal("server not ready after 5 s")
 }
 
-// BenchmarkSample measures one sample request through the handler, without
-// the network: the server's own cost per request.
+// BenchmarkSample measures sample requests through the handler from 64
+// concurrent callers, without the network: the server's own cost per
+// request, batching included.
 func BenchmarkSample(b *testing.B) {
 	runtimetest.RequireLibrary(b)
 	dir := b.TempDir()
@@ -161,6 +169,7 @@ func BenchmarkSample(b *testing.B) {
 	h := srv.Handler()
 	body := []byte(sampleBody)
 	b.ReportAllocs()
+	b.SetParallelism(max(64/goruntime.GOMAXPROCS(0), 1))
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			w := httptest.NewRecorder()

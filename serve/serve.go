@@ -129,7 +129,6 @@ type model struct {
 	post    *posterior.Direct // log_prob and map
 	sampler *Sampler          // sample
 	info    ModelInfo
-	quoted  []byte  // name as a JSON string
 	samples counter // samples served
 }
 
@@ -240,7 +239,6 @@ func (s *Server) open(path string) (*model, error) {
 		post:    post,
 		sampler: sampler,
 		info:    Describe(name, rt.Metadata()),
-		quoted:  appendString(nil, name),
 		samples: s.metrics.samples.WithLabelValues(name),
 	}, nil
 }

@@ -53,7 +53,7 @@ type checkpointFile struct {
 
 // checkpoint writes the state, if there is a path, atomically: to a
 // temporary file in the same directory, then renamed over the old one.
-func (t *trainer[T]) checkpoint(start time.Time) (err error) {
+func (t *state[T]) checkpoint(start time.Time) (err error) {
 	path := t.opts.CheckpointPath
 	if path == "" {
 		return nil
@@ -95,7 +95,7 @@ func (t *trainer[T]) checkpoint(start time.Time) (err error) {
 
 // restore loads the checkpoint at the options' path into t. It reports
 // false, and no error, when there is no checkpoint yet.
-func (t *trainer[T]) restore(rows int) (bool, error) {
+func (t *state[T]) restore(rows int) (bool, error) {
 	f, err := os.Open(t.opts.CheckpointPath)
 	if errors.Is(err, fs.ErrNotExist) {
 		return false, nil

@@ -9,9 +9,10 @@ import (
 )
 
 // The rational-quadratic spline as one op. Written over Ops it is about
-// sixty graph nodes per direction, most of them on [M,K] tensors; fused, it
-// is one forward node and one gradient node that recompute each row's knots
-// in registers, with the gradient derived by hand below.
+// sixty graph nodes per direction, most of them on [M,K] tensors, and as
+// many again for the gradient; fused, it is one forward node, which keeps
+// each row's knots, and one gradient node, which reuses them, with the
+// gradient derived by hand below.
 
 var _ models.SplineOps = (*Graph)(nil)
 

@@ -57,8 +57,8 @@ type Progress struct {
 var (
 	// ErrData is returned for training data that cannot be used.
 	ErrData = errors.New("trainer: bad training data")
-	// ErrDiverged is returned when a loss becomes NaN or infinite.
-	ErrDiverged = errors.New("trainer: loss is not finite")
+	// ErrDiverged is returned when a loss or gradient becomes NaN or infinite.
+	ErrDiverged = errors.New("trainer: training diverged")
 	// ErrCheckpoint is returned for a checkpoint that cannot be resumed.
 	ErrCheckpoint = errors.New("trainer: unusable checkpoint")
 )
@@ -251,21 +251,21 @@ func standardized[T float](m *mat.Dense, mean, std []float64) []T {
 	return out
 }
 
-// trainer is the state of one training run; it is what a checkpoint saves.
-type trainer[T float] struct {
+// state is one training run; it is what a checkpoint saves.
+type state[T float] struct {
 	e    models.Estimator
 	spec models.Spec
 	opts Options
 
-	theta, x   []T // z-scored, row-major
-	trainRows  []int
-	valRows    []int
-	thetaMean  []float64
-	thetaStd   []float64
-	xMean      []float64
-	xStd       []float64
-	logJac     float64 // Σ log std_θ: raw-unit loss = z-space loss + logJac
-	dataHash uint64
+	theta, x  []T // z-scored, row-major
+	trainRows []int
+	valRows   []int
+	thetaMean []float64
+	thetaStd  []float64
+	xMean     []float64
+	xStd      []float64
+	logJac    float64 // Σ log std_θ: raw-unit loss = z-space loss + logJac
+	dataHash  uint64
 
 	w                *Weights
 	params           []T // w's flat slice
@@ -287,7 +287,7 @@ type trainer[T float] struct {
 func train[T float](ctx context.Context, e models.Estimator, theta, x *mat.Dense, opts Options) (*models.Model, error) {
 	start := time.Now()
 	n, _ := theta.Dims()
-	t := &trainer[T]{e: e, spec: e.Spec(), opts: opts, bestValLoss: math.Inf(1), dataHash: fingerprint(theta, x)}
+	t := &state[T]{e: e, spec: e.Spec(), opts: opts, bestValLoss: math.Inf(1), dataHash: fingerprint(theta, x)}
 	resumed := false
 	if opts.Resume {
 		var err error
@@ -332,7 +332,7 @@ func train[T float](ctx context.Context, e models.Estimator, theta, x *mat.Dense
 				return nil, fmt.Errorf("trainer: stopped in epoch %d: %w", t.epoch+1, err)
 			}
 			lo := t.step * t.trainNet.rows
-			real := t.feed(t.trainNet, t.order[lo:min(lo+t.trainNet.rows, len(t.order))])
+			count := t.feed(t.trainNet, t.order[lo:min(lo+t.trainNet.rows, len(t.order))])
 			if err := t.trainNet.run(); err != nil {
 				return nil, err
 			}
@@ -343,7 +343,7 @@ func train[T float](ctx context.Context, e models.Estimator, theta, x *mat.Dense
 			if norm := t.opt.step(t.params, t.trainNet.grad); math.IsNaN(norm) || math.IsInf(norm, 0) {
 				return nil, fmt.Errorf("%w: gradient norm %v in epoch %d, step %d", ErrDiverged, norm, t.epoch+1, t.step+1)
 			}
-			t.trainLossSum += loss * float64(real)
+			t.trainLossSum += loss * float64(count)
 			t.steps++
 		}
 		val, err := t.validate()
@@ -376,7 +376,7 @@ func train[T float](ctx context.Context, e models.Estimator, theta, x *mat.Dense
 }
 
 // setup lays out fresh weights, optimiser state and best weights.
-func (t *trainer[T]) setup(values map[string][]float64) error {
+func (t *state[T]) setup(values map[string][]float64) error {
 	var dt tensor.Dtype = tensor.Float32
 	if _, ok := any(T(0)).(float64); ok {
 		dt = tensor.Float64
@@ -394,7 +394,7 @@ func (t *trainer[T]) setup(values map[string][]float64) error {
 
 // shuffle orders the training rows for the current epoch; the order
 // depends only on the seed and the epoch, so a resumed run repeats it.
-func (t *trainer[T]) shuffle() {
+func (t *state[T]) shuffle() {
 	copy(t.order, t.trainRows)
 	rng := rand.New(rand.NewPCG(t.opts.Seed, streamEpoch+uint64(t.epoch)))
 	rng.Shuffle(len(t.order), func(i, j int) { t.order[i], t.order[j] = t.order[j], t.order[i] })
@@ -403,7 +403,7 @@ func (t *trainer[T]) shuffle() {
 // feed copies the given rows into n's inputs and returns how many there
 // are. Rows past them repeat the first row with loss weight 0, so that the
 // padded last batch neither changes the loss nor produces NaN.
-func (t *trainer[T]) feed(n *net[T], rows []int) int {
+func (t *state[T]) feed(n *net[T], rows []int) int {
 	d, xd := t.spec.ThetaDim, t.spec.XDim
 	for i := range n.rows {
 		r := rows[0]
@@ -427,15 +427,15 @@ func (t *trainer[T]) feed(n *net[T], rows []int) int {
 }
 
 // validate is the z-space validation loss, −mean log q(θ|x).
-func (t *trainer[T]) validate() (float64, error) {
+func (t *state[T]) validate() (float64, error) {
 	var sum float64
 	n := t.valNet
 	for lo := 0; lo < len(t.valRows); lo += n.rows {
-		real := t.feed(n, t.valRows[lo:min(lo+n.rows, len(t.valRows))])
+		count := t.feed(n, t.valRows[lo:min(lo+n.rows, len(t.valRows))])
 		if err := n.run(); err != nil {
 			return 0, err
 		}
-		for _, v := range n.lp[:real] {
+		for _, v := range n.lp[:count] {
 			sum -= float64(v)
 		}
 	}
@@ -443,7 +443,7 @@ func (t *trainer[T]) validate() (float64, error) {
 }
 
 // model packages the best weights.
-func (t *trainer[T]) model(n int, start time.Time) *models.Model {
+func (t *state[T]) model(n int, start time.Time) *models.Model {
 	weights := make(map[string][]float32, len(t.w.specs))
 	off := 0
 	for _, p := range t.w.specs {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -86,28 +87,20 @@ is the same table as float64. JSON output is the server's response object.`,
 			}
 			rows, d := len(res), m.ThetaDim()
 			names := m.Metadata().ThetaNames
-			resp := serve.SampleResponse{Model: modelName(args[0]), Seed: sd, N: n}
-			var table *mat.Dense
-			if rows == 1 {
-				table = res[0].Theta
-			} else {
+			table := res[0].Theta
+			if rows > 1 {
 				names = append([]string{"observation"}, names...)
 				table = mat.NewDense(rows*n, d+1, nil)
 			}
 			for i, r := range res {
 				warnExtrapolating(cmd, i, r.Extrapolating)
-				result := serve.SampleResult{Acceptance: r.Acceptance, Proposed: r.Proposed, Extrapolating: r.Extrapolating}
-				for k := range n {
-					row := r.Theta.RawRowView(k)
-					result.Samples = append(result.Samples, row)
-					if rows > 1 {
-						dst := table.RawRowView(i*n + k)
-						dst[0] = float64(i)
-						copy(dst[1:], row)
-					}
+				for k := 0; rows > 1 && k < n; k++ {
+					dst := table.RawRowView(i*n + k)
+					dst[0] = float64(i)
+					copy(dst[1:], r.Theta.RawRowView(k))
 				}
-				resp.Results = append(resp.Results, result)
 			}
+			resp := json.RawMessage(serve.AppendSampleResponse(nil, modelName(args[0]), sd, res))
 			return out.write(cmd.OutOrStdout(), names, table, 32, resp)
 		},
 	}

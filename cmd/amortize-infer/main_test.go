@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -82,7 +83,10 @@ type result struct {
 // cli runs the binary with the fixture's library.
 func (f fixture) cli(t *testing.T, args ...string) result {
 	t.Helper()
-	cmd := exec.Command(bin, append(args, "--library", f.library)...)
+	if !slices.Contains(args, "--library") {
+		args = append(args, "--library", f.library)
+	}
+	cmd := exec.Command(bin, args...)
 	cmd.Dir = f.dir
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
@@ -157,9 +161,9 @@ func table(t *testing.T, s string) ([]string, [][]float64) {
 
 func TestSample(t *testing.T) {
 	f := newFixture(t)
-	r := f.ok(t, "sample", "small.onnx", "--x", "0.3,-0.1,0.5", "--n", "300", "--seed", "7")
+	r := f.ok(t, "sample", "small.onnx", "--x", "0.3,-0.1,0.5", "--n", "1000", "--seed", "7")
 	header, rows := table(t, r.stdout)
-	if strings.Join(header, ",") != "theta_1,theta_2" || len(rows) != 300 {
+	if strings.Join(header, ",") != "theta_1,theta_2" || len(rows) != 1000 {
 		t.Fatalf("header %v, %d rows", header, len(rows))
 	}
 	for _, row := range rows {
@@ -183,7 +187,7 @@ func TestSample(t *testing.T) {
 	defer s.Close()
 	w := httptest.NewRecorder()
 	s.Handler().ServeHTTP(w, httptest.NewRequest("POST", "/v1/models/small/sample",
-		strings.NewReader(`{"x":[0.3,-0.1,0.5],"n":300,"seed":7}`)))
+		strings.NewReader(`{"x":[0.3,-0.1,0.5],"n":1000,"seed":7}`)))
 	var resp serve.SampleResponse
 	if err := json.Unmarshal(w.Body.Bytes(), &resp); err != nil {
 		t.Fatalf("%v: %s", err, w.Body)
@@ -195,7 +199,7 @@ func TestSample(t *testing.T) {
 	}
 
 	// JSON output is the server's response.
-	js := f.ok(t, "sample", "small.onnx", "--x", "0.3,-0.1,0.5", "--n", "300", "--seed", "7", "--format", "json").stdout
+	js := f.ok(t, "sample", "small.onnx", "--x", "0.3,-0.1,0.5", "--n", "1000", "--seed", "7", "--format", "json").stdout
 	var cliResp serve.SampleResponse
 	if err := json.Unmarshal([]byte(js), &cliResp); err != nil {
 		t.Fatal(err)
@@ -205,22 +209,22 @@ func TestSample(t *testing.T) {
 	}
 
 	// Several observations: an observation column, row 0 as alone.
-	header, multi := table(t, f.ok(t, "sample", "small.onnx", "--x", "0.3,-0.1,0.5;1,1,1", "--n", "300", "--seed", "7").stdout)
-	if strings.Join(header, ",") != "observation,theta_1,theta_2" || len(multi) != 600 {
+	header, multi := table(t, f.ok(t, "sample", "small.onnx", "--x", "0.3,-0.1,0.5;1,1,1", "--n", "1000", "--seed", "7").stdout)
+	if strings.Join(header, ",") != "observation,theta_1,theta_2" || len(multi) != 2000 {
 		t.Fatalf("header %v, %d rows", header, len(multi))
 	}
 	for i, row := range multi {
-		if want := float64(i / 300); row[0] != want {
+		if want := float64(i / 1000); row[0] != want {
 			t.Fatalf("row %d: observation %v, want %v", i, row[0], want)
 		}
-		if i < 300 && (row[1] != rows[i][0] || row[2] != rows[i][1]) {
+		if i < 1000 && (row[1] != rows[i][0] || row[2] != rows[i][1]) {
 			t.Fatalf("row %d of observation 0: %v, alone %v", i, row[1:], rows[i])
 		}
 	}
 
 	// .npy output holds the CSV's numbers.
 	f.ok(t, "sample", "small.onnx", "--x-file", writeFile(t, f.dir, "obs.json", "[0.3,-0.1,0.5]"),
-		"--n", "300", "--seed", "7", "--out", "s.npy")
+		"--n", "1000", "--seed", "7", "--out", "s.npy")
 	fh, err := os.Open(filepath.Join(f.dir, "s.npy"))
 	if err != nil {
 		t.Fatal(err)
@@ -231,7 +235,8 @@ func TestSample(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := range rows {
-		if m.At(i, 0) != rows[i][0] || m.At(i, 1) != rows[i][1] {
+		// The CSV holds the float32 values in their shortest form.
+		if float32(m.At(i, 0)) != float32(rows[i][0]) || float32(m.At(i, 1)) != float32(rows[i][1]) {
 			t.Fatalf("npy row %d: %v, csv %v", i, m.RawRowView(i), rows[i])
 		}
 	}

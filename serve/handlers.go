@@ -113,9 +113,11 @@ type SampleResponse struct {
 	Results []SampleResult `json:"results"`
 }
 
-// SampleResult holds the samples of one observation: N rows of θ, the
-// fraction of proposals inside the prior support, and the x dimensions
-// far outside the training data (see posterior.Samples).
+// SampleResult holds the samples of one observation: N rows of θ; the
+// draws of the estimator examined until the N-th fell inside the prior
+// support, and N over that count; and the x dimensions more than 5
+// training standard deviations from the training mean, where the
+// posterior is an extrapolation.
 type SampleResult struct {
 	Acceptance    float64     `json:"acceptance"`
 	Proposed      int         `json:"proposed"`

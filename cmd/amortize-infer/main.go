@@ -106,6 +106,7 @@ Exit codes: 0 success, 1 failure at run time, 2 usage error.`,
 	}
 	root.PersistentFlags().StringVar(&g.library, "library", "", "onnxruntime shared library (default: found as described above)")
 	root.PersistentFlags().IntVar(&g.threads, "threads", 1, "onnxruntime intra-op threads per call (0: onnxruntime's default)")
+	root.CompletionOptions.DisableDefaultCmd = true
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(inspectCmd(g), sampleCmd(g), logProbCmd(g), mapCmd(g), serveCmd(g))
 	return root

@@ -35,7 +35,7 @@ func gaussianLinear() (*Task, error) {
 		ThetaNames:  numbered("theta", dim),
 		XNames:      numbered("x", dim),
 		Description: "Linear Gaussian model (sbibm): θ ~ N(0, 0.1·I) in 10 dimensions, x = θ + N(0, 0.1·I). The posterior is N(x/2, 0.05·I).",
-		Posterior: boxNormalPosterior(dim, 0.5, 0, math.Sqrt(0.05), math.Inf(-1), math.Inf(1)),
+		Posterior:   boxNormalPosterior(dim, 0.5, 0, math.Sqrt(0.05), math.Inf(-1), math.Inf(1)),
 	}, nil
 }
 
@@ -140,7 +140,7 @@ func gaussianLinear3D() (*Task, error) {
 		ThetaNames:  numbered("theta", 3),
 		XNames:      numbered("x", 3),
 		Description: "Shifted linear Gaussian: θ ~ U[-2,2]³, x = θ + 1 + N(0, 0.1²·I). The posterior is N(x − 1, 0.1²·I) cut to the box.",
-		Posterior: boxNormalPosterior(3, 1, -1, 0.1, -2, 2),
+		Posterior:   boxNormalPosterior(3, 1, -1, 0.1, -2, 2),
 	}, nil
 }
 

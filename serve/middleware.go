@@ -99,7 +99,7 @@ func (s *Server) endpoint(route string, limited bool, h handlerFunc) http.Handle
 				s.log.Error("handler panicked", "request_id", id, "route", route,
 					"panic", fmt.Sprint(p), "stack", string(debug.Stack()))
 				if w.code == 0 {
-					s.writeError(w, r, fmt.Errorf("panic: %v", p), id)
+					s.writeError(w, fmt.Errorf("panic: %v", p), id)
 				}
 			}
 			d := time.Since(start)
@@ -112,7 +112,7 @@ func (s *Server) endpoint(route string, limited bool, h handlerFunc) http.Handle
 				defer func() { <-s.slots }()
 			default:
 				s.metrics.rejected.Inc()
-				s.writeError(w, r, errorf(http.StatusServiceUnavailable,
+				s.writeError(w, errorf(http.StatusServiceUnavailable,
 					"server busy: %d requests in progress, retry shortly", cap(s.slots)), id)
 				return
 			}
@@ -123,13 +123,13 @@ func (s *Server) endpoint(route string, limited bool, h handlerFunc) http.Handle
 			r = r.WithContext(ctx)
 		}
 		if err := h(w, r); err != nil {
-			s.writeError(w, r, err, id)
+			s.writeError(w, err, id)
 		}
 	})
 }
 
 // writeError answers {"error": msg}; 503s carry Retry-After.
-func (s *Server) writeError(w *statusWriter, r *http.Request, err error, id string) {
+func (s *Server) writeError(w *statusWriter, err error, id string) {
 	w.err = err
 	code, msg := s.classify(err, id)
 	if code == http.StatusServiceUnavailable {

@@ -60,7 +60,9 @@ type Config struct {
 	// run in parallel, and more intra-op threads per call oversubscribe
 	// the cores.
 	Runtime runtime.Options
-	// Posterior bounds each model's rejection sampling.
+	// Posterior configures each model's posterior: Prior overrides the
+	// file's prior, MinAcceptance and MinProposals judge hopeless
+	// observations on every route, the rest applies to log_prob and map.
 	Posterior posterior.DirectOptions
 
 	// MaxBodyBytes bounds a request body (default 1 MiB).

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"fmt"
+	"github.com/amortize/amortize/cmd/internal/cli"
 	"io"
 	"math/rand/v2"
 	"os"
@@ -257,10 +258,10 @@ recipe) against the reference samples. Writes DIR/obsNN_samples.csv.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			t, err := tasks.Get(task)
 			if err != nil {
-				return usageError{err}
+				return cli.Usage(err)
 			}
 			if r.obs, err = parseObs(obs); err != nil {
-				return usageError{err}
+				return cli.Usage(err)
 			}
 			r.task = t
 			if r.benchDir == "" {

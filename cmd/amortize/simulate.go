@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"github.com/amortize/amortize/cmd/internal/cli"
 	"os"
 	"path/filepath"
 	"strings"
@@ -91,7 +92,7 @@ func userTask(cmd *cobra.Command, task, priorFile, simCmd string, xDim int) (*ta
 	if simCmd == "" {
 		t, err := tasks.Get(task)
 		if err != nil {
-			return nil, usageError{err}
+			return nil, cli.Usage(err)
 		}
 		return t, nil
 	}
@@ -104,7 +105,7 @@ func userTask(cmd *cobra.Command, task, priorFile, simCmd string, xDim int) (*ta
 	}
 	p, err := prior.Unmarshal(b)
 	if err != nil {
-		return nil, usageError{err}
+		return nil, cli.Usage(err)
 	}
 	args := strings.Fields(simCmd)
 	return &tasks.Task{

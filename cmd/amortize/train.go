@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/amortize/amortize/cmd/internal/cli"
 	"os"
 	"time"
 
@@ -46,7 +47,7 @@ func (f *trainFlags) register(cmd *cobra.Command) {
 func (f *trainFlags) spec(d, xd int) (models.Spec, error) {
 	s, err := models.DefaultSpec(f.estimator, d, xd)
 	if err != nil {
-		return s, usageError{err}
+		return s, cli.Usage(err)
 	}
 	for _, v := range []struct {
 		flag int
@@ -57,7 +58,7 @@ func (f *trainFlags) spec(d, xd int) (models.Spec, error) {
 		}
 	}
 	if _, err := models.New(s); err != nil {
-		return s, usageError{err}
+		return s, cli.Usage(err)
 	}
 	return s, nil
 }

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"log/slog"
@@ -44,7 +44,7 @@ request goes to stderr.`,
 				return usagef("--models is required")
 			}
 			if st, err := os.Stat(cfg.Dir); err != nil {
-				return usageError{err}
+				return UsageError{err}
 			} else if !st.IsDir() {
 				return usagef("--models %s is not a directory", cfg.Dir)
 			}
@@ -64,7 +64,7 @@ request goes to stderr.`,
 			cfg.Runtime = g.options()
 			s, err := serve.New(cfg)
 			if err != nil {
-				return usageError{err}
+				return UsageError{err}
 			}
 			return s.ListenAndServe(cmd.Context(), addr)
 		},

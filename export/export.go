@@ -42,14 +42,14 @@ func Build(m *models.Model) (*onnxpb.ModelProto, error) {
 	nn, nu := e.Noise()
 
 	// log_prob: theta [B,S,D] and x [B,X] → rows of B·S.
-	theta := g.node("Reshape", 0, d, nil, format.InputTheta, g.int64Init(-1, int64(d)))
-	xt := g.rowsFor(format.InputTheta, xd)
+	theta := g.sized(g.node("Reshape", 0, d, nil, format.InputTheta, g.int64Init(-1, int64(d))), "rows_log_prob")
+	xt := g.sized(g.rowsFor(format.InputTheta, xd), "rows_log_prob")
 	lp := tv(m.LogProb(g, e, theta, xt))
 	g.output(format.OutputLogProb, lp.name, format.InputTheta)
 
 	// sample: noise [B,S',n] and x → θ [B,S',D] and its log-prob [B,S'].
-	noise := g.node("Reshape", 0, nn+nu, nil, format.InputNoise, g.int64Init(-1, int64(nn+nu)))
-	xs := g.rowsFor(format.InputNoise, xd)
+	noise := g.sized(g.node("Reshape", 0, nn+nu, nil, format.InputNoise, g.int64Init(-1, int64(nn+nu))), "rows_sample")
+	xs := g.sized(g.rowsFor(format.InputNoise, xd), "rows_sample")
 	st, slp := m.Sample(g, e, noise, xs)
 	g.output(format.OutputSample, tv(st).name, format.InputNoise, int64(d))
 	g.output(format.OutputSampleLog, tv(slp).name, format.InputNoise)
@@ -80,6 +80,7 @@ func Build(m *models.Model) (*onnxpb.ModelProto, error) {
 				tensorInfo(format.OutputSample, f32, "batch", "n_samples", d),
 				tensorInfo(format.OutputSampleLog, f32, "batch", "n_samples"),
 			},
+			ValueInfo: g.valueInfo(),
 		},
 	}, nil
 }
@@ -109,6 +110,15 @@ func (g *graph) output(name, rows, input string, tail ...int64) {
 		// n_samples = 0), not "copy the input's axis".
 		Attribute: []*onnxpb.AttributeProto{intAttr("allowzero", 1)},
 	})
+}
+
+// valueInfo declares the symbolic shape of every batch-sized intermediate.
+func (g *graph) valueInfo() []*onnxpb.ValueInfoProto {
+	out := make([]*onnxpb.ValueInfoProto, 0, len(g.batch))
+	for _, v := range g.batch {
+		out = append(out, tensorInfo(v.name, onnxpb.TensorProto_FLOAT, v.dim, v.cols))
+	}
+	return out
 }
 
 func tensorInfo(name string, dt onnxpb.TensorProto_DataType, dims ...any) *onnxpb.ValueInfoProto {

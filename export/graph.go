@@ -11,11 +11,13 @@ import (
 )
 
 // value is a tensor of the graph being built: a named ONNX value with a
-// static column count. rows is 0 for a batch-sized value, else fixed.
+// static column count. rows is 0 for a batch-sized value, else fixed; a
+// batch-sized value's row count is the symbolic dimension dim.
 type value struct {
 	name string
 	rows int
 	cols int
+	dim  string
 }
 
 // graph implements models.Ops by appending ONNX nodes. Parameters and
@@ -27,6 +29,10 @@ type graph struct {
 	weights map[string][]float32
 	shapes  map[string][2]int
 	next    int
+	// batch lists the batch-sized values, whose symbolic shapes are
+	// declared as value_info: with them onnxruntime's memory planner
+	// knows which intermediate tensors have equal sizes.
+	batch []*value
 }
 
 var _ models.Ops = (*graph)(nil)
@@ -60,6 +66,16 @@ func (g *graph) node(op string, rows, cols int, attrs []*onnxpb.AttributeProto, 
 		Input: inputs, Output: []string{out.name}, Attribute: attrs,
 	})
 	return out
+}
+
+// sized gives a node's output the symbolic row dimension of its batch-sized
+// source and records it for value_info.
+func (g *graph) sized(v *value, dim string) *value {
+	if v.rows == 0 && dim != "" {
+		v.dim = dim
+		g.batch = append(g.batch, v)
+	}
+	return v
 }
 
 func (g *graph) floatInit(name string, rows, cols int, data []float32) *value {
@@ -132,7 +148,7 @@ func (g *graph) Slice(a models.Tensor, from, to int) models.Tensor {
 	if from == 0 && to == v.cols {
 		return v
 	}
-	return g.node("Slice", v.rows, to-from, nil, v.name, g.int64Init(int64(from)), g.int64Init(int64(to)), g.int64Init(1))
+	return g.sized(g.node("Slice", v.rows, to-from, nil, v.name, g.int64Init(int64(from)), g.int64Init(int64(to)), g.int64Init(1)), v.dim)
 }
 
 func (g *graph) Concat(ts ...models.Tensor) models.Tensor {
@@ -145,7 +161,7 @@ func (g *graph) Concat(ts ...models.Tensor) models.Tensor {
 		names[i] = tv(t).name
 		cols += tv(t).cols
 	}
-	return g.node("Concat", rows, cols, []*onnxpb.AttributeProto{intAttr("axis", 1)}, names...)
+	return g.sized(g.node("Concat", rows, cols, []*onnxpb.AttributeProto{intAttr("axis", 1)}, names...), tv(ts[0]).dim)
 }
 
 func (g *graph) Reshape(a models.Tensor, cols int) models.Tensor {
@@ -157,10 +173,21 @@ func (g *graph) Reshape(a models.Tensor, cols int) models.Tensor {
 	if v.rows != 0 {
 		rows = v.rows * v.cols / cols
 	}
-	return g.node("Reshape", rows, cols, nil, v.name, g.int64Init(-1, int64(cols)))
+	dim := ""
+	if v.dim != "" {
+		dim = fmt.Sprintf("%s_%dby%d", v.dim, v.cols, cols) // rows·cols/newcols
+	}
+	return g.sized(g.node("Reshape", rows, cols, nil, v.name, g.int64Init(-1, int64(cols))), dim)
 }
 
 func (g *graph) binary(op string, a, b models.Tensor) models.Tensor {
+	v, dim := g.binaryNode(op, a, b)
+	return g.sized(v, dim)
+}
+
+// binaryNode appends a broadcasting binary node and returns it with the
+// symbolic row dimension of its batch-sized operand.
+func (g *graph) binaryNode(op string, a, b models.Tensor) (*value, string) {
 	va, vb := tv(a), tv(b)
 	rows := va.rows
 	if rows == 1 {
@@ -170,7 +197,11 @@ func (g *graph) binary(op string, a, b models.Tensor) models.Tensor {
 	if (va.cols != cols && va.cols != 1) || (vb.cols != cols && vb.cols != 1) {
 		panic(fmt.Sprintf("export: %s cannot broadcast %d with %d columns", op, va.cols, vb.cols))
 	}
-	return g.node(op, rows, cols, nil, va.name, vb.name)
+	dim := va.dim
+	if va.rows != 0 {
+		dim = vb.dim
+	}
+	return g.node(op, rows, cols, nil, va.name, vb.name), dim
 }
 
 func (g *graph) Add(a, b models.Tensor) models.Tensor     { return g.binary("Add", a, b) }
@@ -181,8 +212,8 @@ func (g *graph) Maximum(a, b models.Tensor) models.Tensor { return g.binary("Max
 func (g *graph) Minimum(a, b models.Tensor) models.Tensor { return g.binary("Min", a, b) }
 
 func (g *graph) Step(a, b models.Tensor) models.Tensor {
-	ge := tv(g.binary("GreaterOrEqual", a, b))
-	return g.node("Cast", ge.rows, ge.cols, []*onnxpb.AttributeProto{intAttr("to", int64(onnxpb.TensorProto_FLOAT))}, ge.name)
+	ge, dim := g.binaryNode("GreaterOrEqual", a, b) // bool: no float value_info
+	return g.sized(g.node("Cast", ge.rows, ge.cols, []*onnxpb.AttributeProto{intAttr("to", int64(onnxpb.TensorProto_FLOAT))}, ge.name), dim)
 }
 
 func (g *graph) MatMul(a, b models.Tensor) models.Tensor {
@@ -190,12 +221,12 @@ func (g *graph) MatMul(a, b models.Tensor) models.Tensor {
 	if va.cols != vb.rows {
 		panic(fmt.Sprintf("export: matmul of %d columns by %d rows", va.cols, vb.rows))
 	}
-	return g.node("MatMul", va.rows, vb.cols, nil, va.name, vb.name)
+	return g.sized(g.node("MatMul", va.rows, vb.cols, nil, va.name, vb.name), va.dim)
 }
 
 func (g *graph) unary(op string, a models.Tensor) models.Tensor {
 	v := tv(a)
-	return g.node(op, v.rows, v.cols, nil, v.name)
+	return g.sized(g.node(op, v.rows, v.cols, nil, v.name), v.dim)
 }
 
 func (g *graph) Neg(a models.Tensor) models.Tensor     { return g.unary("Neg", a) }
@@ -213,7 +244,7 @@ func (g *graph) SumCols(a models.Tensor) models.Tensor {
 	if v.cols == 1 {
 		return v
 	}
-	return g.node("ReduceSum", v.rows, 1, []*onnxpb.AttributeProto{intAttr("keepdims", 1)}, v.name, g.int64Init(1))
+	return g.sized(g.node("ReduceSum", v.rows, 1, []*onnxpb.AttributeProto{intAttr("keepdims", 1)}, v.name, g.int64Init(1)), v.dim)
 }
 
 func (g *graph) MaxCols(a models.Tensor) models.Tensor {
@@ -221,7 +252,7 @@ func (g *graph) MaxCols(a models.Tensor) models.Tensor {
 	if v.cols == 1 {
 		return v
 	}
-	return g.node("ReduceMax", v.rows, 1, []*onnxpb.AttributeProto{intsAttr("axes", 1), intAttr("keepdims", 1)}, v.name)
+	return g.sized(g.node("ReduceMax", v.rows, 1, []*onnxpb.AttributeProto{intsAttr("axes", 1), intAttr("keepdims", 1)}, v.name), v.dim)
 }
 
 func intAttr(name string, v int64) *onnxpb.AttributeProto {

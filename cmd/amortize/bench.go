@@ -28,7 +28,7 @@ func benchCmd() *cobra.Command {
 		Use:   "bench",
 		Short: "Accuracy and speed benchmarks",
 	}
-	cmd.AddCommand(accuracyCmd())
+	cmd.AddCommand(accuracyCmd(), speedCmd())
 	return cmd
 }
 

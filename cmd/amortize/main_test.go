@@ -78,6 +78,7 @@ func TestPipeline(t *testing.T) {
 		{"train", "--data", sims, "--prior", prior, "--estimator", "gaussian", "--hidden", "8", "--max-epochs", "3", "--out", model},
 		{"export", model, "--out", onnx},
 		{"inspect", onnx},
+		{"bench", "speed", onnx, "--reps", "1"},
 		{"sample", onnx, "--x", "0.1,0.2", "--n", "50", "--seed", "3"},
 	}
 	var last string

@@ -155,6 +155,17 @@ func New(s Spec) (Estimator, error) {
 	if s.Hidden < 0 || s.Layers < 0 || s.Components < 0 || s.Transforms < 0 || s.Bins < 0 || s.TailBound < 0 {
 		return nil, fmt.Errorf("models: negative size in spec %+v", s)
 	}
+	// Sizes beyond these are typos, not networks: refuse them before any
+	// allocation can fail.
+	for _, l := range []struct {
+		name  string
+		v, hi int
+	}{{"theta_dim", s.ThetaDim, 10_000}, {"x_dim", s.XDim, 100_000}, {"hidden", s.Hidden, 10_000},
+		{"layers", s.Layers, 100}, {"components", s.Components, 1000}, {"transforms", s.Transforms, 100}} {
+		if l.v > l.hi {
+			return nil, fmt.Errorf("models: %s %d exceeds the limit %d", l.name, l.v, l.hi)
+		}
+	}
 	return r.build(s)
 }
 

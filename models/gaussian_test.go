@@ -112,28 +112,6 @@ func gaussianRef(s models.Spec, p map[string][]float64, x []float64) (mu, sigma 
 	return mu, sigma
 }
 
-func TestGaussianDefaultSpec(t *testing.T) {
-	// sbi's MLPs: two hidden layers of 50 ReLU units.
-	want := models.Spec{Kind: "gaussian", ThetaDim: 3, XDim: 2, Hidden: 50, Layers: 2, Activation: "relu"}
-	got, err := models.DefaultSpec("gaussian", 3, 2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got != want {
-		t.Errorf("DefaultSpec = %+v, want %+v", got, want)
-	}
-	e, err := models.New(models.Spec{Kind: "gaussian", ThetaDim: 3, XDim: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if e.Spec() != want {
-		t.Errorf("New filled %+v, want %+v", e.Spec(), want)
-	}
-	if n, u := e.Noise(); n != 3 || u != 0 {
-		t.Errorf("Noise = (%d, %d), want (3, 0)", n, u)
-	}
-}
-
 func TestGaussianBadSpec(t *testing.T) {
 	for _, s := range []models.Spec{
 		{ThetaDim: 0, XDim: 2},

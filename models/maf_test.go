@@ -65,21 +65,6 @@ func mafMaxAbsDiff(a, b models.Tensor) float64 {
 	return math.Max(mat.Max(&d), -mat.Min(&d))
 }
 
-func TestMAFDefaultSpec(t *testing.T) {
-	want := models.Spec{Kind: "maf", ThetaDim: 3, XDim: 2, Hidden: 50, Layers: 2, Transforms: 5, Activation: "tanh"}
-	got, err := models.DefaultSpec("maf", 3, 2)
-	if err != nil || got != want {
-		t.Fatalf("DefaultSpec = %+v, %v; want sbi's build_maf defaults %+v", got, err, want)
-	}
-	e, err := models.New(models.Spec{Kind: "maf", ThetaDim: 3, XDim: 2})
-	if err != nil || e.Spec() != want {
-		t.Fatalf("New(zero sizes).Spec() = %+v, %v; want %+v", e.Spec(), err, want)
-	}
-	if n, u := e.Noise(); n != 3 || u != 0 {
-		t.Errorf("Noise() = %d, %d; want 3, 0", n, u)
-	}
-}
-
 func TestMAFBadSpec(t *testing.T) {
 	for _, s := range []models.Spec{
 		{ThetaDim: 0, XDim: 2},

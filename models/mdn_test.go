@@ -85,29 +85,6 @@ func mdnSpec(d, x, k int) models.Spec {
 	return models.Spec{Kind: "mdn", ThetaDim: d, XDim: x, Hidden: 8, Components: k}
 }
 
-func TestMDNDefaultSpec(t *testing.T) {
-	// sbi's build_mdn: hidden_features 50, num_components 10, and
-	// MultivariateGaussianMDN's default hidden net of two ReLU layers.
-	want := models.Spec{Kind: "mdn", ThetaDim: 3, XDim: 2, Hidden: 50, Layers: 2, Components: 10, Activation: "relu"}
-	got, err := models.DefaultSpec("mdn", 3, 2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got != want {
-		t.Errorf("DefaultSpec = %+v, want %+v", got, want)
-	}
-	e, err := models.New(models.Spec{Kind: "mdn", ThetaDim: 3, XDim: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if e.Spec() != want {
-		t.Errorf("New filled %+v, want %+v", e.Spec(), want)
-	}
-	if n, u := e.Noise(); n != 3 || u != 1 {
-		t.Errorf("Noise = (%d, %d), want (3, 1)", n, u)
-	}
-}
-
 func TestMDNBadSpec(t *testing.T) {
 	for _, s := range []models.Spec{
 		{ThetaDim: 0, XDim: 2},

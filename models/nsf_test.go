@@ -196,22 +196,6 @@ func nsfTriangles(p map[string][]float64, pre string, d int) (low, up *mat.Dense
 	return low, up
 }
 
-func TestNSFDefaultSpec(t *testing.T) {
-	want := models.Spec{Kind: "nsf", ThetaDim: 3, XDim: 2, Hidden: 50, Layers: 2, Activation: "relu",
-		Transforms: 5, Bins: 10, TailBound: 3}
-	got, err := models.DefaultSpec("nsf", 3, 2)
-	if err != nil || got != want {
-		t.Fatalf("DefaultSpec = %+v, %v; want sbi's build_nsf defaults %+v", got, err, want)
-	}
-	e, err := models.New(models.Spec{Kind: "nsf", ThetaDim: 3, XDim: 2})
-	if err != nil || e.Spec() != want {
-		t.Fatalf("New fills %+v, %v; want %+v", e.Spec(), err, want)
-	}
-	if n, u := e.Noise(); n != 3 || u != 0 {
-		t.Errorf("Noise() = %d, %d; want 3, 0", n, u)
-	}
-}
-
 func TestNSFBadSpec(t *testing.T) {
 	for _, tc := range []struct {
 		s      models.Spec

@@ -51,21 +51,14 @@ func TestLoad(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, stop := context.WithCancel(context.Background())
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ctx, ln) }()
+	lb := serveLoopback(t, srv)
 	defer func() {
-		stop()
-		if err := <-served; err != nil {
+		lb.stop()
+		if err := <-lb.served; err != nil {
 			t.Error(err)
 		}
 	}()
-	base := "http://" + ln.Addr().String()
-	waitReady(t, base)
+	base := lb.base
 
 	const clients = 64
 	const maxRequests = 50_000_000 // a bound independent of the clock
@@ -133,6 +126,29 @@ func TestLoad(t *testing.T) {
 	if failures > 0 {
 		t.Errorf("%d requests failed; first: %v", failures, firstErr)
 	}
+}
+
+// loopback is a Server serving on a free loopback port.
+type loopback struct {
+	base   string // http://127.0.0.1:port
+	addr   string
+	stop   context.CancelFunc // starts the graceful shutdown
+	served chan error         // Serve's result
+}
+
+// serveLoopback serves s on a free loopback port and waits until its
+// models are loaded.
+func serveLoopback(t testing.TB, s *Server) *loopback {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	lb := &loopback{base: "http://" + ln.Addr().String(), addr: ln.Addr().String(), stop: stop, served: make(chan error, 1)}
+	go func() { lb.served <- s.Serve(ctx, ln) }()
+	waitReady(t, lb.base)
+	return lb
 }
 
 // waitReady polls /readyz until the models are in.

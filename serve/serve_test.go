@@ -679,15 +679,8 @@ func TestServeShutdown(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, stop := context.WithCancel(context.Background())
-	served := make(chan error, 1)
-	go func() { served <- s.Serve(ctx, ln) }()
-	base := "http://" + ln.Addr().String()
-	waitReady(t, base)
+	lb := serveLoopback(t, s)
+	base, stop, served := lb.base, lb.stop, lb.served
 
 	client := &http.Client{Transport: &http.Transport{}}
 	pr, pw := io.Pipe()
@@ -711,7 +704,7 @@ func TestServeShutdown(t *testing.T) {
 	// Shutdown closes the listener first: wait for it, then finish the
 	// request that was already in progress.
 	for {
-		c, err := net.Dial("tcp", ln.Addr().String())
+		c, err := net.Dial("tcp", lb.addr)
 		if err != nil {
 			break
 		}

@@ -3,6 +3,7 @@ package cli
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/amortize/amortize/runtime"
 	"math"
 	"math/rand/v2"
 	"path/filepath"
@@ -121,6 +122,21 @@ func warnExtrapolating(cmd *cobra.Command, obs int, dims []int) {
 	}
 }
 
+// openWithObservation opens a model file and reads the single observation
+// its commands (logprob, map) take.
+func openWithObservation(g *globals, path string, x *matrixFlags) (*runtime.Model, []float64, error) {
+	m, err := open(g, path)
+	if err != nil {
+		return nil, nil, err
+	}
+	xv, err := oneObservation(x, m.XDim())
+	if err != nil {
+		m.Close()
+		return nil, nil, err
+	}
+	return m, xv, nil
+}
+
 // oneObservation reads x and insists on a single row.
 func oneObservation(x *matrixFlags, dim int) ([]float64, error) {
 	xs, err := x.read(dim)
@@ -156,15 +172,11 @@ leakage correction does.`,
 			if err := out.resolve(); err != nil {
 				return err
 			}
-			m, err := open(g, args[0])
+			m, xv, err := openWithObservation(g, args[0], &x)
 			if err != nil {
 				return err
 			}
 			defer m.Close()
-			xv, err := oneObservation(&x, m.XDim())
-			if err != nil {
-				return err
-			}
 			th, err := theta.read(m.ThetaDim())
 			if err != nil {
 				return err
@@ -227,15 +239,11 @@ The output is one row: θ and its log-density.`,
 			if opts.Candidates < 0 || opts.Starts < 0 || opts.MaxEvaluations < 0 {
 				return usagef("--candidates, --starts and --max-evaluations must not be negative")
 			}
-			m, err := open(g, args[0])
+			m, xv, err := openWithObservation(g, args[0], &x)
 			if err != nil {
 				return err
 			}
 			defer m.Close()
-			xv, err := oneObservation(&x, m.XDim())
-			if err != nil {
-				return err
-			}
 			d, err := posterior.NewDirect(m, posterior.DirectOptions{})
 			if err != nil {
 				return err

@@ -38,19 +38,12 @@ func (c *Command) Simulate(x, theta *mat.Dense, src rand.Source) error {
 		ctx = context.Background()
 	}
 	n, d := theta.Dims()
-	var in []byte
-	for j := range d {
-		if j > 0 {
-			in = append(in, ',')
-		}
-		in = append(in, "theta_"+strconv.Itoa(j+1)...)
-	}
-	in = append(in, '\n')
-	for i := range n {
-		in = append(appendRow(in, theta.RawRowView(i)), '\n')
+	var in bytes.Buffer
+	if err := WriteMatrixCSV(&in, defaultNames("theta", d), theta, 64); err != nil {
+		return err
 	}
 	cmd := exec.CommandContext(ctx, c.Path, c.Args...)
-	cmd.Stdin = bytes.NewReader(in)
+	cmd.Stdin = &in
 	cmd.Env = append(os.Environ(), "AMORTIZE_SEED="+strconv.FormatUint(src.Uint64()>>1, 10))
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr

@@ -54,14 +54,45 @@ func WriteCSV(w io.Writer, d *Dataset) error {
 	return nil
 }
 
-func appendRow(b []byte, row []float64) []byte {
+func appendRow(b []byte, row []float64) []byte { return appendRowBits(b, row, 64) }
+
+// appendRowBits writes the shortest text that reads back to the same
+// float of the given bit size (32 for values that were float32).
+func appendRowBits(b []byte, row []float64, bits int) []byte {
 	for j, v := range row {
 		if j > 0 {
 			b = append(b, ',')
 		}
-		b = strconv.AppendFloat(b, v, 'g', -1, 64)
+		b = strconv.AppendFloat(b, v, 'g', -1, bits)
 	}
 	return b
+}
+
+// WriteMatrixCSV writes a header row of names and one row per row of m, the
+// counterpart of ReadMatrixCSV (posterior samples, observations). bits is
+// 64, or 32 for values that were float32, which then print shorter.
+func WriteMatrixCSV(w io.Writer, names []string, m *mat.Dense, bits int) error {
+	r, c := m.Dims()
+	if len(names) != c {
+		return fmt.Errorf("simulator: write csv: %d names for %d columns", len(names), c)
+	}
+	bw := bufio.NewWriter(w)
+	cw := csv.NewWriter(bw)
+	if err := cw.Write(names); err != nil {
+		return fmt.Errorf("simulator: write csv: %w", err)
+	}
+	cw.Flush()
+	var line []byte
+	for i := range r {
+		line = append(appendRowBits(line[:0], m.RawRowView(i), bits), '\n')
+		if _, err := bw.Write(line); err != nil {
+			return fmt.Errorf("simulator: write csv: %w", err)
+		}
+	}
+	if err := bw.Flush(); err != nil {
+		return fmt.Errorf("simulator: write csv: %w", err)
+	}
+	return nil
 }
 
 // ReadCSV reads a CSV dataset written by WriteCSV or any tool that writes a

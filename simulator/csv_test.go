@@ -208,3 +208,34 @@ func TestReadMatrixCSVBenchmarkFiles(t *testing.T) {
 		}
 	}
 }
+
+func TestWriteMatrixCSVRoundTrip(t *testing.T) {
+	m := mat.NewDense(2, 2, []float64{0.1, -2.5e-9, float64(float32(1.0 / 3)), 7})
+	for _, bits := range []int{64, 32} {
+		var buf bytes.Buffer
+		if err := simulator.WriteMatrixCSV(&buf, []string{"a", "b"}, m, bits); err != nil {
+			t.Fatal(err)
+		}
+		names, got, err := simulator.ReadMatrixCSV(&buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(names) != 2 || names[0] != "a" || names[1] != "b" {
+			t.Errorf("names %v", names)
+		}
+		for i := range 2 {
+			for j := range 2 {
+				want := m.At(i, j)
+				if bits == 32 {
+					want = float64(float32(want))
+				}
+				if g := got.At(i, j); (bits == 64 && g != want) || (bits == 32 && float32(g) != float32(want)) {
+					t.Errorf("bits %d: [%d,%d] = %v, want %v", bits, i, j, g, want)
+				}
+			}
+		}
+	}
+	if err := simulator.WriteMatrixCSV(&bytes.Buffer{}, []string{"a"}, m, 64); err == nil {
+		t.Error("names of the wrong length accepted")
+	}
+}

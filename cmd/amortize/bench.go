@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"github.com/amortize/amortize/cmd/internal/cli"
-	"io"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -183,35 +182,11 @@ func writeSamples(path string, m *mat.Dense) error {
 	if err != nil {
 		return err
 	}
-	if err := writeMatrixCSV(f, names, m); err != nil {
+	if err := simulator.WriteMatrixCSV(f, names, m, 64); err != nil {
 		f.Close()
 		return err
 	}
 	return f.Close()
-}
-
-func writeMatrixCSV(w io.Writer, names []string, m *mat.Dense) error {
-	r, _ := m.Dims()
-	var b []byte
-	b = append(b, strings.Join(names, ",")...)
-	b = append(b, '\n')
-	for i := range r {
-		for j, v := range m.RawRowView(i) {
-			if j > 0 {
-				b = append(b, ',')
-			}
-			b = strconv.AppendFloat(b, v, 'g', -1, 64)
-		}
-		b = append(b, '\n')
-		if len(b) > 1<<16 {
-			if _, err := w.Write(b); err != nil {
-				return err
-			}
-			b = b[:0]
-		}
-	}
-	_, err := w.Write(b)
-	return err
 }
 
 func parseObs(s string) ([]int, error) {

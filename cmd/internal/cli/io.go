@@ -207,21 +207,5 @@ func (o *output) write(stdout io.Writer, header []string, rows *mat.Dense, bits 
 	case "npy":
 		return simulator.WriteNPY(w, rows)
 	}
-	bw := bufio.NewWriter(w)
-	bw.WriteString(strings.Join(header, ","))
-	bw.WriteByte('\n')
-	r, _ := rows.Dims()
-	var buf []byte
-	for i := range r {
-		buf = buf[:0]
-		for j, v := range rows.RawRowView(i) {
-			if j > 0 {
-				buf = append(buf, ',')
-			}
-			buf = strconv.AppendFloat(buf, v, 'g', -1, bits)
-		}
-		buf = append(buf, '\n')
-		bw.Write(buf)
-	}
-	return bw.Flush()
+	return simulator.WriteMatrixCSV(w, header, rows, bits)
 }

@@ -73,10 +73,9 @@ func (e *maf) permute(o Ops, y Tensor) Tensor {
 	return o.MatMul(y, o.Const(d, d, e.reverse))
 }
 
-// mafScale is softplus(u) + ε and its log.
-func mafScale(o Ops, u Tensor) (s, logS Tensor) {
-	s = o.Add(Softplus(o, u), o.Scalar(mafEpsilon))
-	return s, o.Log(s)
+// mafScale is softplus(u) + ε.
+func mafScale(o Ops, u Tensor) Tensor {
+	return o.Add(Softplus(o, u), o.Scalar(mafEpsilon))
 }
 
 // Forward maps θ to the base variable z with one MADE pass per transform and
@@ -88,9 +87,9 @@ func (e *maf) Forward(o Ops, theta, x Tensor) (z, logDet Tensor) {
 			y = e.permute(o, y)
 		}
 		u, shift := m.bind(o, x).params(o, y)
-		s, logS := mafScale(o, u)
+		s := mafScale(o, u)
 		y = o.Add(o.Mul(y, s), shift)
-		logDet = mafAddLogDet(o, logDet, o.SumCols(logS))
+		logDet = mafAddLogDet(o, logDet, o.SumCols(o.Log(s)))
 	}
 	return y, logDet
 }
@@ -116,14 +115,13 @@ func (e *maf) Sample(o Ops, noise, x Tensor) (theta, logProb Tensor) {
 	y := noise
 	for t := len(e.mades) - 1; t >= 0; t-- {
 		net := e.mades[t].bind(o, x)
-		var cur, logS Tensor // cur nil: the first pass sees zeros
+		var cur, s Tensor // cur nil: the first pass sees zeros
 		for range e.spec.ThetaDim {
 			u, shift := net.params(o, cur)
-			var s Tensor
-			s, logS = mafScale(o, u)
+			s = mafScale(o, u)
 			cur = o.Div(o.Sub(y, shift), s)
 		}
-		logDet = mafAddLogDet(o, logDet, o.SumCols(logS))
+		logDet = mafAddLogDet(o, logDet, o.SumCols(o.Log(s)))
 		y = cur
 		if t > 0 {
 			y = e.permute(o, y)

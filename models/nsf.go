@@ -226,14 +226,6 @@ func (n *NSF) splines(o Ops, a, params Tensor, inverse bool) (Tensor, Tensor) {
 	k := n.spec.Bins
 	dt := o.Cols(a)
 	p := nsfReshape(o, params, 3*k-1)
-	scale := make([]float64, 3*k-1)
-	for i := range scale {
-		scale[i] = 1
-		if i < 2*k {
-			scale[i] = math.Sqrt(float64(n.spec.Hidden))
-		}
-	}
-	p = o.Div(p, o.Const(1, 3*k-1, scale))
 	y, lad := RQSpline(o, nsfReshape(o, a, 1), o.Slice(p, 0, k), o.Slice(p, k, 2*k), o.Slice(p, 2*k, 3*k-1), inverse, n.spline)
 	if dt == 1 {
 		return y, lad
@@ -260,7 +252,25 @@ func (n *NSF) residualNet(o Ops, t int, kept, x Tensor) Tensor {
 		// GLU of the block output with a context projection.
 		h = o.Add(h, o.Mul(r, o.Sigmoid(Linear(o, x, q+"ctx"))))
 	}
-	return Linear(o, h, p+"out")
+	return n.outLinear(o, h, p+"out")
+}
+
+// outLinear is the conditioner's last linear layer, the widths and heights
+// of its output divided by √Hidden as nflows' coupling transform divides
+// them. Dividing the weights rather than the output lets an exported graph
+// fold the division into the constant weights.
+func (n *NSF) outLinear(o Ops, h Tensor, name string) Tensor {
+	k := n.spec.Bins
+	w, b := o.Param(name+".w"), o.Param(name+".b")
+	scale := make([]float64, o.Cols(b))
+	for i := range scale {
+		scale[i] = 1
+		if i%(3*k-1) < 2*k {
+			scale[i] = math.Sqrt(float64(n.spec.Hidden))
+		}
+	}
+	s := o.Const(1, len(scale), scale)
+	return o.Add(o.MatMul(h, o.Div(w, s)), o.Div(b, s))
 }
 
 // contextNet is sbi's ContextSplineMap of layer t: spline parameters from
@@ -269,12 +279,17 @@ func (n *NSF) contextNet(o Ops, t int, x Tensor) Tensor {
 	p := fmt.Sprintf("t%d.", t)
 	h := Activate(o, Linear(o, x, p+"in"), n.spec.Activation)
 	h = Activate(o, Linear(o, h, p+"hidden"), n.spec.Activation)
-	return Linear(o, h, p+"out")
+	return n.outLinear(o, h, p+"out")
 }
 
 // lu is nflows' LULinear of layer t, y = L·U·z + bias per row, with L unit
 // lower triangular and U upper triangular with diagonal softplus(·)+1e-3,
 // and its log|det| as a [1,1] tensor.
+//
+// Both directions are a matrix product plus a bias. The matrix is the map
+// applied to the identity's rows, computed from the parameters alone, so an
+// exported graph folds it into a constant and pays one product per layer,
+// not the d−1 sweeps of each triangle per row.
 func (n *NSF) lu(o Ops, t int, z Tensor, inverse bool) (Tensor, Tensor) {
 	p := fmt.Sprintf("t%d.lu.", t)
 	d := n.spec.ThetaDim
@@ -282,24 +297,28 @@ func (n *NSF) lu(o Ops, t int, z Tensor, inverse bool) (Tensor, Tensor) {
 	lad := o.SumCols(o.Log(diag))
 	lower := func(a Tensor) Tensor { return luStrict(o, a, o.Param(p+"lower"), d, false) }
 	upper := func(a Tensor) Tensor { return luStrict(o, a, o.Param(p+"upper"), d, true) }
+	eye := make([]float64, d*d)
+	for i := range d {
+		eye[i*d+i] = 1
+	}
+	id := o.Const(d, d, eye)
+	bias := o.Param(p + "bias")
 	if !inverse {
-		u := o.Add(o.Mul(z, diag), upper(z))
-		return o.Add(o.Add(u, lower(u)), o.Param(p+"bias")), lad
+		u := o.Add(o.Mul(id, diag), upper(id))
+		return o.Add(o.MatMul(z, o.Add(u, lower(u))), bias), lad
 	}
 	// The strict triangles are nilpotent, so the sweeps v ← r − N·v settle
 	// to the exact triangular solve after d−1 of them, each fixing one more
-	// component in the order substitution would: the same arithmetic, in
-	// d−1 vectorised steps instead of d² column operations.
-	r := o.Sub(z, o.Param(p+"bias"))
-	v := r
+	// component in the order substitution would.
+	v := id
 	for range d - 1 {
-		v = o.Sub(r, lower(v))
+		v = o.Sub(id, lower(v))
 	}
 	w := o.Div(v, diag)
 	for range d - 1 {
 		w = o.Div(o.Sub(v, upper(w)), diag)
 	}
-	return w, o.Neg(lad)
+	return o.Add(o.MatMul(z, w), o.Neg(o.MatMul(bias, w))), o.Neg(lad)
 }
 
 // luStrict multiplies each row a [N,d] by the transpose of a strictly lower

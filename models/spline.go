@@ -80,11 +80,23 @@ func RQSpline(o Ops, x, widths, heights, derivs Tensor, inverse bool, c SplineCo
 	x0, w := pick(cwLo), pick(o.Sub(o.Slice(cw, 1, k+1), cwLo))
 	y0, h := pick(chLo), pick(o.Sub(o.Slice(ch, 1, k+1), chLo))
 	d0, d1 := pick(o.Slice(d, 0, k)), pick(o.Slice(d, 1, k+1))
+	ys, lad := RQSplineBin(o, xc, x0, w, y0, h, d0, d1, inverse)
+	one := o.Scalar(1)
+	y = o.Add(o.Mul(inside, ys), o.Mul(o.Sub(one, inside), x))
+	return y, o.Mul(inside, lad)
+}
+
+// RQSplineBin is the spline inside its bin: xc [M,1], in [−B, B], lies in
+// the bin whose left knot is (x0, y0), whose width and height are w and h
+// and whose knot derivatives are d0 and d1, all [M,1]. It returns the image
+// of xc (its preimage with inverse set) and that map's log|det|. Backends
+// that find the bin their own way share this arithmetic with RQSpline.
+func RQSplineBin(o Ops, xc, x0, w, y0, h, d0, d1 Tensor, inverse bool) (y, logAbsDet Tensor) {
 	delta := o.Div(h, w)
 	two := o.Scalar(2)
 	s := o.Sub(o.Add(d0, d1), o.Mul(two, delta))
 
-	var theta, ys Tensor
+	var theta Tensor
 	if inverse {
 		dy := o.Sub(xc, y0)
 		qa := o.Add(o.Mul(dy, s), o.Mul(h, o.Sub(delta, d0)))
@@ -94,7 +106,7 @@ func RQSpline(o Ops, x, widths, heights, derivs Tensor, inverse bool, c SplineCo
 		// absorbs rounding, where nflows would stop on an assertion.
 		disc := o.Maximum(o.Sub(o.Square(qb), o.Mul(o.Scalar(4), o.Mul(qa, qc))), o.Scalar(0))
 		theta = o.Div(o.Mul(two, qc), o.Sub(o.Neg(qb), o.Sqrt(disc)))
-		ys = o.Add(o.Mul(theta, w), x0)
+		y = o.Add(o.Mul(theta, w), x0)
 	} else {
 		theta = o.Div(o.Sub(xc, x0), w)
 	}
@@ -103,16 +115,15 @@ func RQSpline(o Ops, x, widths, heights, derivs Tensor, inverse bool, c SplineCo
 	den := o.Add(delta, o.Mul(s, t1t))
 	if !inverse {
 		num := o.Mul(h, o.Add(o.Mul(delta, o.Square(theta)), o.Mul(d0, t1t)))
-		ys = o.Add(y0, o.Div(num, den))
+		y = o.Add(y0, o.Div(num, den))
 	}
 	dnum := o.Mul(o.Square(delta), o.Add(o.Add(o.Mul(d1, o.Square(theta)), o.Mul(two, o.Mul(delta, t1t))),
 		o.Mul(d0, o.Square(o.Sub(one, theta)))))
-	lad := o.Sub(o.Log(dnum), o.Mul(two, o.Log(den)))
+	logAbsDet = o.Sub(o.Log(dnum), o.Mul(two, o.Log(den)))
 	if inverse {
-		lad = o.Neg(lad)
+		logAbsDet = o.Neg(logAbsDet)
 	}
-	y = o.Add(o.Mul(inside, ys), o.Mul(o.Sub(one, inside), x))
-	return y, o.Mul(inside, lad)
+	return y, logAbsDet
 }
 
 // rqKnots maps unnormalised bin sizes [M,K] to the K+1 knots [M,K+1] on

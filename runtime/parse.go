@@ -15,29 +15,29 @@ import (
 // would build two throw-away sessions, each as costly as the real one), and
 // bytes that are not a well-formed, self-contained model of the contract's
 // shape never reach onnxruntime's C++ parser.
-func parse(data []byte) (*format.Metadata, error) {
+func parse(data []byte) (*onnxpb.ModelProto, *format.Metadata, error) {
 	if len(data) == 0 {
-		return nil, fmt.Errorf("%w: empty file", ErrContract)
+		return nil, nil, fmt.Errorf("%w: empty file", ErrContract)
 	}
 	var mp onnxpb.ModelProto
 	if err := proto.Unmarshal(data, &mp); err != nil {
-		return nil, fmt.Errorf("%w: not an ONNX model: %v", ErrContract, err)
+		return nil, nil, fmt.Errorf("%w: not an ONNX model: %v", ErrContract, err)
 	}
 	g := mp.GetGraph()
 	if g == nil || len(g.GetNode()) == 0 {
-		return nil, fmt.Errorf("%w: not an ONNX model: it has no graph", ErrContract)
+		return nil, nil, fmt.Errorf("%w: not an ONNX model: it has no graph", ErrContract)
 	}
 	meta, err := readMetadata(mp.GetMetadataProps())
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := checkIO(g, meta); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := checkGraph(g, 0); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrContract, err)
+		return nil, nil, fmt.Errorf("%w: %v", ErrContract, err)
 	}
-	return meta, nil
+	return &mp, meta, nil
 }
 
 func readMetadata(props []*onnxpb.StringStringEntryProto) (*format.Metadata, error) {

@@ -92,8 +92,8 @@ type Model struct {
 	meta  *format.Metadata
 	prior prior.Prior // nil when the file has none
 
-	mu        sync.RWMutex // guards sess against Close during Run
-	sess      *ort.DynamicAdvancedSession
+	mu        sync.RWMutex // guards paths against Close during Run
+	paths     [2]*path     // log-prob and sampling; nil once closed
 	device    Device
 	chunkRows int // ≤ 0: no limit
 }
@@ -119,7 +119,7 @@ func OpenBytes(data []byte, opts Options) (*Model, error) {
 	if err := initEnvironment(opts.LibraryPath); err != nil {
 		return nil, err
 	}
-	meta, err := parse(data)
+	mp, meta, err := parse(data)
 	if err != nil {
 		return nil, err
 	}
@@ -157,9 +157,8 @@ func OpenBytes(data []byte, opts Options) (*Model, error) {
 	if m.chunkRows == 0 && m.device == CPU {
 		m.chunkRows = DefaultChunkRows
 	}
-	m.sess, err = ort.NewDynamicAdvancedSessionWithONNXData(data, format.Inputs, format.Outputs, so)
-	if err != nil {
-		return nil, fmt.Errorf("%w: onnxruntime cannot load it: %v", ErrContract, err)
+	if m.paths, err = openPaths(mp, so); err != nil {
+		return nil, err
 	}
 	return m, nil
 }
@@ -204,11 +203,11 @@ func (m *Model) Device() Device { return m.device }
 func (m *Model) Close() error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.sess == nil {
+	if m.paths[0] == nil {
 		return nil
 	}
-	err := m.sess.Destroy()
-	m.sess = nil
+	err := closePaths(m.paths)
+	m.paths = [2]*path{}
 	return err
 }
 
@@ -250,7 +249,7 @@ func (m *Model) Run(x []float32, b int, theta []float32, nTheta int, noise []flo
 
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	if m.sess == nil {
+	if m.paths[0] == nil {
 		return nil, ErrClosed
 	}
 	if err := m.chunks(call{x, b, theta, nTheta, noise, nSample, dst}); err != nil {
@@ -368,8 +367,13 @@ func (m *Model) run(c call) error {
 		}
 		vals[i] = t
 	}
-	if err := m.sess.Run(vals[:3], vals[3:]); err != nil {
-		return fmt.Errorf("runtime: %w", err)
+	for i, want := range [2]bool{c.nTheta > 0, c.nSample > 0} {
+		if !want {
+			continue
+		}
+		if err := m.paths[i].run(vals[:]); err != nil {
+			return fmt.Errorf("runtime: %w", err)
+		}
 	}
 	return nil
 }

@@ -25,7 +25,9 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
+	goruntime "runtime"
 	"sync"
+	"sync/atomic"
 
 	"github.com/amortize/amortize/export/format"
 	"github.com/amortize/amortize/prior"
@@ -50,13 +52,21 @@ func (d Device) String() string {
 	return fmt.Sprintf("Device(%d)", int(d))
 }
 
-// Options configure Open. The zero value runs on the CPU with onnxruntime's
-// default thread count, finding the library as FindLibrary does.
+// Options configure Open. The zero value runs on the CPU, a large call cut
+// into pieces that run on every core, finding the library as FindLibrary
+// does.
 type Options struct {
 	// LibraryPath is an explicit onnxruntime shared library.
 	LibraryPath string
-	// Threads is onnxruntime's intra-op thread count (0: its default).
+	// Threads is onnxruntime's intra-op thread count per call (0: 1 when
+	// Workers share a call out, else onnxruntime's default).
 	Threads int
+	// Workers is how many pieces of one call run at once on the CPU, each
+	// an onnxruntime call of its own (0: GOMAXPROCS). onnxruntime's
+	// intra-op threads share out little but the matrix products; pieces
+	// share out every node. Calls of fewer than 2·MinPieceRows rows are not
+	// cut for it.
+	Workers int
 	// Device is CPU or CUDA; DeviceID picks the GPU.
 	Device   Device
 	DeviceID int
@@ -72,6 +82,10 @@ type Options struct {
 	// DefaultChunkRows on the CPU and no limit on CUDA; negative, no limit.
 	ChunkRows int
 }
+
+// MinPieceRows is the fewest rows a call is cut to for Workers: below it
+// onnxruntime's fixed cost per node outweighs the gain.
+const MinPieceRows = 512
 
 // DefaultChunkRows is the CPU's ChunkRows, measured on the default sizes
 // of the estimators: throughput peaks between 3,000 and 10,000 rows.
@@ -96,6 +110,7 @@ type Model struct {
 	paths     [2]*path     // log-prob and sampling; nil once closed
 	device    Device
 	chunkRows int // ≤ 0: no limit
+	workers   int
 }
 
 // Open reads and opens a model file.
@@ -137,11 +152,6 @@ func OpenBytes(data []byte, opts Options) (*Model, error) {
 		return nil, fmt.Errorf("runtime: %w", err)
 	}
 	defer so.Destroy()
-	if opts.Threads > 0 {
-		if err := so.SetIntraOpNumThreads(opts.Threads); err != nil {
-			return nil, fmt.Errorf("runtime: threads: %w", err)
-		}
-	}
 	m.device = CPU
 	if opts.Device == CUDA {
 		if err := appendCUDA(so, opts.DeviceID); err != nil {
@@ -153,9 +163,23 @@ func OpenBytes(data []byte, opts Options) (*Model, error) {
 			m.device = CUDA
 		}
 	}
-	m.chunkRows = opts.ChunkRows
-	if m.chunkRows == 0 && m.device == CPU {
-		m.chunkRows = DefaultChunkRows
+	m.chunkRows, m.workers = opts.ChunkRows, opts.Workers
+	if m.device == CPU {
+		if m.chunkRows == 0 {
+			m.chunkRows = DefaultChunkRows
+		}
+		if m.workers == 0 {
+			m.workers = goruntime.GOMAXPROCS(0)
+		}
+	}
+	threads := opts.Threads
+	if threads == 0 && m.workers > 1 {
+		threads = 1 // the pieces already keep every core busy
+	}
+	if threads > 0 {
+		if err := so.SetIntraOpNumThreads(threads); err != nil {
+			return nil, fmt.Errorf("runtime: threads: %w", err)
+		}
 	}
 	if m.paths, err = openPaths(mp, so); err != nil {
 		return nil, err
@@ -302,40 +326,78 @@ func (c call) rows(m *Model, t0, t1, s0, s1 int) call {
 }
 
 // chunks runs c in pieces of at most chunkRows rows (θ to score plus
-// draws): whole observations while they fit, else one observation's rows
-// in slices. Observations and their rows are contiguous in every input and
-// output, so the pieces are sub-slices and nothing is copied.
+// draws), on up to m.workers goroutines: whole observations while they fit,
+// else one observation's rows in slices. Observations and their rows are
+// contiguous in every input and output, so the pieces are sub-slices and
+// nothing is copied. Every row is computed on its own, so the results do
+// not depend on how the call is cut.
 func (m *Model) chunks(c call) error {
-	per := c.nTheta + c.nSample
-	if m.chunkRows <= 0 || c.b*per <= m.chunkRows {
-		return m.run(c)
-	}
-	if per <= m.chunkRows {
-		k := m.chunkRows / per
-		for i := 0; i < c.b; i += k {
-			if err := m.run(c.obs(m, i, min(i+k, c.b))); err != nil {
-				return err
-			}
+	limit := m.chunkRows
+	if total := c.b * (c.nTheta + c.nSample); m.workers > 1 && total >= 2*MinPieceRows {
+		// Enough rows for every worker, but no piece under MinPieceRows.
+		per := max((total+m.workers-1)/m.workers, MinPieceRows)
+		if limit <= 0 || per < limit {
+			limit = per
 		}
-		return nil
+	}
+	pieces := c.pieces(m, limit)
+	if len(pieces) == 1 {
+		return m.run(pieces[0])
+	}
+	var (
+		next  atomic.Int64
+		wg    sync.WaitGroup
+		errMu sync.Mutex
+		first error
+	)
+	for range min(m.workers, len(pieces)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := int(next.Add(1)) - 1; i < len(pieces); i = int(next.Add(1)) - 1 {
+				if err := m.run(pieces[i]); err != nil {
+					errMu.Lock()
+					if first == nil {
+						first = err
+					}
+					errMu.Unlock()
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return first
+}
+
+// pieces cuts c into calls of at most limit rows (≤ 0: no limit).
+func (c call) pieces(m *Model, limit int) []call {
+	per := c.nTheta + c.nSample
+	if limit <= 0 || c.b*per <= limit {
+		return []call{c}
+	}
+	var out []call
+	if per <= limit {
+		k := limit / per
+		for i := 0; i < c.b; i += k {
+			out = append(out, c.obs(m, i, min(i+k, c.b)))
+		}
+		return out
 	}
 	// Both paths get the same slice of their rows, so a piece holds at
-	// most chunkRows rows.
-	step := max(m.chunkRows/2, 1)
+	// most limit rows.
+	step := max(limit/2, 1)
 	if c.nTheta == 0 || c.nSample == 0 {
-		step = m.chunkRows
+		step = limit
 	}
 	for i := range c.b {
 		one := c.obs(m, i, i+1)
 		for r := 0; r < max(c.nTheta, c.nSample); r += step {
 			t0, s0 := min(r, c.nTheta), min(r, c.nSample)
-			piece := one.rows(m, t0, min(r+step, c.nTheta), s0, min(r+step, c.nSample))
-			if err := m.run(piece); err != nil {
-				return err
-			}
+			out = append(out, one.rows(m, t0, min(r+step, c.nTheta), s0, min(r+step, c.nSample)))
 		}
 	}
-	return nil
+	return out
 }
 
 // run is one onnxruntime call.

@@ -336,12 +336,31 @@ func TestRunDestination(t *testing.T) {
 // observation's rows split for either path or both.
 func TestChunks(t *testing.T) {
 	mod := small(t, "mdn", 2, 3)
-	whole := runtimetest.Open(t, mod, runtime.Options{ChunkRows: -1})
+	whole := runtimetest.Open(t, mod, runtime.Options{ChunkRows: -1, Workers: 1})
 	split := runtimetest.Open(t, mod, runtime.Options{ChunkRows: 7})
-	rng := rand.New(rand.NewPCG(9, 9))
-	for _, c := range []struct{ b, nTheta, nSample int }{
+	samePieces(t, whole, split, []pieceCase{
 		{5, 2, 1}, {4, 0, 3}, {3, 5, 4}, {2, 20, 0}, {2, 0, 15}, {1, 3, 30}, {1, 1, 1},
-	} {
+	})
+}
+
+// TestWorkers checks that calls cut for concurrent workers give what one
+// call gives, small calls left whole.
+func TestWorkers(t *testing.T) {
+	mod := small(t, "nsf", 2, 3)
+	one := runtimetest.Open(t, mod, runtime.Options{Workers: 1})
+	many := runtimetest.Open(t, mod, runtime.Options{Workers: 3})
+	samePieces(t, one, many, []pieceCase{
+		{1, 0, 3000}, {1, 2500, 0}, {1, 1200, 1300}, {4, 300, 200}, {1, 5, 7},
+	})
+}
+
+type pieceCase struct{ b, nTheta, nSample int }
+
+// samePieces runs every case on both models and compares the outputs.
+func samePieces(t *testing.T, whole, split *runtime.Model, cases []pieceCase) {
+	t.Helper()
+	rng := rand.New(rand.NewPCG(9, 9))
+	for _, c := range cases {
 		x := make([]float32, c.b*3)
 		theta := make([]float32, c.b*c.nTheta*2)
 		for _, v := range [][]float32{x, theta} {

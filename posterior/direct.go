@@ -254,7 +254,8 @@ func (d *Direct) extrapolating(x []float64) []int {
 // subtracts the log of the estimator's mass inside the support (estimated
 // once per x from LeakageDraws draws and cached), so the density
 // integrates to one over the support as sbi's leakage correction does.
-func (d *Direct) LogProb(theta *mat.Dense, x []float64, correct bool, src rand.Source) ([]float64, error) {
+// ctx is checked before each runtime call.
+func (d *Direct) LogProb(ctx context.Context, theta *mat.Dense, x []float64, correct bool, src rand.Source) ([]float64, error) {
 	n, dim := theta.Dims()
 	if dim != d.model.ThetaDim() {
 		return nil, fmt.Errorf("%w: θ has dimension %d, the model expects %d", ErrInput, dim, d.model.ThetaDim())
@@ -275,13 +276,16 @@ func (d *Direct) LogProb(theta *mat.Dense, x []float64, correct bool, src rand.S
 			t32 = append(t32, float32(v))
 		}
 	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	lp, err := d.model.LogProb(f32(x), 1, t32, n)
 	if err != nil {
 		return nil, err
 	}
 	shift := 0.0
 	if correct {
-		if shift, err = d.logMass(x, src); err != nil {
+		if shift, err = d.logMass(ctx, x, src); err != nil {
 			return nil, err
 		}
 	}
@@ -300,13 +304,16 @@ func (d *Direct) LogProb(theta *mat.Dense, x []float64, correct bool, src rand.S
 const maxCached = 4096
 
 // logMass is log P_q(θ ∈ support | x), cached per x.
-func (d *Direct) logMass(x []float64, src rand.Source) (float64, error) {
+func (d *Direct) logMass(ctx context.Context, x []float64, src rand.Source) (float64, error) {
 	key := keyOf(x)
 	d.mu.Lock()
 	v, ok := d.leakage[key]
 	d.mu.Unlock()
 	if ok {
 		return v, nil
+	}
+	if err := ctx.Err(); err != nil {
+		return 0, err
 	}
 	n := d.opts.LeakageDraws
 	draws, _, err := d.model.Sample(f32(x), 1, n, src)

@@ -280,11 +280,16 @@ func TestLogProb(t *testing.T) {
 		3, 3, // on the closed box's corner
 		3.5, 0, // outside
 	})
-	plain, err := d.LogProb(theta, x, false, nil)
+	cancelled, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := d.LogProb(cancelled, theta, x, true, rand.NewPCG(5, 5)); !errors.Is(err, context.Canceled) {
+		t.Errorf("LogProb with a cancelled context: %v, want context.Canceled", err)
+	}
+	plain, err := d.LogProb(context.Background(), theta, x, false, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	corrected, err := d.LogProb(theta, x, true, rand.NewPCG(5, 5))
+	corrected, err := d.LogProb(context.Background(), theta, x, true, rand.NewPCG(5, 5))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -303,7 +308,7 @@ func TestLogProb(t *testing.T) {
 		t.Errorf("outside the support: %v and %v, want −Inf", plain[3], corrected[3])
 	}
 	// The mass is estimated once per x: another source changes nothing.
-	again, err := d.LogProb(theta, x, true, rand.NewPCG(6, 6))
+	again, err := d.LogProb(context.Background(), theta, x, true, rand.NewPCG(6, 6))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -352,7 +357,7 @@ func TestLowAcceptance(t *testing.T) {
 	if el := time.Since(start); el > 5*time.Second {
 		t.Errorf("took %v", el)
 	}
-	if _, err := d.LogProb(mat.NewDense(1, 2, []float64{0, 0}), x, true, rand.NewPCG(1, 1)); !errors.Is(err, posterior.ErrLowAcceptance) {
+	if _, err := d.LogProb(context.Background(), mat.NewDense(1, 2, []float64{0, 0}), x, true, rand.NewPCG(1, 1)); !errors.Is(err, posterior.ErrLowAcceptance) {
 		t.Errorf("leakage correction with no mass inside: %v", err)
 	}
 }
@@ -436,9 +441,9 @@ func TestBadInputs(t *testing.T) {
 		{"no samples", first(d.Sample(ctx, []float64{0, 0}, 0, src)), "0 samples"},
 		{"nil batch", first(d.SampleBatched(ctx, nil, 10, src)), "no observations"},
 		{"Inf batch", first(d.SampleBatched(ctx, mat.NewDense(2, 2, []float64{0, 0, math.Inf(1), 0}), 10, src)), "x[1][0] is +Inf"},
-		{"θ dim", first(d.LogProb(mat.NewDense(1, 3, nil), []float64{0, 0}, false, nil)), "θ has dimension 3"},
-		{"NaN θ", first(d.LogProb(mat.NewDense(2, 2, []float64{0, 0, 0, nan}), []float64{0, 0}, false, nil)), "θ[1][1] is NaN"},
-		{"LogProb x", first(d.LogProb(mat.NewDense(1, 2, nil), []float64{0}, false, nil)), "x has dimension 1"},
+		{"θ dim", first(d.LogProb(context.Background(), mat.NewDense(1, 3, nil), []float64{0, 0}, false, nil)), "θ has dimension 3"},
+		{"NaN θ", first(d.LogProb(context.Background(), mat.NewDense(2, 2, []float64{0, 0, 0, nan}), []float64{0, 0}, false, nil)), "θ[1][1] is NaN"},
+		{"LogProb x", first(d.LogProb(context.Background(), mat.NewDense(1, 2, nil), []float64{0}, false, nil)), "x has dimension 1"},
 		{"MAP x", first(d.MAP(ctx, []float64{nan, 0}, posterior.MAPOptions{}, src)), "is NaN"},
 	} {
 		if !errors.Is(c.err, posterior.ErrInput) || !strings.Contains(c.err.Error(), c.want) {

@@ -45,7 +45,7 @@ func (d *Direct) MAP(ctx context.Context, x []float64, opts MAPOptions, src rand
 	if err != nil {
 		return nil, err
 	}
-	lp, err := d.LogProb(s.Theta, x, false, nil)
+	lp, err := d.LogProb(ctx, s.Theta, x, false, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -59,7 +59,7 @@ func (d *Direct) MAP(ctx context.Context, x []float64, opts MAPOptions, src rand
 			return math.Inf(1)
 		}
 		copy(one.RawRowView(0), theta)
-		v, err := d.LogProb(one, x, false, nil)
+		v, err := d.LogProb(ctx, one, x, false, nil)
 		if err != nil {
 			evalErr = err
 			return math.Inf(1)

@@ -254,7 +254,7 @@ func (s *Server) logProb(w *statusWriter, r *http.Request) error {
 	if req.Leakage {
 		seed = s.seed(req.Seed)
 	}
-	lp, err := m.post.LogProb(theta, req.X, req.Leakage, Source(seed, 0))
+	lp, err := m.post.LogProb(r.Context(), theta, req.X, req.Leakage, Source(seed, 0))
 	if err != nil {
 		return err
 	}

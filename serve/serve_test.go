@@ -356,7 +356,7 @@ func TestLogProb(t *testing.T) {
 	for i, row := range theta {
 		tm.SetRow(i, row)
 	}
-	want, err := m.post.LogProb(tm, x, false, nil)
+	want, err := m.post.LogProb(context.Background(), tm, x, false, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -409,7 +409,7 @@ func TestMAP(t *testing.T) {
 	}
 	// The reported log-density is the model's at θ, and no worse than the
 	// best of the candidates the search started from.
-	lp, err := m.post.LogProb(mat.NewDense(1, 2, r.Theta), x, false, nil)
+	lp, err := m.post.LogProb(context.Background(), mat.NewDense(1, 2, r.Theta), x, false, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -420,7 +420,7 @@ func TestMAP(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	clp, err := m.post.LogProb(cand.Theta, x, false, nil)
+	clp, err := m.post.LogProb(context.Background(), cand.Theta, x, false, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -189,7 +189,7 @@ leakage correction does.`,
 			if leakage {
 				sd = seed.get(cmd)
 			}
-			lp, err := d.LogProb(th, xv, leakage, serve.Source(sd, 0))
+			lp, err := d.LogProb(cmd.Context(), th, xv, leakage, serve.Source(sd, 0))
 			if err != nil {
 				return err
 			}

@@ -56,9 +56,9 @@ type Config struct {
 	// Dir holds the model files: each *.onnx in it is served under its
 	// file name without the extension.
 	Dir string
-	// Runtime opens every model. Threads defaults to 1: requests already
-	// run in parallel, and more intra-op threads per call oversubscribe
-	// the cores.
+	// Runtime opens every model. Its zero Threads and Workers suit a
+	// server: one intra-op thread per onnxruntime call, large calls cut
+	// over the cores, so concurrent requests do not oversubscribe them.
 	Runtime runtime.Options
 	// Posterior configures each model's posterior: Prior overrides the
 	// file's prior, MinAcceptance and MinProposals judge hopeless
@@ -151,7 +151,6 @@ func New(cfg Config) (*Server, error) {
 	setDefault(&cfg.MaxConcurrent, DefaultMaxConcurrent)
 	setDefault(&cfg.Timeout, DefaultTimeout)
 	setDefault(&cfg.ShutdownTimeout, DefaultShutdownTimeout)
-	setDefault(&cfg.Runtime.Threads, 1)
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}

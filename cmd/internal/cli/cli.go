@@ -79,7 +79,7 @@ func exitCode(err error) int {
 func AddInference(root *cobra.Command) {
 	g := &globals{}
 	root.PersistentFlags().StringVar(&g.library, "library", "", "onnxruntime shared library (default: $ONNXRUNTIME_SHARED_LIBRARY_PATH, the project cache, system paths)")
-	root.PersistentFlags().IntVar(&g.threads, "threads", 1, "onnxruntime intra-op threads per call (0: onnxruntime's default)")
+	root.PersistentFlags().IntVar(&g.threads, "threads", 0, "onnxruntime intra-op threads per call (0: one, large calls cut over every core)")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return UsageError{err} })
 	root.AddCommand(inspectCmd(g), sampleCmd(g), logProbCmd(g), mapCmd(g), serveCmd(g))
 }

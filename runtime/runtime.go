@@ -335,7 +335,7 @@ func (m *Model) chunks(c call) error {
 	limit := m.chunkRows
 	if total := c.b * (c.nTheta + c.nSample); m.workers > 1 && total >= 2*MinPieceRows {
 		// Enough rows for every worker, but no piece under MinPieceRows.
-		per := max((total+m.workers-1)/m.workers, MinPieceRows)
+		per := max(roundUp((total+m.workers-1)/m.workers, lanes), MinPieceRows)
 		if limit <= 0 || per < limit {
 			limit = per
 		}
@@ -370,6 +370,14 @@ func (m *Model) chunks(c call) error {
 	return first
 }
 
+// lanes is the widest vector register's count of float32 values. Rows
+// that start a piece at a multiple of it meet onnxruntime's vector kernels
+// at the same lane as in one whole call, so they are rounded the same way
+// (as long as the limit is a multiple too, as the defaults are).
+const lanes = 16
+
+func roundUp(n, m int) int { return (n + m - 1) / m * m }
+
 // pieces cuts c into calls of at most limit rows (≤ 0: no limit).
 func (c call) pieces(m *Model, limit int) []call {
 	per := c.nTheta + c.nSample
@@ -387,6 +395,9 @@ func (c call) pieces(m *Model, limit int) []call {
 	// Both paths get the same slice of their rows, so a piece holds at
 	// most limit rows.
 	step := max(limit/2, 1)
+	if step > lanes {
+		step -= step % lanes
+	}
 	if c.nTheta == 0 || c.nSample == 0 {
 		step = limit
 	}

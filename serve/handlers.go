@@ -254,7 +254,7 @@ func (s *Server) logProb(w *statusWriter, r *http.Request) error {
 	if req.Leakage {
 		seed = s.seed(req.Seed)
 	}
-	lp, err := m.post.LogProb(r.Context(), theta, req.X, req.Leakage, Source(seed, 0))
+	lp, err := m.post.LogProb(r.Context(), theta, req.X, req.Leakage, posterior.Source(seed, 0))
 	if err != nil {
 		return err
 	}
@@ -301,7 +301,7 @@ func (s *Server) mapEstimate(w *statusWriter, r *http.Request) error {
 		return err
 	}
 	seed := s.seed(req.Seed)
-	res, err := m.post.MAP(r.Context(), req.X, posterior.MAPOptions{}, Source(seed, 0))
+	res, err := m.post.MAP(r.Context(), req.X, posterior.MAPOptions{}, posterior.Source(seed, 0))
 	if err != nil {
 		return err
 	}

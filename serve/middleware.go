@@ -42,7 +42,7 @@ func (s *Server) classify(err error, id string) (int, string) {
 		return http.StatusBadRequest, err.Error()
 	case errors.Is(err, posterior.ErrLowAcceptance):
 		return http.StatusUnprocessableEntity, err.Error()
-	case errors.Is(err, ErrClosed), errors.Is(err, runtime.ErrClosed):
+	case errors.Is(err, posterior.ErrSamplerClosed), errors.Is(err, runtime.ErrClosed):
 		return http.StatusServiceUnavailable, "the server is shutting down"
 	case errors.Is(err, context.DeadlineExceeded):
 		return http.StatusServiceUnavailable, fmt.Sprintf("request took longer than the server's limit of %v", s.cfg.Timeout)

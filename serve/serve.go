@@ -15,9 +15,10 @@
 //
 // A model's name is its file name without ".onnx". Requests without a seed
 // get one drawn by the server, returned in the response, so every answer can
-// be reproduced; Source is the one mapping from seed to randomness, shared
-// with the amortize-infer command line. Drawn seeds are below 2^53, so that
-// clients parsing JSON numbers as doubles read them exactly.
+// be reproduced; posterior.Source is the one mapping from seed to
+// randomness, shared with the amortize-infer command line. Drawn seeds are
+// below 2^53, so that clients parsing JSON numbers as doubles read them
+// exactly.
 //
 // Client mistakes get 4xx: malformed JSON or unknown fields 400, a wrong
 // dimension or a value outside the float32 range 400, too many samples 400,
@@ -76,7 +77,8 @@ type Config struct {
 	// Timeout bounds one request's work (default 30 s).
 	Timeout time.Duration
 	// BatchDraws bounds the draws of one onnxruntime call that serves
-	// concurrent sample requests together (default 2,048).
+	// concurrent sample requests together (default
+	// posterior.DefaultBatchDraws).
 	BatchDraws int
 	// Workers is the number of goroutines per model that make those calls
 	// (default GOMAXPROCS: each call runs on one core).
@@ -100,7 +102,6 @@ const (
 	DefaultMaxConcurrent   = 256
 	DefaultTimeout         = 30 * time.Second
 	DefaultShutdownTimeout = 30 * time.Second
-	DefaultBatchDraws      = 2048
 )
 
 // Errors of the server.
@@ -128,8 +129,8 @@ type Server struct {
 type model struct {
 	name    string
 	rt      *runtime.Model
-	post    *posterior.Direct // log_prob and map
-	sampler *Sampler          // sample
+	post    *posterior.Direct  // log_prob and map
+	sampler *posterior.Sampler // sample
 	info    ModelInfo
 	samples counter // samples served
 }
@@ -222,7 +223,7 @@ func (s *Server) open(path string) (*model, error) {
 		return nil, fmt.Errorf("serve: model %s: %w", name, err)
 	}
 	batch := s.metrics.batch.WithLabelValues(name)
-	sampler, err := NewSampler(rt, SamplerOptions{
+	sampler, err := posterior.NewSampler(rt, posterior.SamplerOptions{
 		Prior:         s.cfg.Posterior.Prior,
 		MinAcceptance: s.cfg.Posterior.MinAcceptance,
 		MinProposals:  s.cfg.Posterior.MinProposals,
@@ -347,12 +348,4 @@ func (s *Server) seed(req *uint64) uint64 {
 	s.seedMu.Lock()
 	defer s.seedMu.Unlock()
 	return s.cfg.Seeds.Uint64() >> 11
-}
-
-// Source is the random source of observation row of a request with seed,
-// in the server and the command line alike: the same model, x, n and seed
-// give the same samples everywhere, however requests were batched. Row 0
-// also drives the leakage estimate of log_prob and the candidates of map.
-func Source(seed uint64, row int) rand.Source {
-	return rand.NewPCG(seed, 0x616d6f7274697a65+uint64(row)) // "amortize"
 }

@@ -223,14 +223,14 @@ func TestSample(t *testing.T) {
 		t.Errorf("no draw rejected out of %d; the test model should leak", n)
 	}
 	for _, th := range r.Samples {
-		if len(th) != 2 || !m.sampler.prior.InSupport(th) {
+		if len(th) != 2 || !m.rt.Prior().InSupport(th) {
 			t.Fatalf("sample %v outside the prior", th)
 		}
 	}
 
 	// The samples are those of posterior.Direct with the same source, up
 	// to float32 rounding: its calls chunk the noise differently.
-	want, err := m.post.Sample(context.Background(), x, n, Source(42, 0))
+	want, err := m.post.Sample(context.Background(), x, n, posterior.Source(42, 0))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -404,7 +404,7 @@ func TestMAP(t *testing.T) {
 	if err := json.Unmarshal(w.Body.Bytes(), &r); err != nil {
 		t.Fatal(err)
 	}
-	if r.Seed != 9 || len(r.Theta) != 2 || !m.sampler.prior.InSupport(r.Theta) {
+	if r.Seed != 9 || len(r.Theta) != 2 || !m.rt.Prior().InSupport(r.Theta) {
 		t.Fatalf("response %+v", r)
 	}
 	// The reported log-density is the model's at θ, and no worse than the
@@ -416,7 +416,7 @@ func TestMAP(t *testing.T) {
 	if math.Abs(lp[0]-r.LogProb) > 1e-9 {
 		t.Errorf("log_prob %v, the model gives %v at θ", r.LogProb, lp[0])
 	}
-	cand, err := m.post.Sample(context.Background(), x, 1000, Source(9, 0))
+	cand, err := m.post.Sample(context.Background(), x, 1000, posterior.Source(9, 0))
 	if err != nil {
 		t.Fatal(err)
 	}

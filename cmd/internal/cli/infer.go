@@ -3,13 +3,13 @@ package cli
 import (
 	"encoding/json"
 	"fmt"
-	"github.com/amortize/amortize/runtime"
 	"math"
 	"math/rand/v2"
 	"path/filepath"
 	"strings"
 
 	"github.com/amortize/amortize/posterior"
+	"github.com/amortize/amortize/runtime"
 	"github.com/amortize/amortize/serve"
 	"github.com/spf13/cobra"
 	"gonum.org/v1/gonum/mat"
@@ -76,7 +76,7 @@ is the same table as float64. JSON output is the server's response object.`,
 			if err != nil {
 				return err
 			}
-			s, err := serve.NewSampler(m, serve.SamplerOptions{BatchDraws: batch})
+			s, err := posterior.NewSampler(m, posterior.SamplerOptions{BatchDraws: batch})
 			if err != nil {
 				return err
 			}
@@ -189,7 +189,7 @@ leakage correction does.`,
 			if leakage {
 				sd = seed.get(cmd)
 			}
-			lp, err := d.LogProb(cmd.Context(), th, xv, leakage, serve.Source(sd, 0))
+			lp, err := d.LogProb(cmd.Context(), th, xv, leakage, posterior.Source(sd, 0))
 			if err != nil {
 				return err
 			}
@@ -249,7 +249,7 @@ The output is one row: θ and its log-density.`,
 				return err
 			}
 			sd := seed.get(cmd)
-			res, err := d.MAP(cmd.Context(), xv, opts, serve.Source(sd, 0))
+			res, err := d.MAP(cmd.Context(), xv, opts, posterior.Source(sd, 0))
 			if err != nil {
 				return err
 			}

@@ -1,4 +1,4 @@
-package serve
+package posterior
 
 import (
 	"context"
@@ -9,34 +9,31 @@ import (
 	goruntime "runtime"
 	"sync"
 
-	"github.com/amortize/amortize/posterior"
 	"github.com/amortize/amortize/prior"
 	"github.com/amortize/amortize/runtime"
 	"gonum.org/v1/gonum/mat"
 )
 
 // A Sampler draws posterior samples of one model for many concurrent
-// callers, sharing onnxruntime calls between them. A call has a fixed cost
-// (about a millisecond for sbi's default NSF, whose graph has some 1,800
-// nodes) that dwarfs the cost per draw at the sizes one request needs, so
-// under load one call for many requests multiplies throughput. Without load
-// a request runs alone, at once: nothing waits to fill a batch.
+// callers, sharing onnxruntime calls between them. A runtime call has a
+// fixed cost, set by the size of the model's graph (sbi's default NSF has
+// about 420 nodes per path), that dwarfs the cost per draw at the sizes one
+// request needs, so under load one call for many requests multiplies
+// throughput. Without load a request runs alone, at once: nothing waits to
+// fill a batch.
 //
-// It rejects draws outside the prior support as posterior.Direct does, and
-// its answers do not depend on the batching: observation row of a call with
-// seed gets the first n accepted draws of its own noise sequence,
-// Source(seed, row), and every chunk of that sequence sits at the same
-// offset modulo 16 draws of a runtime call (onnxruntime's vector kernels
-// round the lanes of a 16-wide register differently from a scalar tail).
-// posterior.Direct.Sample with the same source gives the same draws up to
-// float32 rounding.
+// It rejects draws outside the prior support and judges hopeless
+// observations as Direct does, and its answers do not depend on the
+// batching: observation row of a call with seed gets the first n accepted
+// draws of its own noise sequence, Source(seed, row), and every chunk of
+// that sequence sits at the same offset modulo 16 draws of a runtime call
+// (onnxruntime's vector kernels round the lanes of a 16-wide register
+// differently from a scalar tail). Direct.Sample with the same source
+// gives the same draws up to float32 rounding.
 //
 // A Sampler is safe for concurrent use. Close stops its goroutines.
 type Sampler struct {
-	rt       *runtime.Model
-	prior    prior.Prior
-	minAcc   float64
-	minProp  int
+	post     *Direct // the model, prior, acceptance bounds and extrapolation check
 	maxDraws int
 	observe  func(draws float64)
 
@@ -51,11 +48,11 @@ type SamplerOptions struct {
 	// Prior overrides the prior stored in the model file.
 	Prior prior.Prior
 	// MinAcceptance and MinProposals judge a hopeless observation as
-	// posterior.DirectOptions does (defaults 1e-4 and 10,000).
+	// DirectOptions does (defaults 1e-4 and 10,000).
 	MinAcceptance float64
 	MinProposals  int
-	// BatchDraws bounds the draws of one runtime call (default 2,048;
-	// rounded up to a multiple of 16).
+	// BatchDraws bounds the draws of one runtime call (default
+	// DefaultBatchDraws; rounded up to a multiple of 16).
 	BatchDraws int
 	// Workers is the number of goroutines making runtime calls (default
 	// GOMAXPROCS: a call with one intra-op thread uses one core).
@@ -64,44 +61,43 @@ type SamplerOptions struct {
 	Observe func(draws float64)
 }
 
+// DefaultBatchDraws is the default of SamplerOptions.BatchDraws.
+const DefaultBatchDraws = 2048
+
 // chunk is the granularity of the draws a stream gets in one call: no
-// fewer, as in posterior.Direct, and always a multiple, for alignment.
+// fewer, as in Direct, and always a multiple, for alignment.
 const chunk = 16
 
-// ErrClosed is returned for requests to a closed Sampler.
-var ErrClosed = errors.New("serve: sampler is closed")
+// ErrSamplerClosed is returned for requests to a closed Sampler.
+var ErrSamplerClosed = errors.New("posterior: sampler is closed")
 
 // NewSampler starts a sampler of m.
 func NewSampler(m *runtime.Model, opts SamplerOptions) (*Sampler, error) {
-	p := opts.Prior
-	if p == nil {
-		p = m.Prior()
-	}
 	switch {
-	case p == nil:
-		return nil, errors.New("serve: the model file has no prior; pass SamplerOptions.Prior")
-	case p.Dim() != m.ThetaDim():
-		return nil, fmt.Errorf("serve: prior dimension %d, model θ dimension %d", p.Dim(), m.ThetaDim())
+	case opts.Prior == nil && m.Prior() == nil:
+		return nil, errors.New("posterior: the model file has no prior; pass SamplerOptions.Prior")
 	case opts.MinAcceptance < 0 || opts.MinAcceptance > 1 || opts.MinProposals < 0 || opts.BatchDraws < 0 || opts.Workers < 0:
-		return nil, fmt.Errorf("serve: bad sampler options %+v", opts)
+		return nil, fmt.Errorf("posterior: bad sampler options %+v", opts)
+	}
+	post, err := NewDirect(m, DirectOptions{Prior: opts.Prior, MinAcceptance: opts.MinAcceptance, MinProposals: opts.MinProposals})
+	if err != nil {
+		return nil, err
 	}
 	s := &Sampler{
-		rt:       m,
-		prior:    p,
-		minAcc:   opts.MinAcceptance,
-		minProp:  opts.MinProposals,
+		post:     post,
 		maxDraws: opts.BatchDraws,
 		observe:  opts.Observe,
 		queue:    make(chan *stream),
 		quit:     make(chan struct{}),
 	}
-	// posterior.DirectOptions' defaults.
-	setDefault(&s.minAcc, 1e-4)
-	setDefault(&s.minProp, 10_000)
-	setDefault(&s.maxDraws, DefaultBatchDraws)
+	if s.maxDraws == 0 {
+		s.maxDraws = DefaultBatchDraws
+	}
 	s.maxDraws = roundUp(s.maxDraws)
 	workers := opts.Workers
-	setDefault(&workers, goruntime.GOMAXPROCS(0))
+	if workers == 0 {
+		workers = goruntime.GOMAXPROCS(0)
+	}
 	s.wg.Add(workers)
 	for range workers {
 		go s.work()
@@ -110,7 +106,7 @@ func NewSampler(m *runtime.Model, opts SamplerOptions) (*Sampler, error) {
 }
 
 // Close stops the workers once their streams are done; later calls to
-// Sample fail with ErrClosed.
+// Sample fail with ErrSamplerClosed.
 func (s *Sampler) Close() {
 	s.once.Do(func() { close(s.quit) })
 	s.wg.Wait()
@@ -118,22 +114,23 @@ func (s *Sampler) Close() {
 
 // Sample draws n samples for each row of xs, row i from Source(seed, i).
 // It stops early when ctx is done.
-func (s *Sampler) Sample(ctx context.Context, xs *mat.Dense, n int, seed uint64) ([]*posterior.Samples, error) {
+func (s *Sampler) Sample(ctx context.Context, xs *mat.Dense, n int, seed uint64) ([]*Samples, error) {
+	m := s.post.model
 	rows, xd := xs.Dims()
-	d := s.rt.ThetaDim()
+	d := m.ThetaDim()
 	switch {
-	case rows < 1 || xd != s.rt.XDim():
-		return nil, fmt.Errorf("%w: x is %d×%d, the model expects rows of %d", posterior.ErrInput, rows, xd, s.rt.XDim())
+	case rows < 1 || xd != m.XDim():
+		return nil, fmt.Errorf("%w: x is %d×%d, the model expects rows of %d", ErrInput, rows, xd, m.XDim())
 	case n < 1:
-		return nil, fmt.Errorf("%w: %d samples requested", posterior.ErrInput, n)
+		return nil, fmt.Errorf("%w: %d samples requested", ErrInput, n)
 	case n > math.MaxInt32/d/rows:
-		return nil, fmt.Errorf("%w: %d samples for %d observations is too many", posterior.ErrInput, n, rows)
+		return nil, fmt.Errorf("%w: %d samples for %d observations is too many", ErrInput, n, rows)
 	}
 	x := make([]float32, rows*xd)
 	for i := range rows {
 		for j, v := range xs.RawRowView(i) {
 			if f := float32(v); math.IsInf(float64(f), 0) || math.IsNaN(v) {
-				return nil, fmt.Errorf("%w: x[%d][%d] = %v is not a finite float32", posterior.ErrInput, i, j, v)
+				return nil, fmt.Errorf("%w: x[%d][%d] = %v is not a finite float32", ErrInput, i, j, v)
 			}
 			x[i*xd+j] = float32(v)
 		}
@@ -153,12 +150,12 @@ func (s *Sampler) Sample(ctx context.Context, xs *mat.Dense, n int, seed uint64)
 		select {
 		case s.queue <- st:
 		case <-ctx.Done():
-			return nil, fmt.Errorf("serve: sampling stopped: %w", ctx.Err())
+			return nil, fmt.Errorf("posterior: sampling stopped: %w", ctx.Err())
 		case <-s.quit:
-			return nil, ErrClosed
+			return nil, ErrSamplerClosed
 		}
 	}
-	out := make([]*posterior.Samples, rows)
+	out := make([]*Samples, rows)
 	for i, st := range streams {
 		select {
 		case err := <-st.done:
@@ -166,30 +163,24 @@ func (s *Sampler) Sample(ctx context.Context, xs *mat.Dense, n int, seed uint64)
 				return nil, err
 			}
 		case <-ctx.Done():
-			return nil, fmt.Errorf("serve: sampling stopped: %w", ctx.Err())
+			return nil, fmt.Errorf("posterior: sampling stopped: %w", ctx.Err())
 		}
-		out[i] = &posterior.Samples{
-			Theta:         mat.NewDense(n, d, st.theta),
-			Proposed:      st.proposed,
-			Acceptance:    float64(n) / float64(st.proposed),
-			Extrapolating: extrapolating(xs.RawRowView(i), s.rt),
-		}
+		r := st.count
+		r.Theta = mat.NewDense(n, d, st.theta)
+		r.Acceptance = float64(n) / float64(r.Proposed)
+		r.Extrapolating = s.post.extrapolating(xs.RawRowView(i))
+		out[i] = &r
 	}
 	return out, nil
 }
 
-// extrapolating lists the dimensions of x more than 5 training standard
-// deviations from the training mean, as posterior.Direct does: there the
-// estimate is an extrapolation, not a fit.
-func extrapolating(x []float64, m *runtime.Model) []int {
-	z := m.Metadata().ZScore
-	var out []int
-	for j, v := range x {
-		if math.Abs(v-z.XMean[j]) > 5*z.XStd[j] {
-			out = append(out, j)
-		}
-	}
-	return out
+// Source is the random source of observation row of a Sampler call with
+// seed. Services that take a seed from their callers use it for all their
+// randomness, so that the same model, x, n and seed give the same samples
+// everywhere, however requests were batched; row 0 also drives the
+// leakage estimate of LogProb and the candidates of MAP.
+func Source(seed uint64, row int) rand.Source {
+	return rand.NewPCG(seed, 0x616d6f7274697a65+uint64(row)) // "amortize"
 }
 
 // stream is one observation's share of a Sample call.
@@ -202,9 +193,10 @@ type stream struct {
 	done chan error // receives the outcome once; buffered
 
 	// Owned by a worker until done is sent.
-	theta    []float64 // accepted draws, n × θ dim
-	got      int
-	proposed int // draws examined up to the last one accepted
+	theta []float64 // accepted draws, n × θ dim
+	// count holds the draws accepted (Inside) and those examined up to
+	// the last one accepted (Proposed).
+	count Samples
 }
 
 func (st *stream) finish(err error) { st.done <- err }
@@ -255,7 +247,7 @@ func (s *Sampler) round(active []*stream, b *batch) []*stream {
 	live := active[:0]
 	for _, st := range active {
 		if err := st.ctx.Err(); err != nil {
-			st.finish(fmt.Errorf("serve: sampling stopped: %w", err))
+			st.finish(fmt.Errorf("posterior: sampling stopped: %w", err))
 			continue
 		}
 		live = append(live, st)
@@ -275,17 +267,18 @@ func (s *Sampler) round(active []*stream, b *batch) []*stream {
 	total := 0
 	for _, st := range active {
 		acc := 1.0
-		if st.proposed > 0 {
-			acc = math.Max(float64(st.got)/float64(st.proposed), s.minAcc)
+		if c := st.count; c.Proposed > 0 {
+			acc = math.Max(float64(c.Inside)/float64(c.Proposed), s.post.opts.MinAcceptance)
 		}
-		k := int(math.Min(math.Ceil(1.1*float64(st.n-st.got)/acc), float64(limit)))
+		k := int(math.Min(math.Ceil(1.1*float64(st.n-st.count.Inside)/acc), float64(limit)))
 		k = min(roundUp(k), s.maxDraws-total)
 		b.plan = append(b.plan, k)
 		total += k
 	}
 
-	xd, d := s.rt.XDim(), s.rt.ThetaDim()
-	nd := s.rt.Metadata().Noise.Dim()
+	m := s.post.model
+	xd, d := m.XDim(), m.ThetaDim()
+	nd := m.Metadata().Noise.Dim()
 	b.x = grow(b.x, total*xd)
 	b.noise = grow(b.noise, total*nd)
 	off := 0
@@ -294,10 +287,10 @@ func (s *Sampler) round(active []*stream, b *batch) []*stream {
 		for r := range k {
 			copy(b.x[(off+r)*xd:], st.x)
 		}
-		s.rt.Noise(b.noise[off*nd:(off+k)*nd], k, st.src)
+		m.Noise(b.noise[off*nd:(off+k)*nd], k, st.src)
 		off += k
 	}
-	if _, err := s.rt.Run(b.x, total, nil, 0, b.noise, 1, &b.out); err != nil {
+	if _, err := m.Run(b.x, total, nil, 0, b.noise, 1, &b.out); err != nil {
 		for _, st := range active {
 			st.finish(err)
 		}
@@ -308,29 +301,29 @@ func (s *Sampler) round(active []*stream, b *batch) []*stream {
 		s.observe(float64(total))
 	}
 
-	b.theta = grow64(b.theta, d)
+	b.theta = grow(b.theta, d)
 	keep := active[:0]
 	off = 0
 	for i, st := range active {
 		k := b.plan[i]
-		for r := 0; r < k && st.got < st.n; r++ {
+		c := &st.count
+		for r := 0; r < k && c.Inside < st.n; r++ {
 			for j, v := range b.out.Sample[(off+r)*d : (off+r+1)*d] {
 				b.theta[j] = float64(v)
 			}
-			st.proposed++
-			if s.prior.InSupport(b.theta) {
-				copy(st.theta[st.got*d:], b.theta)
-				st.got++
+			c.Proposed++
+			if s.post.prior.InSupport(b.theta) {
+				copy(st.theta[c.Inside*d:], b.theta)
+				c.Inside++
 			}
 		}
 		off += k
-		switch {
-		case st.got == st.n:
+		// A hopeless observation fails instead of looping for ever.
+		switch err := s.post.judge(c, st.row); {
+		case c.Inside == st.n:
 			st.finish(nil)
-		case st.proposed >= s.minProp && float64(st.got)/float64(st.proposed) < s.minAcc:
-			// A hopeless observation fails instead of looping for ever.
-			st.finish(fmt.Errorf("%w: observation %d accepted %d of %d draws (rate %.2g < %.2g); the observation may be outside what the prior can produce",
-				posterior.ErrLowAcceptance, st.row, st.got, st.proposed, float64(st.got)/float64(st.proposed), s.minAcc))
+		case err != nil:
+			st.finish(err)
 		default:
 			keep = append(keep, st)
 		}
@@ -342,16 +335,10 @@ func (s *Sampler) round(active []*stream, b *batch) []*stream {
 // roundUp rounds k up to a positive multiple of chunk.
 func roundUp(k int) int { return max((k+chunk-1)/chunk, 1) * chunk }
 
-func grow(s []float32, n int) []float32 {
+// grow returns s with length n, reusing its memory when it is large enough.
+func grow[T float32 | float64](s []T, n int) []T {
 	if cap(s) < n {
-		return make([]float32, n)
-	}
-	return s[:n]
-}
-
-func grow64(s []float64, n int) []float64 {
-	if cap(s) < n {
-		return make([]float64, n)
+		return make([]T, n)
 	}
 	return s[:n]
 }

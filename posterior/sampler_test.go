@@ -1,0 +1,116 @@
+package posterior_test
+
+import (
+	"context"
+	"errors"
+	"math"
+	"sync"
+	"testing"
+
+	"github.com/amortize/amortize/posterior"
+	"github.com/amortize/amortize/runtime"
+	"github.com/amortize/amortize/runtime/runtimetest"
+	"gonum.org/v1/gonum/mat"
+)
+
+func TestSamplerErrors(t *testing.T) {
+	rm := runtimetest.Open(t, linearModel(t), runtime.Options{Threads: 1})
+	if _, err := posterior.NewSampler(rm, posterior.SamplerOptions{MinAcceptance: 2}); err == nil {
+		t.Error("MinAcceptance 2 accepted")
+	}
+	s, err := posterior.NewSampler(rm, posterior.SamplerOptions{Workers: 1, MinProposals: 2000, MinAcceptance: 1e-3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for _, c := range []struct {
+		name string
+		x    *mat.Dense
+		n    int
+	}{
+		{"x dimension", mat.NewDense(1, 3, nil), 1},
+		{"n zero", mat.NewDense(1, 2, nil), 0},
+		{"n huge", mat.NewDense(2, 2, nil), 1 << 30},
+		{"x beyond float32", mat.NewDense(1, 2, []float64{0, 1e39}), 1},
+	} {
+		if _, err := s.Sample(ctx, c.x, c.n, 1); !errors.Is(err, posterior.ErrInput) {
+			t.Errorf("%s: %v", c.name, err)
+		}
+	}
+	far := mat.NewDense(1, 2, xFor([2]float64{12, 0}))
+	if _, err := s.Sample(ctx, far, 100, 1); !errors.Is(err, posterior.ErrLowAcceptance) {
+		t.Errorf("no mass inside the prior: %v", err)
+	}
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := s.Sample(cancelled, mat.NewDense(1, 2, nil), 10, 1); !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled context: %v", err)
+	}
+	res, err := s.Sample(ctx, mat.NewDense(1, 2, nil), 10, 1)
+	if err != nil || res[0].Theta.RawMatrix().Rows != 10 {
+		t.Fatalf("sample: %v", err)
+	}
+	s.Close()
+	if _, err := s.Sample(ctx, mat.NewDense(1, 2, nil), 10, 1); !errors.Is(err, posterior.ErrSamplerClosed) {
+		t.Errorf("after Close: %v", err)
+	}
+	s.Close() // twice is fine
+}
+
+// TestSamplerMatchesDirect checks that concurrent callers, whose streams
+// share and split runtime calls, get the draws they get alone, and those
+// Direct gives each row with the same source up to float32 rounding.
+func TestSamplerMatchesDirect(t *testing.T) {
+	// sbi's default NSF, whose vector kernels round a 16-wide register's
+	// lanes differently from a scalar tail.
+	rm := runtimetest.Open(t, runtimetest.RandomModel(t, "nsf", 2, 2, 0, 3), runtime.Options{Threads: 1})
+	d, err := posterior.NewDirect(rm, posterior.DirectOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Small calls: every request needs several, shared with the others.
+	s, err := posterior.NewSampler(rm, posterior.SamplerOptions{BatchDraws: 64, Workers: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	xs := mat.NewDense(3, 2, []float64{0, 0, 1, -0.5, -0.8, 0.3})
+	const callers, n = 6, 90
+	alone := make([][]*posterior.Samples, callers)
+	for c := range callers {
+		if alone[c], err = s.Sample(context.Background(), xs, n, uint64(c)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := make([][]*posterior.Samples, callers)
+	errs := make([]error, callers)
+	var wg sync.WaitGroup
+	for c := range callers {
+		wg.Go(func() { got[c], errs[c] = s.Sample(context.Background(), xs, n, uint64(c)) })
+	}
+	wg.Wait()
+	for c, res := range got {
+		if errs[c] != nil {
+			t.Fatalf("caller %d: %v", c, errs[c])
+		}
+		for i, r := range res {
+			want, err := d.Sample(context.Background(), xs.RawRowView(i), n, posterior.Source(uint64(c), i))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !mat.Equal(r.Theta, alone[c][i].Theta) {
+				t.Errorf("caller %d, row %d: the concurrent draws differ from the lone ones", c, i)
+			}
+			if r.Inside != n || r.Proposed < n || r.Acceptance != float64(n)/float64(r.Proposed) {
+				t.Errorf("caller %d, row %d: %d inside, %d proposed, acceptance %v", c, i, r.Inside, r.Proposed, r.Acceptance)
+			}
+			for k := range n {
+				for j := range 2 {
+					if v, w := r.Theta.At(k, j), want.Theta.At(k, j); math.Abs(v-w) > 1e-5*math.Max(1, math.Abs(w)) {
+						t.Fatalf("caller %d, row %d: sample %d[%d] = %v, Direct gives %v", c, i, k, j, v, w)
+					}
+				}
+			}
+		}
+	}
+}

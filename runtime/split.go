@@ -3,6 +3,7 @@ package runtime
 import (
 	"fmt"
 	"slices"
+	"sync"
 
 	"github.com/amortize/amortize/export/format"
 	"github.com/amortize/amortize/export/onnxpb"
@@ -25,32 +26,51 @@ type path struct {
 	outputs []int
 }
 
-// openPaths builds the log-prob and sampling sessions of mp.
+// openPaths builds the log-prob and sampling sessions of mp, at once:
+// onnxruntime spends most of an open optimising the graph, on one core.
 func openPaths(mp *onnxpb.ModelProto, so *ort.SessionOptions) ([2]*path, error) {
-	var ps [2]*path
+	var (
+		ps   [2]*path
+		errs [2]error
+		wg   sync.WaitGroup
+	)
 	for i, outs := range [2][]string{
 		{format.OutputLogProb},
 		{format.OutputSample, format.OutputSampleLog},
 	} {
 		data, ins, err := prune(mp, outs)
 		if err != nil {
-			closePaths(ps)
 			return ps, err
 		}
-		p := &path{}
-		for _, n := range ins {
-			p.inputs = append(p.inputs, slices.Index(format.Inputs, n))
-		}
-		for _, n := range outs {
-			p.outputs = append(p.outputs, slices.Index(format.Outputs, n))
-		}
-		if p.sess, err = ort.NewDynamicAdvancedSessionWithONNXData(data, ins, outs, so); err != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ps[i], errs[i] = openPath(data, ins, outs, so)
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil { // the same file: one message says it
 			closePaths(ps)
-			return ps, fmt.Errorf("%w: onnxruntime cannot load it: %v", ErrContract, err)
+			return [2]*path{}, err
 		}
-		ps[i] = p
 	}
 	return ps, nil
+}
+
+func openPath(data []byte, ins, outs []string, so *ort.SessionOptions) (*path, error) {
+	p := &path{}
+	for _, n := range ins {
+		p.inputs = append(p.inputs, slices.Index(format.Inputs, n))
+	}
+	for _, n := range outs {
+		p.outputs = append(p.outputs, slices.Index(format.Outputs, n))
+	}
+	var err error
+	if p.sess, err = ort.NewDynamicAdvancedSessionWithONNXData(data, ins, outs, so); err != nil {
+		return nil, fmt.Errorf("%w: onnxruntime cannot load it: %v", ErrContract, err)
+	}
+	return p, nil
 }
 
 func closePaths(ps [2]*path) error {

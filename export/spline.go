@@ -2,7 +2,6 @@ package export
 
 import (
 	"math"
-	"strconv"
 
 	"github.com/amortize/amortize/export/onnxpb"
 	"github.com/amortize/amortize/models"
@@ -30,11 +29,12 @@ func (g *graph) RQSpline(x, widths, heights, derivs models.Tensor, inverse bool,
 	)
 	w, bias := splineTable(c, inverse)
 	table := g.Add(g.MatMul(cat, g.Const(3*k-1, 7*k-1, w)), g.Const(1, 7*k-1, bias))
-	xc := g.sized(g.node("Clip", vx.rows, 1, nil, vx.name, g.scalar0(-b), g.scalar0(b)), vx.dim)
 
-	// The bin is the number of interior knots the input reaches.
+	// The bin is the number of interior knots the input reaches. Inputs
+	// in the tails get an edge bin; Where discards what it computes for
+	// them, even NaN, so unlike the composite no clamp is needed.
 	knots := tv(g.Slice(table, 6*k, 7*k-1))
-	reached := g.node("GreaterOrEqual", vx.rows, k-1, nil, xc.name, knots.name)
+	reached := g.node("GreaterOrEqual", vx.rows, k-1, nil, vx.name, knots.name)
 	count := g.node("Cast", vx.rows, k-1, []*onnxpb.AttributeProto{intAttr("to", int64(onnxpb.TensorProto_INT64))}, reached.name)
 	bin := g.node("ReduceSum", vx.rows, 1, []*onnxpb.AttributeProto{intAttr("keepdims", 1)}, count.name, g.int64Init(1))
 	cols := g.node("Add", vx.rows, 6, nil, bin.name, g.int64Init(0, int64(k), int64(2*k), int64(3*k), int64(4*k), int64(5*k)))
@@ -44,7 +44,7 @@ func (g *graph) RQSpline(x, widths, heights, derivs models.Tensor, inverse bool,
 	// slow, and these are 2 of every row's K−1.
 	d := g.split(tv(g.Add(g.unary("Softplus", p[4]), g.Scalar(c.MinDerivative))), 1, 1)
 
-	ys, lad := models.RQSplineBin(g, xc, p[0], p[1], p[2], p[3], d[0], d[1], inverse)
+	ys, lad := models.RQSplineBin(g, x, p[0], p[1], p[2], p[3], d[0], d[1], inverse)
 	inside := g.node("LessOrEqual", vx.rows, 1, nil, tv(g.Abs(x)).name, tv(g.Scalar(b)).name)
 	y := g.sized(g.node("Where", vx.rows, 1, nil, inside.name, tv(ys).name, vx.name), vx.dim)
 	l := g.sized(g.node("Where", vx.rows, 1, nil, inside.name, tv(lad).name, tv(g.Scalar(0)).name), vx.dim)
@@ -143,17 +143,4 @@ func (g *graph) split(a *value, cols ...int64) []models.Tensor {
 		Attribute: []*onnxpb.AttributeProto{intAttr("axis", 1)},
 	})
 	return vals
-}
-
-// scalar0 is a rank-0 float constant, the shape Clip's bounds must have.
-func (g *graph) scalar0(v float64) string {
-	name := "scalar0_" + strconv.FormatUint(uint64(math.Float32bits(float32(v))), 16)
-	if _, ok := g.named[name]; !ok {
-		g.inits = append(g.inits, &onnxpb.TensorProto{
-			Name: proto.String(name), DataType: proto.Int32(int32(onnxpb.TensorProto_FLOAT)),
-			FloatData: []float32{float32(v)},
-		})
-		g.named[name] = &value{name: name}
-	}
-	return name
 }

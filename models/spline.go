@@ -93,37 +93,39 @@ func RQSpline(o Ops, x, widths, heights, derivs Tensor, inverse bool, c SplineCo
 // that find the bin their own way share this arithmetic with RQSpline.
 func RQSplineBin(o Ops, xc, x0, w, y0, h, d0, d1 Tensor, inverse bool) (y, logAbsDet Tensor) {
 	delta := o.Div(h, w)
-	two := o.Scalar(2)
-	s := o.Sub(o.Add(d0, d1), o.Mul(two, delta))
+	twoDelta := o.Add(delta, delta)
+	s := o.Sub(o.Add(d0, d1), twoDelta)
 
 	var theta Tensor
 	if inverse {
+		// θ solves a·θ² + b·θ + c = 0 with c = −m.
 		dy := o.Sub(xc, y0)
-		qa := o.Add(o.Mul(dy, s), o.Mul(h, o.Sub(delta, d0)))
-		qb := o.Sub(o.Mul(h, d0), o.Mul(dy, s))
-		qc := o.Neg(o.Mul(delta, dy))
-		// The discriminant is ≥ 0 in exact arithmetic; the floor only
-		// absorbs rounding, where nflows would stop on an assertion.
-		disc := o.Maximum(o.Sub(o.Square(qb), o.Mul(o.Scalar(4), o.Mul(qa, qc))), o.Scalar(0))
-		theta = o.Div(o.Mul(two, qc), o.Sub(o.Neg(qb), o.Sqrt(disc)))
+		ds := o.Mul(dy, s)
+		qa := o.Add(ds, o.Mul(h, o.Sub(delta, d0)))
+		qb := o.Sub(o.Mul(h, d0), ds)
+		m := o.Mul(delta, dy)
+		// The discriminant b² − 4ac is ≥ 0 in exact arithmetic; the floor
+		// only absorbs rounding, where nflows would stop on an assertion.
+		disc := o.Maximum(o.Add(o.Square(qb), o.Mul(o.Scalar(4), o.Mul(qa, m))), o.Scalar(0))
+		// 2c / (−b − √disc), the cancellation-free root.
+		theta = o.Div(o.Add(m, m), o.Add(qb, o.Sqrt(disc)))
 		y = o.Add(o.Mul(theta, w), x0)
 	} else {
 		theta = o.Div(o.Sub(xc, x0), w)
 	}
-	one := o.Scalar(1)
-	t1t := o.Mul(theta, o.Sub(one, theta))
+	u := o.Sub(o.Scalar(1), theta)
+	t1t := o.Mul(theta, u)
 	den := o.Add(delta, o.Mul(s, t1t))
 	if !inverse {
 		num := o.Mul(h, o.Add(o.Mul(delta, o.Square(theta)), o.Mul(d0, t1t)))
 		y = o.Add(y0, o.Div(num, den))
 	}
-	dnum := o.Mul(o.Square(delta), o.Add(o.Add(o.Mul(d1, o.Square(theta)), o.Mul(two, o.Mul(delta, t1t))),
-		o.Mul(d0, o.Square(o.Sub(one, theta)))))
-	logAbsDet = o.Sub(o.Log(dnum), o.Mul(two, o.Log(den)))
+	dnum := o.Mul(o.Square(delta), o.Add(o.Add(o.Mul(d1, o.Square(theta)), o.Mul(twoDelta, t1t)), o.Mul(d0, o.Square(u))))
+	// log|dy/dx| = log(dnum / den²); the inverse's is its negative.
 	if inverse {
-		logAbsDet = o.Neg(logAbsDet)
+		return y, o.Log(o.Div(o.Square(den), dnum))
 	}
-	return y, logAbsDet
+	return y, o.Log(o.Div(dnum, o.Square(den)))
 }
 
 // rqKnots maps unnormalised bin sizes [M,K] to the K+1 knots [M,K+1] on

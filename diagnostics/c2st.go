@@ -84,6 +84,12 @@ const (
 // in distribution, about to the 0.01 level, not bit for bit. For a given seed
 // the result is deterministic and independent of Workers.
 //
+// The classifier's matrix products go through gonum's blas64, pure Go by
+// default. A program that registers a native BLAS with blas64.Use, as
+// linking package trainer with OpenBLAS does, runs them several times
+// faster; its rounding may differ in the last bits, and so may the score,
+// slightly.
+//
 // C2ST returns an error wrapping ctx.Err() when ctx is done before it
 // finishes.
 func C2ST(ctx context.Context, ref, alg *mat.Dense, opts C2STOptions) (float64, error) {

@@ -6,6 +6,9 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+
+	"gonum.org/v1/gonum/blas"
+	"gonum.org/v1/gonum/blas/blas64"
 )
 
 // Settings of scikit-learn 1.2's MLPClassifier that sbibm leaves at their
@@ -26,7 +29,8 @@ const (
 
 // classifier is scikit-learn's MLPClassifier with two ReLU hidden layers
 // and one logistic output, with the buffers for training on mini-batches.
-// It is used by one goroutine.
+// It is used by one goroutine. The matrix products go through blas64, so a
+// program that registers a native BLAS with blas64.Use speeds them up.
 type classifier struct {
 	sizes  []int       // layer widths: input, hidden, hidden, 1
 	params []float64   // every layer's weights, then every layer's biases
@@ -37,10 +41,10 @@ type classifier struct {
 	m, v   []float64   // Adam's moment estimates
 	step   int         // Adam updates so far
 
-	batch   int         // rows per mini-batch
-	act     [][]float64 // act[l] is batch×sizes[l]: the inputs, then each layer's output
-	delta   [][]float64 // delta[l] (l ≥ 1) is batch×sizes[l]: loss gradient at layer l's pre-activation
-	scratch []float64   // a transposed weight matrix or activation block
+	batch int         // rows per mini-batch
+	act   [][]float64 // act[l] is batch×sizes[l]: the inputs, then each layer's output
+	delta [][]float64 // delta[l] (l ≥ 1) is batch×sizes[l]: loss gradient at layer l's pre-activation
+	ones  []float64   // batch ones, to sum the rows of a delta block
 }
 
 // newClassifier draws the initial weights from src the way scikit-learn
@@ -82,7 +86,10 @@ func newClassifier(dim, hidden, batch int, src *rand.Rand) *classifier {
 			c.delta[l] = make([]float64, batch*s)
 		}
 	}
-	c.scratch = make([]float64, max(batch*max(dim, hidden), hidden*hidden))
+	c.ones = make([]float64, batch)
+	for i := range c.ones {
+		c.ones[i] = 1
+	}
 	return c
 }
 
@@ -172,19 +179,17 @@ func (c *classifier) forward(nb int) []float64 {
 	for l, w := range c.w {
 		in, out := c.sizes[l], c.sizes[l+1]
 		z := c.act[l+1][:nb*out]
-		matMul(z, c.act[l][:nb*in], w, nb, in, out)
-		b := c.b[l]
 		for r := range nb {
-			row := z[r*out : (r+1)*out]
-			row = row[:len(b)]
-			if l < last {
-				for j, bj := range b {
-					row[j] = max(row[j]+bj, 0)
-				}
-			} else {
-				for j, bj := range b {
-					row[j] = 1 / (1 + math.Exp(-(row[j] + bj)))
-				}
+			copy(z[r*out:(r+1)*out], c.b[l])
+		}
+		mul(blas.NoTrans, blas.NoTrans, 1, general(c.act[l], nb, in), general(w, in, out), 1, general(z, nb, out))
+		if l < last {
+			for i, v := range z {
+				z[i] = max(v, 0)
+			}
+		} else {
+			for i, v := range z {
+				z[i] = 1 / (1 + math.Exp(-v))
 			}
 		}
 	}
@@ -203,11 +208,8 @@ func (c *classifier) backprop(nb int, y []float64) float64 {
 		// 1−q: one logarithm instead of two.
 		loss -= math.Log(y[k]*q + (1-y[k])*(1-q))
 	}
-	var sq float64
-	for _, w := range c.coefs {
-		sq += w * w
-	}
-	loss = (loss + 0.5*l2Penalty*sq) / float64(nb)
+	coefs := blas64.Vector{N: len(c.coefs), Data: c.coefs, Inc: 1}
+	loss = (loss + 0.5*l2Penalty*blas64.Dot(coefs, coefs)) / float64(nb)
 
 	// With a logistic output, the log loss's gradient at the output's
 	// pre-activation is simply p − y.
@@ -217,37 +219,24 @@ func (c *classifier) backprop(nb int, y []float64) float64 {
 		top[k] = pk - y[k]
 	}
 	inv := 1 / float64(nb)
+	ones := blas64.Vector{N: nb, Data: c.ones, Inc: 1}
 	for l := last; l >= 0; l-- {
 		in, out := c.sizes[l], c.sizes[l+1]
-		a := c.act[l][:nb*in]
-		d := c.delta[l+1][:nb*out]
+		a := general(c.act[l], nb, in)
+		d := general(c.delta[l+1], nb, out)
+		w := general(c.w[l], in, out)
 
-		at := c.scratch[:in*nb]
-		transpose(at, a, nb, in)
-		gw := c.gw[l]
-		matMul(gw, at, d, in, nb, out)
-		for i, w := range c.w[l] {
-			gw[i] = (gw[i] + l2Penalty*w) * inv
-		}
-		gb := c.gb[l]
-		clear(gb)
-		for r := range nb {
-			for j, v := range d[r*out : (r+1)*out] {
-				gb[j] += v
-			}
-		}
-		for j := range gb {
-			gb[j] *= inv
-		}
+		// gw = (aᵀ·d + α·w)/nb and gb = (1ᵀ·d)/nb.
+		copy(c.gw[l], c.w[l])
+		mul(blas.Trans, blas.NoTrans, inv, a, d, l2Penalty*inv, general(c.gw[l], in, out))
+		blas64.Gemv(blas.Trans, inv, d, ones, 0, blas64.Vector{N: out, Data: c.gb[l], Inc: 1})
 
 		if l == 0 {
 			break
 		}
-		wt := c.scratch[:out*in]
-		transpose(wt, c.w[l], in, out)
 		prev := c.delta[l][:nb*in]
-		matMul(prev, d, wt, nb, out, in)
-		for i, av := range a {
+		mul(blas.NoTrans, blas.Trans, 1, d, w, 0, general(prev, nb, in))
+		for i, av := range a.Data {
 			if av <= 0 { // ReLU passes no gradient where it outputs 0
 				prev[i] = 0
 			}
@@ -271,67 +260,38 @@ func (c *classifier) adam() {
 	}
 }
 
-// transpose sets dst (c×r) to the transpose of src (r×c), both row-major.
-func transpose(dst, src []float64, r, c int) {
-	for i := range r {
-		for j, v := range src[i*c : (i+1)*c] {
-			dst[j*r+i] = v
+// mul sets c = alpha·op(a)·op(b) + beta·c, as blas64.Gemm does, for
+// matrices made by general. A product with one output column or one inner
+// term, as the output layer's with its one unit, goes to Gemv or Ger:
+// gonum's pure-Go Gemm would work through it a scalar at a time.
+func mul(tA, tB blas.Transpose, alpha float64, a, b blas64.General, beta float64, c blas64.General) {
+	k := a.Cols
+	if tA != blas.NoTrans {
+		k = a.Rows
+	}
+	switch {
+	case c.Cols == 1:
+		blas64.Gemv(tA, alpha, a, vec(b), beta, vec(c))
+	case k == 1:
+		if beta == 0 {
+			clear(c.Data) // so that NaNs in c do not survive, as in Gemm
+		} else {
+			blas64.Scal(beta, vec(c))
 		}
+		blas64.Ger(alpha, vec(a), vec(b), c)
+	default:
+		blas64.Gemm(tA, tB, alpha, a, b, beta, c)
 	}
 }
 
-// matMul sets c (m×n) to a (m×k) times b (k×n), all row-major. Blocks of
-// 4×2 outputs are accumulated in registers, which is about twice as fast as
-// row-by-row updates for the small matrices of the classifier.
-func matMul(c, a, b []float64, m, k, n int) {
-	i := 0
-	for ; i+4 <= m; i += 4 {
-		a0 := a[i*k : (i+1)*k]
-		a1 := a[(i+1)*k : (i+2)*k][:len(a0)]
-		a2 := a[(i+2)*k : (i+3)*k][:len(a0)]
-		a3 := a[(i+3)*k : (i+4)*k][:len(a0)]
-		j := 0
-		for ; j+2 <= n; j += 2 {
-			var c00, c01, c10, c11, c20, c21, c30, c31 float64
-			for p, x := range a0 {
-				bp := b[p*n+j : p*n+j+2]
-				b0, b1 := bp[0], bp[1]
-				c00 += x * b0
-				c01 += x * b1
-				x = a1[p]
-				c10 += x * b0
-				c11 += x * b1
-				x = a2[p]
-				c20 += x * b0
-				c21 += x * b1
-				x = a3[p]
-				c30 += x * b0
-				c31 += x * b1
-			}
-			c[i*n+j], c[i*n+j+1] = c00, c01
-			c[(i+1)*n+j], c[(i+1)*n+j+1] = c10, c11
-			c[(i+2)*n+j], c[(i+2)*n+j+1] = c20, c21
-			c[(i+3)*n+j], c[(i+3)*n+j+1] = c30, c31
-		}
-		for ; j < n; j++ {
-			var c0, c1, c2, c3 float64
-			for p, x := range a0 {
-				bv := b[p*n+j]
-				c0 += x * bv
-				c1 += a1[p] * bv
-				c2 += a2[p] * bv
-				c3 += a3[p] * bv
-			}
-			c[i*n+j], c[(i+1)*n+j], c[(i+2)*n+j], c[(i+3)*n+j] = c0, c1, c2, c3
-		}
-	}
-	for ; i < m; i++ {
-		row := c[i*n : (i+1)*n]
-		clear(row)
-		for p, x := range a[i*k : (i+1)*k] {
-			for j, bv := range b[p*n : (p+1)*n][:len(row)] {
-				row[j] += x * bv
-			}
-		}
-	}
+// vec returns the elements of a matrix made by general as one vector: its
+// only row or column, whichever way it is transposed.
+func vec(m blas64.General) blas64.Vector {
+	return blas64.Vector{N: len(m.Data), Data: m.Data, Inc: 1}
+}
+
+// general returns the first r rows of the row-major matrix in data with c
+// columns, packed: Stride is c and Data holds exactly r·c values.
+func general(data []float64, r, c int) blas64.General {
+	return blas64.General{Rows: r, Cols: c, Stride: c, Data: data[:r*c]}
 }

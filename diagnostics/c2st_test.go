@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -122,6 +123,11 @@ func TestC2STErrors(t *testing.T) {
 		return m
 	}
 	huge := mat.NewDense(3, 1, []float64{math.MaxFloat64, math.MaxFloat64, math.MaxFloat64})
+	// Unscaled, such values overflow inside the network instead. In 20
+	// dimensions the first layer's weighted sums leave float64's range; in
+	// one, only the gradient sums might, depending on where the BLAS
+	// applies the 1/batch scale.
+	wide := mat.NewDense(3, 20, slices.Repeat([]float64{math.MaxFloat64}, 3*20))
 	tiny := mat.NewDense(2, 1, []float64{0, 1})
 	cases := []struct {
 		name     string
@@ -135,8 +141,7 @@ func TestC2STErrors(t *testing.T) {
 		{"NaN", ok, bad(math.NaN()), diagnostics.C2STOptions{}, diagnostics.ErrNonFinite},
 		{"+Inf", bad(math.Inf(1)), ok, diagnostics.C2STOptions{}, diagnostics.ErrNonFinite},
 		{"z-score overflow", huge, huge, diagnostics.C2STOptions{}, diagnostics.ErrNonFinite},
-		// Unscaled, the same values overflow inside the network instead.
-		{"network overflow", huge, huge, diagnostics.C2STOptions{NoZScore: true, Folds: 2}, diagnostics.ErrDiverged},
+		{"network overflow", wide, wide, diagnostics.C2STOptions{NoZScore: true, Folds: 2}, diagnostics.ErrDiverged},
 		{"one fold", ok, ok, diagnostics.C2STOptions{Folds: 1}, diagnostics.ErrInvalidOption},
 		{"negative folds", ok, ok, diagnostics.C2STOptions{Folds: -2}, diagnostics.ErrInvalidOption},
 		{"more folds than samples", tiny, tiny, diagnostics.C2STOptions{}, diagnostics.ErrInvalidOption},

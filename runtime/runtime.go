@@ -334,11 +334,15 @@ func (c call) rows(m *Model, t0, t1, s0, s1 int) call {
 func (m *Model) chunks(c call) error {
 	limit := m.chunkRows
 	if total := c.b * (c.nTheta + c.nSample); m.workers > 1 && total >= 2*MinPieceRows {
-		// Enough rows for every worker, but no piece under MinPieceRows.
-		per := max(roundUp((total+m.workers-1)/m.workers, lanes), MinPieceRows)
-		if limit <= 0 || per < limit {
-			limit = per
+		// A multiple of the workers' count of equal pieces, as few as the
+		// chunk limit allows, none under MinPieceRows: 10,000 rows in
+		// pieces of 4,096 would leave one worker idle for the third.
+		n, most := 1, total
+		if limit > 0 {
+			n, most = (total+limit-1)/limit, limit
 		}
+		n = roundUp(n, m.workers)
+		limit = min(max(roundUp((total+n-1)/n, lanes), MinPieceRows), most)
 	}
 	pieces := c.pieces(m, limit)
 	if len(pieces) == 1 {

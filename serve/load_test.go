@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	goruntime "runtime"
 	"slices"
 	"sync"
@@ -30,7 +31,9 @@ const sampleBody = `{"x":[0.1,-0.2],"n":100}`
 // when AMORTIZE_LOAD names a duration (AMORTIZE_LOAD=20s go test -run
 // TestLoad ./serve); every request goes to the 127.0.0.1 listener it opens.
 // AMORTIZE_LOAD_KIND=gaussian serves a Gaussian estimator of the same
-// dimensions instead of the NSF, to see the server's own ceiling.
+// dimensions instead of the NSF, to see the server's own ceiling;
+// AMORTIZE_LOAD_MODEL=FILE serves that model file (a trained two_moons
+// model, such as the demo's demo-out/model.onnx) instead of random weights.
 func TestLoad(t *testing.T) {
 	spec := os.Getenv("AMORTIZE_LOAD")
 	if spec == "" || testing.Short() {
@@ -46,7 +49,18 @@ func TestLoad(t *testing.T) {
 		model.kind = k
 	}
 	dir := t.TempDir()
-	writeModel(t, dir, "two_moons", model)
+	if file := os.Getenv("AMORTIZE_LOAD_MODEL"); file != "" {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "two_moons.onnx"), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		model.kind = file
+	} else {
+		writeModel(t, dir, "two_moons", model)
+	}
 	srv, err := New(Config{Dir: dir, Logger: quietLogger()})
 	if err != nil {
 		t.Fatal(err)

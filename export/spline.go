@@ -79,17 +79,12 @@ func splineTable(c models.SplineConfig, inverse bool) (w, bias []float64) {
 		}
 		return coef, -b + 2*b*minSize*float64(j)
 	}
-	set := func(col int, coef map[int]float64, c0 float64) {
+	// add adds sign times an affine function to column col.
+	add := func(col int, sign float64, coef map[int]float64, c0 float64) {
 		for r, v := range coef {
-			w[r*n+col] += v
+			w[r*n+col] += sign * v
 		}
-		bias[col] += c0
-	}
-	sub := func(col int, coef map[int]float64, c0 float64) {
-		for r, v := range coef {
-			w[r*n+col] -= v
-		}
-		bias[col] -= c0
+		bias[col] += sign * c0
 	}
 	for j := range k {
 		for q, m := range []struct {
@@ -98,9 +93,9 @@ func splineTable(c models.SplineConfig, inverse bool) (w, bias []float64) {
 		}{{0, c.MinBinWidth}, {k, c.MinBinHeight}} {
 			lo, lo0 := knot(m.off, j, m.minSize)
 			hi, hi0 := knot(m.off, j+1, m.minSize)
-			set(2*q*k+j, lo, lo0)
-			set((2*q+1)*k+j, hi, hi0)
-			sub((2*q+1)*k+j, lo, lo0)
+			add(2*q*k+j, 1, lo, lo0)
+			add((2*q+1)*k+j, 1, hi, hi0)
+			add((2*q+1)*k+j, -1, lo, lo0)
 		}
 		for q, i := range []int{j, j + 1} {
 			col := (4+q)*k + j
@@ -117,7 +112,7 @@ func splineTable(c models.SplineConfig, inverse bool) (w, bias []float64) {
 	}
 	for j := 1; j < k; j++ {
 		coef, c0 := knot(off, j, minSize)
-		set(6*k+j-1, coef, c0)
+		add(6*k+j-1, 1, coef, c0)
 	}
 	return w, bias
 }

@@ -185,18 +185,9 @@ func waitReady(t testing.TB, base string) {
 // concurrent callers, without the network: the server's own cost per
 // request, batching included.
 func BenchmarkSample(b *testing.B) {
-	runtimetest.RequireLibrary(b)
 	dir := b.TempDir()
 	writeModel(b, dir, "two_moons", twoMoons)
-	srv, err := New(Config{Dir: dir, Logger: quietLogger()})
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := srv.Load(); err != nil {
-		b.Fatal(err)
-	}
-	defer srv.Close()
-	h := srv.Handler()
+	h := newServer(b, Config{Dir: dir}).Handler()
 	body := []byte(sampleBody)
 	b.ReportAllocs()
 	b.SetParallelism(max(64/goruntime.GOMAXPROCS(0), 1))

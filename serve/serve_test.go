@@ -28,8 +28,9 @@ import (
 	"gonum.org/v1/gonum/mat"
 )
 
-// newServer serves the small model from a fresh directory, loaded.
-func newServer(t *testing.T, cfg Config) *Server {
+// newServer serves cfg.Dir, by default the small model from a fresh
+// directory, loaded.
+func newServer(t testing.TB, cfg Config) *Server {
 	t.Helper()
 	runtimetest.RequireLibrary(t)
 	if cfg.Dir == "" {

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Installs the system packages the build and the tests need (Debian/Ubuntu):
-# gcc for cgo, OpenBLAS for training, python3-onnx for the ONNX checker in
-# the tests, npm to fetch the onnxruntime library.
+# make (for .ci/run, which calls it after this script), gcc for cgo,
+# OpenBLAS for training, python3-onnx for the ONNX checker in the tests,
+# npm to fetch the onnxruntime library.
 set -euo pipefail
-pkgs=(gcc libopenblas-dev python3-onnx python3-numpy npm)
+pkgs=(make gcc libopenblas-dev python3-onnx python3-numpy npm)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

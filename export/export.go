@@ -116,7 +116,11 @@ func (g *graph) output(name, rows, input string, tail ...int64) {
 func (g *graph) valueInfo() []*onnxpb.ValueInfoProto {
 	out := make([]*onnxpb.ValueInfoProto, 0, len(g.batch))
 	for _, v := range g.batch {
-		out = append(out, tensorInfo(v.name, onnxpb.TensorProto_FLOAT, v.dim, v.cols))
+		dt := onnxpb.TensorProto_FLOAT
+		if v.mask {
+			dt = onnxpb.TensorProto_BOOL
+		}
+		out = append(out, tensorInfo(v.name, dt, v.dim, v.cols))
 	}
 	return out
 }

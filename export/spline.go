@@ -8,18 +8,29 @@ import (
 	"google.golang.org/protobuf/proto"
 )
 
-var _ models.SplineOps = (*graph)(nil)
+var (
+	_ models.SplineOps         = (*graph)(nil)
+	_ models.DeferredSplineOps = (*graph)(nil)
+)
 
-// RQSpline implements models.SplineOps with ONNX's own selection ops.
+// RQSpline implements models.SplineOps: the spline and its log|det|, which
+// a flow of several splines rather defers.
+func (g *graph) RQSpline(x, widths, heights, derivs models.Tensor, inverse bool, c models.SplineConfig) (models.Tensor, models.Tensor) {
+	y, det := g.RQSplineDeferred(x, widths, heights, derivs, inverse, c)
+	return y, g.SplineLogDets([]models.SplineDet{det}, inverse)
+}
+
+// RQSplineDeferred implements models.DeferredSplineOps with ONNX's own
+// selection ops.
 //
 // onnxruntime pays a fixed cost per node on every call, and every node makes
 // a full pass over its input, so the composite over models.Ops (one-hot bin
 // masks, a product and a sum per picked value: about 110 nodes) is written
-// here in about 60: one product maps the softmax and softplus outputs to a
+// here in about 40: one product maps the softmax and softplus outputs to a
 // table of every bin's knots, sizes and derivatives, GatherElements picks the
 // input's bin from it, and Where switches to the linear tails. The arithmetic
-// inside the bin is models.RQSplineBin, shared with the other backends.
-func (g *graph) RQSpline(x, widths, heights, derivs models.Tensor, inverse bool, c models.SplineConfig) (models.Tensor, models.Tensor) {
+// inside the bin is models.RQSplineBinMap, shared with the other backends.
+func (g *graph) RQSplineDeferred(x, widths, heights, derivs models.Tensor, inverse bool, c models.SplineConfig) (models.Tensor, models.SplineDet) {
 	vx := tv(x)
 	k, b := c.Bins, c.TailBound
 	cat := g.Concat(
@@ -44,11 +55,34 @@ func (g *graph) RQSpline(x, widths, heights, derivs models.Tensor, inverse bool,
 	// slow, and these are 2 of every row's K−1.
 	d := g.split(tv(g.Add(g.unary("Softplus", p[4]), g.Scalar(c.MinDerivative))), 1, 1)
 
-	ys, lad := models.RQSplineBin(g, x, p[0], p[1], p[2], p[3], d[0], d[1], inverse)
+	ys, det := models.RQSplineBinMap(g, x, p[0], p[1], p[2], p[3], d[0], d[1], inverse)
 	inside := g.node("LessOrEqual", vx.rows, 1, nil, tv(g.Abs(x)).name, tv(g.Scalar(b)).name)
-	y := g.sized(g.node("Where", vx.rows, 1, nil, inside.name, tv(ys).name, vx.name), vx.dim)
-	l := g.sized(g.node("Where", vx.rows, 1, nil, inside.name, tv(lad).name, tv(g.Scalar(0)).name), vx.dim)
-	return y, l
+	inside.mask = true
+	det.Inside = g.sized(inside, vx.dim)
+	return g.sized(g.node("Where", vx.rows, 1, nil, inside.name, tv(ys).name, vx.name), vx.dim), det
+}
+
+// SplineLogDets implements models.DeferredSplineOps: every field of dets
+// joined along the columns, one log|det| over them all, zero in the tails,
+// summed per row.
+func (g *graph) SplineLogDets(dets []models.SplineDet, inverse bool) models.Tensor {
+	field := func(f func(models.SplineDet) models.Tensor) models.Tensor {
+		ts := make([]models.Tensor, len(dets))
+		for i, d := range dets {
+			ts[i] = f(d)
+		}
+		return g.Concat(ts...)
+	}
+	all := models.SplineDet{
+		Theta:  field(func(d models.SplineDet) models.Tensor { return d.Theta }),
+		Delta:  field(func(d models.SplineDet) models.Tensor { return d.Delta }),
+		D0:     field(func(d models.SplineDet) models.Tensor { return d.D0 }),
+		D1:     field(func(d models.SplineDet) models.Tensor { return d.D1 }),
+		Inside: field(func(d models.SplineDet) models.Tensor { return d.Inside }),
+	}
+	lad := tv(models.RQSplineLogDet(g, all, inverse))
+	l := g.sized(g.node("Where", lad.rows, lad.cols, nil, tv(all.Inside).name, lad.name, tv(g.Scalar(0)).name), lad.dim)
+	return g.SumCols(l)
 }
 
 // splineTable is the affine map, weights [3K−1, 7K−1] and bias [1, 7K−1]

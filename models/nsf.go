@@ -145,40 +145,57 @@ func (n *NSF) Sample(o Ops, noise, x Tensor) (theta, logProb Tensor) {
 // |det ∂z/∂θ| [N,1].
 func (n *NSF) Forward(o Ops, theta, x Tensor) (z, logAbsDet Tensor) {
 	z = theta
-	var lad, luLad Tensor
+	lad := newNSFLogDet(o, false)
 	for t := range n.spec.Transforms {
-		var l Tensor
-		z, l = n.coupling(o, t, z, x, false)
-		lad = nsfAccumulate(o, lad, l)
+		z = n.coupling(o, t, z, x, lad)
 		if n.spec.ThetaDim > 1 {
-			z, l = n.lu(o, t, z, false)
-			luLad = nsfAccumulate(o, luLad, l)
+			z = n.lu(o, t, z, lad)
 		}
 	}
-	if luLad != nil {
-		lad = o.Add(lad, luLad)
-	}
-	return z, lad
+	return z, lad.total()
 }
 
 // Inverse maps z [N,ThetaDim] given x back to θ and the log|det ∂θ/∂z|
 // [N,1], the negative of Forward's at that θ.
 func (n *NSF) Inverse(o Ops, z, x Tensor) (theta, logAbsDet Tensor) {
 	theta = z
-	var lad, luLad Tensor
+	lad := newNSFLogDet(o, true)
 	for t := n.spec.Transforms - 1; t >= 0; t-- {
-		var l Tensor
 		if n.spec.ThetaDim > 1 {
-			theta, l = n.lu(o, t, theta, true)
-			luLad = nsfAccumulate(o, luLad, l)
+			theta = n.lu(o, t, theta, lad)
 		}
-		theta, l = n.coupling(o, t, theta, x, true)
-		lad = nsfAccumulate(o, lad, l)
+		theta = n.coupling(o, t, theta, x, lad)
 	}
-	if luLad != nil {
-		lad = o.Add(lad, luLad)
+	return theta, lad.total()
+}
+
+// nsfLogDet sums the log|det| of a flow's layers in one direction: the
+// splines' as they come, or, for backends implementing DeferredSplineOps,
+// all at once at the end; the LU maps' apart, as they depend on the
+// parameters alone.
+type nsfLogDet struct {
+	o        Ops
+	inverse  bool
+	deferred DeferredSplineOps
+	dets     []SplineDet
+	splines  Tensor
+	lu       Tensor
+}
+
+func newNSFLogDet(o Ops, inverse bool) *nsfLogDet {
+	l := &nsfLogDet{o: o, inverse: inverse}
+	l.deferred, _ = o.(DeferredSplineOps)
+	return l
+}
+
+func (l *nsfLogDet) total() Tensor {
+	if len(l.dets) > 0 {
+		l.splines = l.deferred.SplineLogDets(l.dets, l.inverse)
 	}
-	return theta, lad
+	if l.lu == nil {
+		return l.splines
+	}
+	return l.o.Add(l.splines, l.lu)
 }
 
 func nsfAccumulate(o Ops, sum, v Tensor) Tensor {
@@ -188,15 +205,16 @@ func nsfAccumulate(o Ops, sum, v Tensor) Tensor {
 	return o.Add(sum, v)
 }
 
-// coupling is layer t's spline, in either direction: the kept dimensions
-// pass unchanged, so the conditioner sees the same input both ways.
-func (n *NSF) coupling(o Ops, t int, z, x Tensor, inverse bool) (Tensor, Tensor) {
+// coupling is layer t's spline, in the direction of lad: the kept
+// dimensions pass unchanged, so the conditioner sees the same input both
+// ways.
+func (n *NSF) coupling(o Ops, t int, z, x Tensor, lad *nsfLogDet) Tensor {
 	d := n.spec.ThetaDim
 	if d == 1 {
-		return n.splines(o, z, n.contextNet(o, t, x), inverse)
+		return n.splines(o, z, n.contextNet(o, t, x), lad)
 	}
 	kept, moved := nsfMask(d, t)
-	y, lad := n.splines(o, nsfColumns(o, z, moved), n.residualNet(o, t, nsfColumns(o, z, kept), x), inverse)
+	y := n.splines(o, nsfColumns(o, z, moved), n.residualNet(o, t, nsfColumns(o, z, kept), x), lad)
 	cols := make([]Tensor, d)
 	for i, j := range moved {
 		cols[j] = o.Slice(y, i, i+1)
@@ -204,7 +222,7 @@ func (n *NSF) coupling(o Ops, t int, z, x Tensor, inverse bool) (Tensor, Tensor)
 	for _, j := range kept {
 		cols[j] = o.Slice(z, j, j+1)
 	}
-	return o.Concat(cols...), lad
+	return o.Concat(cols...)
 }
 
 // nsfColumns gathers the listed columns of a.
@@ -219,18 +237,26 @@ func nsfColumns(o Ops, a Tensor, idx []int) Tensor {
 	return o.Concat(cols...)
 }
 
-// splines applies one spline per column of a [N,Dt], all at once: the
-// conditioner's [N, Dt·(3K−1)] output is read as one row of parameters per
-// (sample, dimension) pair, the row-major order nflows reshapes it in.
-func (n *NSF) splines(o Ops, a, params Tensor, inverse bool) (Tensor, Tensor) {
+// splines applies one spline per column of a [N,Dt], all at once, adding
+// their log|det| to lad: the conditioner's [N, Dt·(3K−1)] output is read as
+// one row of parameters per (sample, dimension) pair, the row-major order
+// nflows reshapes it in.
+func (n *NSF) splines(o Ops, a, params Tensor, lad *nsfLogDet) Tensor {
 	k := n.spec.Bins
 	dt := o.Cols(a)
 	p := nsfReshape(o, params, 3*k-1)
-	y, lad := RQSpline(o, nsfReshape(o, a, 1), o.Slice(p, 0, k), o.Slice(p, k, 2*k), o.Slice(p, 2*k, 3*k-1), inverse, n.spline)
-	if dt == 1 {
-		return y, lad
+	a1, w, h, d := nsfReshape(o, a, 1), o.Slice(p, 0, k), o.Slice(p, k, 2*k), o.Slice(p, 2*k, 3*k-1)
+	if lad.deferred != nil {
+		y, det := lad.deferred.RQSplineDeferred(a1, w, h, d, lad.inverse, n.spline)
+		for _, f := range []*Tensor{&det.Theta, &det.Delta, &det.D0, &det.D1, &det.Inside} {
+			*f = nsfReshape(o, *f, dt)
+		}
+		lad.dets = append(lad.dets, det)
+		return nsfReshape(o, y, dt)
 	}
-	return nsfReshape(o, y, dt), o.SumCols(nsfReshape(o, lad, dt))
+	y, l := RQSpline(o, a1, w, h, d, lad.inverse, n.spline)
+	lad.splines = nsfAccumulate(o, lad.splines, o.SumCols(nsfReshape(o, l, dt)))
+	return nsfReshape(o, y, dt)
 }
 
 // nsfReshape skips reshapes that would change nothing, keeping graphs small.
@@ -288,17 +314,17 @@ func (n *NSF) contextNet(o Ops, t int, x Tensor) Tensor {
 
 // lu is nflows' LULinear of layer t, y = L·U·z + bias per row, with L unit
 // lower triangular and U upper triangular with diagonal softplus(·)+1e-3,
-// and its log|det| as a [1,1] tensor.
+// in the direction of lad, to which it adds its log|det|, a [1,1] tensor.
 //
 // Both directions are a matrix product plus a bias. The matrix is the map
 // applied to the identity's rows, computed from the parameters alone, so an
 // exported graph folds it into a constant and pays one product per layer,
 // not the d−1 sweeps of each triangle per row.
-func (n *NSF) lu(o Ops, t int, z Tensor, inverse bool) (Tensor, Tensor) {
+func (n *NSF) lu(o Ops, t int, z Tensor, lad *nsfLogDet) Tensor {
 	p := fmt.Sprintf("t%d.lu.", t)
 	d := n.spec.ThetaDim
 	diag := o.Add(Softplus(o, o.Param(p+"diag")), o.Scalar(luEps))
-	lad := o.SumCols(o.Log(diag))
+	logDet := o.SumCols(o.Log(diag))
 	lower := func(a Tensor) Tensor { return luStrict(o, a, o.Param(p+"lower"), d, false) }
 	upper := func(a Tensor) Tensor { return luStrict(o, a, o.Param(p+"upper"), d, true) }
 	eye := make([]float64, d*d)
@@ -307,10 +333,12 @@ func (n *NSF) lu(o Ops, t int, z Tensor, inverse bool) (Tensor, Tensor) {
 	}
 	id := o.Const(d, d, eye)
 	bias := o.Param(p + "bias")
-	if !inverse {
+	if !lad.inverse {
+		lad.lu = nsfAccumulate(o, lad.lu, logDet)
 		u := o.Add(o.Mul(id, diag), upper(id))
-		return o.Add(o.MatMul(z, o.Add(u, lower(u))), bias), lad
+		return o.Add(o.MatMul(z, o.Add(u, lower(u))), bias)
 	}
+	lad.lu = nsfAccumulate(o, lad.lu, o.Neg(logDet))
 	// The strict triangles are nilpotent, so the sweeps v ← r − N·v settle
 	// to the exact triangular solve after d−1 of them, each fixing one more
 	// component in the order substitution would.
@@ -322,7 +350,7 @@ func (n *NSF) lu(o Ops, t int, z Tensor, inverse bool) (Tensor, Tensor) {
 	for range d - 1 {
 		w = o.Div(o.Sub(v, upper(w)), diag)
 	}
-	return o.Add(o.MatMul(z, w), o.Neg(o.MatMul(bias, w))), o.Neg(lad)
+	return o.Add(o.MatMul(z, w), o.Neg(o.MatMul(bias, w)))
 }
 
 // luStrict multiplies each row a [N,d] by the transpose of a strictly lower

@@ -92,40 +92,75 @@ func RQSpline(o Ops, x, widths, heights, derivs Tensor, inverse bool, c SplineCo
 // of xc (its preimage with inverse set) and that map's log|det|. Backends
 // that find the bin their own way share this arithmetic with RQSpline.
 func RQSplineBin(o Ops, xc, x0, w, y0, h, d0, d1 Tensor, inverse bool) (y, logAbsDet Tensor) {
+	y, det := RQSplineBinMap(o, xc, x0, w, y0, h, d0, d1, inverse)
+	return y, RQSplineLogDet(o, det, inverse)
+}
+
+// SplineDet is what the log|det| of a spline needs, per input: its
+// position Theta in its bin, in [0, 1], the bin's slope Delta = h/w and the
+// derivatives D0 and D1 at the bin's knots. Inside marks the inputs within
+// [−B, B], in a form of the backend's choosing; the others, in the linear
+// tails, have log|det| 0.
+type SplineDet struct {
+	Theta, Delta, D0, D1, Inside Tensor
+}
+
+// DeferredSplineOps is implemented by backends that pay per op rather than
+// per element, as onnxruntime does for an exported graph: a flow then
+// defers each spline's log|det| and computes them all at once, paying for
+// the ops of one log|det| instead of one per layer.
+type DeferredSplineOps interface {
+	// RQSplineDeferred is RQSpline with what its log|det| needs in place
+	// of the log|det|.
+	RQSplineDeferred(x, widths, heights, derivs Tensor, inverse bool, c SplineConfig) (Tensor, SplineDet)
+	// SplineLogDets is the sum of the splines' log|det| over dets and
+	// their columns, [N,1]; the fields of every det are [N,F_i] tensors.
+	SplineLogDets(dets []SplineDet, inverse bool) Tensor
+}
+
+// RQSplineBinMap is RQSplineBin without the log|det|: det, Inside unset,
+// gives it through RQSplineLogDet.
+func RQSplineBinMap(o Ops, xc, x0, w, y0, h, d0, d1 Tensor, inverse bool) (y Tensor, det SplineDet) {
 	delta := o.Div(h, w)
 	twoDelta := o.Add(delta, delta)
 	s := o.Sub(o.Add(d0, d1), twoDelta)
-
-	var theta Tensor
+	det = SplineDet{Delta: delta, D0: d0, D1: d1}
 	if inverse {
-		// θ solves a·θ² + b·θ + c = 0 with c = −m.
+		// θ solves a·θ² + b·θ + c = 0 with c = −δ·(x − y0), here through
+		// m2 = −2c, which the root needs doubled anyway.
 		dy := o.Sub(xc, y0)
 		ds := o.Mul(dy, s)
 		qa := o.Add(ds, o.Mul(h, o.Sub(delta, d0)))
 		qb := o.Sub(o.Mul(h, d0), ds)
-		m := o.Mul(delta, dy)
-		// The discriminant b² − 4ac is ≥ 0 in exact arithmetic; the floor
-		// only absorbs rounding, where nflows would stop on an assertion.
-		disc := o.Maximum(o.Add(o.Square(qb), o.Mul(o.Scalar(4), o.Mul(qa, m))), o.Scalar(0))
+		m2 := o.Mul(twoDelta, dy)
+		// The discriminant b² − 4ac = b² + 2a·m2 is ≥ 0 in exact
+		// arithmetic; the floor only absorbs rounding, where nflows would
+		// stop on an assertion.
+		disc := o.Maximum(o.Add(o.Square(qb), o.Mul(o.Scalar(2), o.Mul(qa, m2))), o.Scalar(0))
 		// 2c / (−b − √disc), the cancellation-free root.
-		theta = o.Div(o.Add(m, m), o.Add(qb, o.Sqrt(disc)))
-		y = o.Add(o.Mul(theta, w), x0)
-	} else {
-		theta = o.Div(o.Sub(xc, x0), w)
+		det.Theta = o.Div(m2, o.Add(qb, o.Sqrt(disc)))
+		return o.Add(o.Mul(det.Theta, w), x0), det
 	}
+	det.Theta = o.Div(o.Sub(xc, x0), w)
+	t1t := o.Mul(det.Theta, o.Sub(o.Scalar(1), det.Theta))
+	num := o.Mul(h, o.Add(o.Mul(delta, o.Square(det.Theta)), o.Mul(d0, t1t)))
+	return o.Add(y0, o.Div(num, o.Add(delta, o.Mul(s, t1t)))), det
+}
+
+// RQSplineLogDet is log|dy/dx| inside the bin, the log of
+// δ²·(d1·θ² + 2δ·θ(1−θ) + d0·(1−θ)²) / (δ + (d0 + d1 − 2δ)·θ(1−θ))², or
+// its negative for the inverse. det.Inside is ignored.
+func RQSplineLogDet(o Ops, det SplineDet, inverse bool) Tensor {
+	theta, delta, d0, d1 := det.Theta, det.Delta, det.D0, det.D1
+	twoDelta := o.Add(delta, delta)
 	u := o.Sub(o.Scalar(1), theta)
 	t1t := o.Mul(theta, u)
-	den := o.Add(delta, o.Mul(s, t1t))
-	if !inverse {
-		num := o.Mul(h, o.Add(o.Mul(delta, o.Square(theta)), o.Mul(d0, t1t)))
-		y = o.Add(y0, o.Div(num, den))
-	}
+	den := o.Add(delta, o.Mul(o.Sub(o.Add(d0, d1), twoDelta), t1t))
 	dnum := o.Mul(o.Square(delta), o.Add(o.Add(o.Mul(d1, o.Square(theta)), o.Mul(twoDelta, t1t)), o.Mul(d0, o.Square(u))))
-	// log|dy/dx| = log(dnum / den²); the inverse's is its negative.
 	if inverse {
-		return y, o.Log(o.Div(o.Square(den), dnum))
+		return o.Log(o.Div(o.Square(den), dnum))
 	}
-	return y, o.Log(o.Div(dnum, o.Square(den)))
+	return o.Log(o.Div(dnum, o.Square(den)))
 }
 
 // rqKnots maps unnormalised bin sizes [M,K] to the K+1 knots [M,K+1] on

@@ -38,24 +38,38 @@ func (g *graph) RQSplineDeferred(x, widths, heights, derivs models.Tensor, inver
 		g.unaryAttr("Softmax", heights, intAttr("axis", 1)),
 		derivs,
 	)
-	w, bias := splineTable(c, inverse)
-	table := g.Add(g.MatMul(cat, g.Const(3*k-1, 7*k-1, w)), g.Const(1, 7*k-1, bias))
+	w, bias, n := splineTable(c, inverse)
+	table := g.Add(g.MatMul(cat, g.Const(3*k-1, n, w)), g.Const(1, n, bias))
+	cols := tableCols(inverse)
 
 	// The bin is the number of interior knots the input reaches. Inputs
 	// in the tails get an edge bin; Where discards what it computes for
 	// them, even NaN, so unlike the composite no clamp is needed.
-	knots := tv(g.Slice(table, 6*k, 7*k-1))
+	knots := tv(g.Slice(table, len(cols)*k, n))
 	reached := g.node("GreaterOrEqual", vx.rows, k-1, nil, vx.name, knots.name)
 	count := g.node("Cast", vx.rows, k-1, []*onnxpb.AttributeProto{intAttr("to", int64(onnxpb.TensorProto_INT64))}, reached.name)
 	bin := g.node("ReduceSum", vx.rows, 1, []*onnxpb.AttributeProto{intAttr("keepdims", 1)}, count.name, g.int64Init(1))
-	cols := g.node("Add", vx.rows, 6, nil, bin.name, g.int64Init(0, int64(k), int64(2*k), int64(3*k), int64(4*k), int64(5*k)))
-	picked := g.sized(g.node("GatherElements", vx.rows, 6, []*onnxpb.AttributeProto{intAttr("axis", 1)}, tv(table).name, cols.name), vx.dim)
-	p := g.split(picked, 1, 1, 1, 1, 2)
+	offsets, sizes := make([]int64, len(cols)), make([]int64, len(cols)-1)
+	for q := range cols {
+		offsets[q] = int64(q * k)
+	}
+	for q := range sizes {
+		sizes[q] = 1
+	}
+	sizes[len(sizes)-1] = 2 // both derivatives, for one softplus
+	at := g.node("Add", vx.rows, len(cols), nil, bin.name, g.int64Init(offsets...))
+	picked := g.sized(g.node("GatherElements", vx.rows, len(cols), []*onnxpb.AttributeProto{intAttr("axis", 1)}, tv(table).name, at.name), vx.dim)
+	p := g.split(picked, sizes...)
 	// Softplus only for the two picked derivatives: onnxruntime's is
 	// slow, and these are 2 of every row's K−1.
-	d := g.split(tv(g.Add(g.unary("Softplus", p[4]), g.Scalar(c.MinDerivative))), 1, 1)
+	d := g.split(tv(g.Add(g.unary("Softplus", p[len(p)-1]), g.Scalar(c.MinDerivative))), 1, 1)
+	sb := models.SplineBin{D0: d[0], D1: d[1]}
+	field := map[int]*models.Tensor{colX0: &sb.X0, colW: &sb.W, colHalfW: &sb.HalfW, colY0: &sb.Y0, colY1: &sb.Y1, colH: &sb.H}
+	for q, kind := range cols[:len(cols)-2] {
+		*field[kind] = p[q]
+	}
 
-	ys, det := models.RQSplineBinMap(g, x, p[0], p[1], p[2], p[3], d[0], d[1], inverse)
+	ys, det := models.RQSplineBinMap(g, x, sb, inverse)
 	inside := g.node("LessOrEqual", vx.rows, 1, nil, tv(g.Abs(x)).name, tv(g.Scalar(b)).name)
 	inside.mask = true
 	det.Inside = g.sized(inside, vx.dim)
@@ -75,7 +89,7 @@ func (g *graph) SplineLogDets(dets []models.SplineDet, inverse bool) models.Tens
 	}
 	all := models.SplineDet{
 		Theta:  field(func(d models.SplineDet) models.Tensor { return d.Theta }),
-		Delta:  field(func(d models.SplineDet) models.Tensor { return d.Delta }),
+		TwoDelta: field(func(d models.SplineDet) models.Tensor { return d.TwoDelta }),
 		D0:     field(func(d models.SplineDet) models.Tensor { return d.D0 }),
 		D1:     field(func(d models.SplineDet) models.Tensor { return d.D1 }),
 		Inside: field(func(d models.SplineDet) models.Tensor { return d.Inside }),
@@ -85,18 +99,41 @@ func (g *graph) SplineLogDets(dets []models.SplineDet, inverse bool) models.Tens
 	return g.SumCols(l)
 }
 
-// splineTable is the affine map, weights [3K−1, 7K−1] and bias [1, 7K−1]
+// Columns of a spline table: per bin, the left x knot, width, half width,
+// left and right y knots, height and the unnormalised derivatives at both
+// knots.
+const (
+	colX0 = iota
+	colW
+	colHalfW
+	colY0
+	colY1
+	colH
+	colR0
+	colR1
+)
+
+// tableCols are the per-bin column blocks of a table, in order: the
+// forward map needs neither the half width nor the right y knot.
+func tableCols(inverse bool) []int {
+	if inverse {
+		return []int{colX0, colW, colHalfW, colY0, colY1, colH, colR0, colR1}
+	}
+	return []int{colX0, colW, colY0, colH, colR0, colR1}
+}
+
+// splineTable is the affine map, weights [3K−1, n] and bias [1, n]
 // (row-major), from a spline's softmax widths, softmax heights and
 // unnormalised interior derivatives to the table its bins are picked from:
-// per bin the left x knot, width, left y knot, height, and the unnormalised
-// derivatives at both knots (K columns each), then the K−1 interior knots
+// the blocks of K columns that tableCols lists, then the K−1 interior knots
 // the input is searched among (x knots, or y knots for the inverse). The
 // knots are the composite's running sums of the floored sizes, pinned to ±B
 // at both ends; the end derivatives are nflows' constant, whose softplus
 // plus MinDerivative is 1.
-func splineTable(c models.SplineConfig, inverse bool) (w, bias []float64) {
+func splineTable(c models.SplineConfig, inverse bool) (w, bias []float64, n int) {
 	k, b := c.Bins, c.TailBound
-	n := 7*k - 1
+	cols := tableCols(inverse)
+	n = len(cols)*k + k - 1
 	w, bias = make([]float64, (3*k-1)*n), make([]float64, n)
 	// knot returns knot j of the sizes at rows [off, off+K) as an affine
 	// function: coefficients per row and a constant.
@@ -113,42 +150,53 @@ func splineTable(c models.SplineConfig, inverse bool) (w, bias []float64) {
 		}
 		return coef, -b + 2*b*minSize*float64(j)
 	}
-	// add adds sign times an affine function to column col.
-	add := func(col int, sign float64, coef map[int]float64, c0 float64) {
+	// add adds scale times knot j of the sizes at off to column col.
+	add := func(col int, scale float64, off, j int, minSize float64) {
+		coef, c0 := knot(off, j, minSize)
 		for r, v := range coef {
-			w[r*n+col] += sign * v
+			w[r*n+col] += scale * v
 		}
-		bias[col] += sign * c0
+		bias[col] += scale * c0
 	}
-	for j := range k {
-		for q, m := range []struct {
-			off     int
-			minSize float64
-		}{{0, c.MinBinWidth}, {k, c.MinBinHeight}} {
-			lo, lo0 := knot(m.off, j, m.minSize)
-			hi, hi0 := knot(m.off, j+1, m.minSize)
-			add(2*q*k+j, 1, lo, lo0)
-			add((2*q+1)*k+j, 1, hi, hi0)
-			add((2*q+1)*k+j, -1, lo, lo0)
-		}
-		for q, i := range []int{j, j + 1} {
-			col := (4+q)*k + j
-			if i == 0 || i == k {
-				bias[col] = math.Log(math.Exp(1-c.MinDerivative) - 1)
-				continue
+	xs, ys := c.MinBinWidth, c.MinBinHeight
+	for q, kind := range cols {
+		for j := range k {
+			col := q*k + j
+			switch kind {
+			case colX0:
+				add(col, 1, 0, j, xs)
+			case colW, colHalfW:
+				f := 1.0
+				if kind == colHalfW {
+					f = 0.5
+				}
+				add(col, f, 0, j+1, xs)
+				add(col, -f, 0, j, xs)
+			case colY0:
+				add(col, 1, k, j, ys)
+			case colY1:
+				add(col, 1, k, j+1, ys)
+			case colH:
+				add(col, 1, k, j+1, ys)
+				add(col, -1, k, j, ys)
+			case colR0, colR1:
+				i := j + kind - colR0 // the knot
+				if i == 0 || i == k {
+					bias[col] = math.Log(math.Exp(1-c.MinDerivative) - 1)
+					continue
+				}
+				w[(2*k+i-1)*n+col] = 1
 			}
-			w[(2*k+i-1)*n+col] = 1
 		}
 	}
-	off, minSize := 0, c.MinBinWidth
+	off, minSize := 0, xs
 	if inverse {
-		off, minSize = k, c.MinBinHeight
+		off, minSize = k, ys
 	}
 	for j := 1; j < k; j++ {
-		coef, c0 := knot(off, j, minSize)
-		add(6*k+j-1, 1, coef, c0)
+		add(len(cols)*k+j-1, 1, off, j, minSize)
 	}
-	return w, bias
+	return w, bias, n
 }
 
 // unaryAttr is a one-input node with attributes.

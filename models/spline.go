@@ -77,32 +77,33 @@ func RQSpline(o Ops, x, widths, heights, derivs Tensor, inverse bool, c SplineCo
 	}
 	onehot := rqBin(o, xc, search)
 	pick := func(v Tensor) Tensor { return Select(o, onehot, v) }
-	x0, w := pick(cwLo), pick(o.Sub(o.Slice(cw, 1, k+1), cwLo))
-	y0, h := pick(chLo), pick(o.Sub(o.Slice(ch, 1, k+1), chLo))
-	d0, d1 := pick(o.Slice(d, 0, k)), pick(o.Slice(d, 1, k+1))
-	ys, lad := RQSplineBin(o, xc, x0, w, y0, h, d0, d1, inverse)
+	w := pick(o.Sub(o.Slice(cw, 1, k+1), cwLo))
+	bin := SplineBin{
+		X0: pick(cwLo), W: w, HalfW: o.Mul(w, o.Scalar(0.5)),
+		Y0: pick(chLo), Y1: pick(o.Slice(ch, 1, k+1)), H: pick(o.Sub(o.Slice(ch, 1, k+1), chLo)),
+		D0: pick(o.Slice(d, 0, k)), D1: pick(o.Slice(d, 1, k+1)),
+	}
+	ys, det := RQSplineBinMap(o, xc, bin, inverse)
 	one := o.Scalar(1)
 	y = o.Add(o.Mul(inside, ys), o.Mul(o.Sub(one, inside), x))
-	return y, o.Mul(inside, lad)
+	return y, o.Mul(inside, RQSplineLogDet(o, det, inverse))
 }
 
-// RQSplineBin is the spline inside its bin: xc [M,1], in [−B, B], lies in
-// the bin whose left knot is (x0, y0), whose width and height are w and h
-// and whose knot derivatives are d0 and d1, all [M,1]. It returns the image
-// of xc (its preimage with inverse set) and that map's log|det|. Backends
-// that find the bin their own way share this arithmetic with RQSpline.
-func RQSplineBin(o Ops, xc, x0, w, y0, h, d0, d1 Tensor, inverse bool) (y, logAbsDet Tensor) {
-	y, det := RQSplineBinMap(o, xc, x0, w, y0, h, d0, d1, inverse)
-	return y, RQSplineLogDet(o, det, inverse)
+// SplineBin is the bin of each input, all [M,1]: its left knot (X0, Y0),
+// width W, height H and the derivatives D0 and D1 at its knots. HalfW = W/2
+// and Y1 = Y0 + H are redundant: backends that pick bins from a table get
+// them for free, and they save the inverse ops.
+type SplineBin struct {
+	X0, W, HalfW, Y0, Y1, H, D0, D1 Tensor
 }
 
 // SplineDet is what the log|det| of a spline needs, per input: its
-// position Theta in its bin, in [0, 1], the bin's slope Delta = h/w and the
-// derivatives D0 and D1 at the bin's knots. Inside marks the inputs within
+// position Theta in its bin, in [0, 1], twice the bin's slope, TwoDelta =
+// 2h/w, and the derivatives D0 and D1 at the bin's knots. Inside marks the inputs within
 // [−B, B], in a form of the backend's choosing; the others, in the linear
 // tails, have log|det| 0.
 type SplineDet struct {
-	Theta, Delta, D0, D1, Inside Tensor
+	Theta, TwoDelta, D0, D1, Inside Tensor
 }
 
 // DeferredSplineOps is implemented by backends that pay per op rather than
@@ -118,41 +119,46 @@ type DeferredSplineOps interface {
 	SplineLogDets(dets []SplineDet, inverse bool) Tensor
 }
 
-// RQSplineBinMap is RQSplineBin without the log|det|: det, Inside unset,
-// gives it through RQSplineLogDet.
-func RQSplineBinMap(o Ops, xc, x0, w, y0, h, d0, d1 Tensor, inverse bool) (y Tensor, det SplineDet) {
-	delta := o.Div(h, w)
-	twoDelta := o.Add(delta, delta)
-	s := o.Sub(o.Add(d0, d1), twoDelta)
-	det = SplineDet{Delta: delta, D0: d0, D1: d1}
+// RQSplineBinMap is the spline inside its bin: xc [M,1], in [−B, B], lies
+// in bin b. It returns the image of xc (its preimage with inverse set) and
+// det, Inside unset, from which RQSplineLogDet computes that map's log|det|.
+// Backends that find the bin their own way share this arithmetic with
+// RQSpline.
+func RQSplineBinMap(o Ops, xc Tensor, b SplineBin, inverse bool) (y Tensor, det SplineDet) {
+	det = SplineDet{D0: b.D0, D1: b.D1}
+	sumD := o.Add(b.D0, b.D1)
 	if inverse {
-		// θ solves a·θ² + b·θ + c = 0 with c = −δ·(x − y0), here through
-		// m2 = −2c, which the root needs doubled anyway.
-		dy := o.Sub(xc, y0)
-		ds := o.Mul(dy, s)
-		qa := o.Add(ds, o.Mul(h, o.Sub(delta, d0)))
-		qb := o.Sub(o.Mul(h, d0), ds)
-		m2 := o.Mul(twoDelta, dy)
-		// The discriminant b² − 4ac = b² + 2a·m2 is ≥ 0 in exact
-		// arithmetic; the floor only absorbs rounding, where nflows would
-		// stop on an assertion.
-		disc := o.Maximum(o.Add(o.Square(qb), o.Mul(o.Scalar(2), o.Mul(qa, m2))), o.Scalar(0))
-		// 2c / (−b − √disc), the cancellation-free root.
-		det.Theta = o.Div(m2, o.Add(qb, o.Sqrt(disc)))
-		return o.Add(o.Mul(det.Theta, w), x0), det
+		// θ solves a·θ² + β·θ + c = 0 with a = h(δ−d0) + dy·s,
+		// β = h·d0 − dy·s, c = −δ·dy (dy = x − y0, s = d0 + d1 − 2δ), as
+		// nflows writes it. With E = 2δ·dy, F = 2δ·(y1 − x) and
+		// P = h·d0 − dy·(d0 + d1), β = P + E and β² − 4ac = P² + E·F: a
+		// sum of terms ≥ 0 inside the bin, so only rounding can take it
+		// below 0, where the floor keeps the root finite.
+		det.TwoDelta = o.Div(b.H, b.HalfW)
+		dy := o.Sub(xc, b.Y0)
+		e := o.Mul(det.TwoDelta, dy)
+		f := o.Mul(det.TwoDelta, o.Sub(b.Y1, xc))
+		p := o.Sub(o.Mul(b.H, b.D0), o.Mul(dy, sumD))
+		disc := o.Maximum(o.Add(o.Square(p), o.Mul(e, f)), o.Scalar(0))
+		// 2c / (−β − √disc), the cancellation-free root.
+		det.Theta = o.Div(e, o.Add(o.Add(p, e), o.Sqrt(disc)))
+		return o.Add(o.Mul(det.Theta, b.W), b.X0), det
 	}
-	det.Theta = o.Div(o.Sub(xc, x0), w)
+	delta := o.Div(b.H, b.W)
+	det.TwoDelta = o.Add(delta, delta)
+	det.Theta = o.Div(o.Sub(xc, b.X0), b.W)
 	t1t := o.Mul(det.Theta, o.Sub(o.Scalar(1), det.Theta))
-	num := o.Mul(h, o.Add(o.Mul(delta, o.Square(det.Theta)), o.Mul(d0, t1t)))
-	return o.Add(y0, o.Div(num, o.Add(delta, o.Mul(s, t1t)))), det
+	num := o.Mul(b.H, o.Add(o.Mul(delta, o.Square(det.Theta)), o.Mul(b.D0, t1t)))
+	den := o.Add(delta, o.Mul(o.Sub(sumD, det.TwoDelta), t1t))
+	return o.Add(b.Y0, o.Div(num, den)), det
 }
 
 // RQSplineLogDet is log|dy/dx| inside the bin, the log of
 // δ²·(d1·θ² + 2δ·θ(1−θ) + d0·(1−θ)²) / (δ + (d0 + d1 − 2δ)·θ(1−θ))², or
 // its negative for the inverse. det.Inside is ignored.
 func RQSplineLogDet(o Ops, det SplineDet, inverse bool) Tensor {
-	theta, delta, d0, d1 := det.Theta, det.Delta, det.D0, det.D1
-	twoDelta := o.Add(delta, delta)
+	theta, twoDelta, d0, d1 := det.Theta, det.TwoDelta, det.D0, det.D1
+	delta := o.Mul(twoDelta, o.Scalar(0.5))
 	u := o.Sub(o.Scalar(1), theta)
 	t1t := o.Mul(theta, u)
 	den := o.Add(delta, o.Mul(o.Sub(o.Add(d0, d1), twoDelta), t1t))

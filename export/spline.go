@@ -88,11 +88,11 @@ func (g *graph) SplineLogDets(dets []models.SplineDet, inverse bool) models.Tens
 		return g.Concat(ts...)
 	}
 	all := models.SplineDet{
-		Theta:  field(func(d models.SplineDet) models.Tensor { return d.Theta }),
+		Theta:    field(func(d models.SplineDet) models.Tensor { return d.Theta }),
 		TwoDelta: field(func(d models.SplineDet) models.Tensor { return d.TwoDelta }),
-		D0:     field(func(d models.SplineDet) models.Tensor { return d.D0 }),
-		D1:     field(func(d models.SplineDet) models.Tensor { return d.D1 }),
-		Inside: field(func(d models.SplineDet) models.Tensor { return d.Inside }),
+		D0:       field(func(d models.SplineDet) models.Tensor { return d.D0 }),
+		D1:       field(func(d models.SplineDet) models.Tensor { return d.D1 }),
+		Inside:   field(func(d models.SplineDet) models.Tensor { return d.Inside }),
 	}
 	lad := tv(models.RQSplineLogDet(g, all, inverse))
 	l := g.sized(g.node("Where", lad.rows, lad.cols, nil, tv(all.Inside).name, lad.name, tv(g.Scalar(0)).name), lad.dim)

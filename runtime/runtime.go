@@ -415,9 +415,23 @@ func (c call) pieces(m *Model, limit int) []call {
 	return out
 }
 
-// run is one onnxruntime call.
+// run is one onnxruntime call per path asked for, with tensors for the
+// inputs and outputs of those paths only: each costs two cgo calls.
 func (m *Model) run(c call) error {
 	d, xd, nd := m.meta.ThetaDim, m.meta.XDim, m.meta.Noise.Dim()
+	want := [2]bool{c.nTheta > 0, c.nSample > 0}
+	var used [6]bool
+	for i, p := range m.paths {
+		if !want[i] {
+			continue
+		}
+		for _, j := range p.inputs {
+			used[j] = true
+		}
+		for _, j := range p.outputs {
+			used[len(format.Inputs)+j] = true
+		}
+	}
 	var vals [6]ort.Value
 	defer func() {
 		for _, v := range vals {
@@ -438,17 +452,20 @@ func (m *Model) run(c call) error {
 		{ort.NewShape(B, S, int64(d)), c.out.Sample},
 		{ort.NewShape(B, S), c.out.SampleLogProb},
 	} {
+		if !used[i] {
+			continue
+		}
 		t, err := ort.NewTensor(a.shape, a.data)
 		if err != nil {
 			return fmt.Errorf("runtime: tensor %v: %w", a.shape, err)
 		}
 		vals[i] = t
 	}
-	for i, want := range [2]bool{c.nTheta > 0, c.nSample > 0} {
-		if !want {
+	for i, p := range m.paths {
+		if !want[i] {
 			continue
 		}
-		if err := m.paths[i].run(vals[:]); err != nil {
+		if err := p.run(vals[:]); err != nil {
 			return fmt.Errorf("runtime: %w", err)
 		}
 	}

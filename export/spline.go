@@ -27,9 +27,16 @@ func (g *graph) RQSpline(x, widths, heights, derivs models.Tensor, inverse bool,
 // a full pass over its input, so the composite over models.Ops (one-hot bin
 // masks, a product and a sum per picked value: about 110 nodes) is written
 // here in about 40: one product maps the softmax and softplus outputs to a
-// table of every bin's knots, sizes and derivatives, GatherElements picks the
-// input's bin from it, and Where switches to the linear tails. The arithmetic
-// inside the bin is models.RQSplineBinMap, shared with the other backends.
+// table of every bin's knots, sizes and derivatives, and GatherElements
+// picks the input's bin from it. The arithmetic inside the bin is
+// models.RQSplineBinMap, shared with the other backends.
+//
+// The forward map switches to the linear tails with Where. The inverse, on
+// the sampling path where every node counts, has two more bins instead:
+// identity bins anchored at ±B, as wide as tailWidth, whose quadratic has
+// the exact root θ = (x ∓ B)/tailWidth. For |x| far below tailWidth that
+// root is computed without cancellation, so the tails come out as x up to
+// float32 rounding, with log|det| 0 up to rounding, and no mask is needed.
 func (g *graph) RQSplineDeferred(x, widths, heights, derivs models.Tensor, inverse bool, c models.SplineConfig) (models.Tensor, models.SplineDet) {
 	vx := tv(x)
 	k, b := c.Bins, c.TailBound
@@ -38,38 +45,42 @@ func (g *graph) RQSplineDeferred(x, widths, heights, derivs models.Tensor, inver
 		g.unaryAttr("Softmax", heights, intAttr("axis", 1)),
 		derivs,
 	)
-	w, bias, n := splineTable(c, inverse)
-	table := g.Add(g.MatMul(cat, g.Const(3*k-1, n, w)), g.Const(1, n, bias))
-	cols := tableCols(inverse)
+	t := newTableLayout(c, inverse)
+	table := g.Add(g.MatMul(cat, g.Const(3*k-1, t.n, t.w)), g.Const(1, t.n, t.bias))
 
-	// The bin is the number of interior knots the input reaches. Inputs
-	// in the tails get an edge bin; Where discards what it computes for
-	// them, even NaN, so unlike the composite no clamp is needed.
-	knots := tv(g.Slice(table, len(cols)*k, n))
-	reached := g.node("GreaterOrEqual", vx.rows, k-1, nil, vx.name, knots.name)
-	count := g.node("Cast", vx.rows, k-1, []*onnxpb.AttributeProto{intAttr("to", int64(onnxpb.TensorProto_INT64))}, reached.name)
+	// The bin is the number of knots the input reaches. Without tail bins
+	// those are the interior knots, so inputs in the tails get an edge
+	// bin; Where discards what it computes for them, even NaN, so unlike
+	// the composite no clamp is needed.
+	nk := t.n - len(t.cols)*t.bins
+	knots := tv(g.Slice(table, len(t.cols)*t.bins, t.n))
+	reached := g.node("GreaterOrEqual", vx.rows, nk, nil, vx.name, knots.name)
+	count := g.node("Cast", vx.rows, nk, []*onnxpb.AttributeProto{intAttr("to", int64(onnxpb.TensorProto_INT64))}, reached.name)
 	bin := g.node("ReduceSum", vx.rows, 1, []*onnxpb.AttributeProto{intAttr("keepdims", 1)}, count.name, g.int64Init(1))
-	offsets, sizes := make([]int64, len(cols)), make([]int64, len(cols)-1)
-	for q := range cols {
-		offsets[q] = int64(q * k)
+	offsets, sizes := make([]int64, len(t.cols)), make([]int64, len(t.cols)-1)
+	for q := range t.cols {
+		offsets[q] = int64(q * t.bins)
 	}
 	for q := range sizes {
 		sizes[q] = 1
 	}
 	sizes[len(sizes)-1] = 2 // both derivatives, for one softplus
-	at := g.node("Add", vx.rows, len(cols), nil, bin.name, g.int64Init(offsets...))
-	picked := g.sized(g.node("GatherElements", vx.rows, len(cols), []*onnxpb.AttributeProto{intAttr("axis", 1)}, tv(table).name, at.name), vx.dim)
+	at := g.node("Add", vx.rows, len(t.cols), nil, bin.name, g.int64Init(offsets...))
+	picked := g.sized(g.node("GatherElements", vx.rows, len(t.cols), []*onnxpb.AttributeProto{intAttr("axis", 1)}, tv(table).name, at.name), vx.dim)
 	p := g.split(picked, sizes...)
 	// Softplus only for the two picked derivatives: onnxruntime's is
 	// slow, and these are 2 of every row's K−1.
 	d := g.split(tv(g.Add(g.unary("Softplus", p[len(p)-1]), g.Scalar(c.MinDerivative))), 1, 1)
 	sb := models.SplineBin{D0: d[0], D1: d[1]}
 	field := map[int]*models.Tensor{colX0: &sb.X0, colW: &sb.W, colHalfW: &sb.HalfW, colY0: &sb.Y0, colY1: &sb.Y1, colH: &sb.H}
-	for q, kind := range cols[:len(cols)-2] {
+	for q, kind := range t.cols[:len(t.cols)-2] {
 		*field[kind] = p[q]
 	}
 
 	ys, det := models.RQSplineBinMap(g, x, sb, inverse)
+	if inverse {
+		return ys, det
+	}
 	inside := g.node("LessOrEqual", vx.rows, 1, nil, tv(g.Abs(x)).name, tv(g.Scalar(b)).name)
 	inside.mask = true
 	det.Inside = g.sized(inside, vx.dim)
@@ -77,13 +88,15 @@ func (g *graph) RQSplineDeferred(x, widths, heights, derivs models.Tensor, inver
 }
 
 // SplineLogDets implements models.DeferredSplineOps: every field of dets
-// joined along the columns, one log|det| over them all, zero in the tails,
-// summed per row.
+// joined along the columns, one log|det| over them all, zero in the tails
+// (where Inside is set; tail bins give 0 by themselves), summed per row.
 func (g *graph) SplineLogDets(dets []models.SplineDet, inverse bool) models.Tensor {
 	field := func(f func(models.SplineDet) models.Tensor) models.Tensor {
 		ts := make([]models.Tensor, len(dets))
 		for i, d := range dets {
-			ts[i] = f(d)
+			if ts[i] = f(d); ts[i] == nil {
+				return nil
+			}
 		}
 		return g.Concat(ts...)
 	}
@@ -95,6 +108,9 @@ func (g *graph) SplineLogDets(dets []models.SplineDet, inverse bool) models.Tens
 		Inside:   field(func(d models.SplineDet) models.Tensor { return d.Inside }),
 	}
 	lad := tv(models.RQSplineLogDet(g, all, inverse))
+	if all.Inside == nil {
+		return g.SumCols(lad)
+	}
 	l := g.sized(g.node("Where", lad.rows, lad.cols, nil, tv(all.Inside).name, lad.name, tv(g.Scalar(0)).name), lad.dim)
 	return g.SumCols(l)
 }
@@ -113,28 +129,38 @@ const (
 	colR1
 )
 
-// tableCols are the per-bin column blocks of a table, in order: the
-// forward map needs neither the half width nor the right y knot.
-func tableCols(inverse bool) []int {
-	if inverse {
-		return []int{colX0, colW, colHalfW, colY0, colY1, colH, colR0, colR1}
-	}
-	return []int{colX0, colW, colY0, colH, colR0, colR1}
+// tailWidth is the width of the inverse's tail bins: a power of two, so
+// that their slope is exactly 1, and wide enough that the inputs a flow
+// meets stay far inside.
+const tailWidth = 1 << 24
+
+// tableLayout is a spline table: the affine map, weights w [3K−1, n] and
+// bias [1, n] (row-major), from a spline's softmax widths, softmax heights
+// and unnormalised interior derivatives to the table its bins are picked
+// from: a block of bins columns for each of cols, then the knots the input
+// is searched among (x knots, or y knots for the inverse).
+//
+// The knots are the composite's running sums of the floored sizes, pinned
+// to ±B at both ends; the end derivatives are nflows' constant, whose
+// softplus plus MinDerivative is 1. The forward map has the K bins and the
+// K−1 interior knots; the inverse also the tail bins, first and last, and
+// all K+1 knots.
+type tableLayout struct {
+	cols    []int
+	bins, n int
+	w, bias []float64
 }
 
-// splineTable is the affine map, weights [3K−1, n] and bias [1, n]
-// (row-major), from a spline's softmax widths, softmax heights and
-// unnormalised interior derivatives to the table its bins are picked from:
-// the blocks of K columns that tableCols lists, then the K−1 interior knots
-// the input is searched among (x knots, or y knots for the inverse). The
-// knots are the composite's running sums of the floored sizes, pinned to ±B
-// at both ends; the end derivatives are nflows' constant, whose softplus
-// plus MinDerivative is 1.
-func splineTable(c models.SplineConfig, inverse bool) (w, bias []float64, n int) {
+func newTableLayout(c models.SplineConfig, inverse bool) *tableLayout {
 	k, b := c.Bins, c.TailBound
-	cols := tableCols(inverse)
-	n = len(cols)*k + k - 1
-	w, bias = make([]float64, (3*k-1)*n), make([]float64, n)
+	t := &tableLayout{cols: []int{colX0, colW, colY0, colH, colR0, colR1}, bins: k}
+	first, last := 1, k-1 // the search knots
+	if inverse {
+		t.cols = []int{colX0, colW, colHalfW, colY0, colY1, colH, colR0, colR1}
+		t.bins, first, last = k+2, 0, k
+	}
+	t.n = len(t.cols)*t.bins + last - first + 1
+	t.w, t.bias = make([]float64, (3*k-1)*t.n), make([]float64, t.n)
 	// knot returns knot j of the sizes at rows [off, off+K) as an affine
 	// function: coefficients per row and a constant.
 	knot := func(off, j int, minSize float64) (map[int]float64, float64) {
@@ -154,14 +180,27 @@ func splineTable(c models.SplineConfig, inverse bool) (w, bias []float64, n int)
 	add := func(col int, scale float64, off, j int, minSize float64) {
 		coef, c0 := knot(off, j, minSize)
 		for r, v := range coef {
-			w[r*n+col] += scale * v
+			t.w[r*t.n+col] += scale * v
 		}
-		bias[col] += scale * c0
+		t.bias[col] += scale * c0
 	}
+	endRaw := math.Log(math.Exp(1-c.MinDerivative) - 1)
 	xs, ys := c.MinBinWidth, c.MinBinHeight
-	for q, kind := range cols {
-		for j := range k {
-			col := q*k + j
+	for q, kind := range t.cols {
+		for jb := range t.bins {
+			col := q*t.bins + jb
+			j := jb // the interior bin
+			if inverse {
+				j--
+				if j < 0 || j == k {
+					a := -b
+					if j == k {
+						a = b
+					}
+					t.bias[col] = tailColumn(kind, a, endRaw)
+					continue
+				}
+			}
 			switch kind {
 			case colX0:
 				add(col, 1, 0, j, xs)
@@ -182,10 +221,10 @@ func splineTable(c models.SplineConfig, inverse bool) (w, bias []float64, n int)
 			case colR0, colR1:
 				i := j + kind - colR0 // the knot
 				if i == 0 || i == k {
-					bias[col] = math.Log(math.Exp(1-c.MinDerivative) - 1)
+					t.bias[col] = endRaw
 					continue
 				}
-				w[(2*k+i-1)*n+col] = 1
+				t.w[(2*k+i-1)*t.n+col] = 1
 			}
 		}
 	}
@@ -193,10 +232,26 @@ func splineTable(c models.SplineConfig, inverse bool) (w, bias []float64, n int)
 	if inverse {
 		off, minSize = k, ys
 	}
-	for j := 1; j < k; j++ {
-		add(len(cols)*k+j-1, 1, off, j, minSize)
+	for j := first; j <= last; j++ {
+		add(len(t.cols)*t.bins+j-first, 1, off, j, minSize)
 	}
-	return w, bias, n
+	return t
+}
+
+// tailColumn is column kind of the tail bin anchored at a = ±B: the
+// identity on [a, a + tailWidth], with end derivatives 1.
+func tailColumn(kind int, a, endRaw float64) float64 {
+	switch kind {
+	case colX0, colY0:
+		return a
+	case colW, colH:
+		return tailWidth
+	case colHalfW:
+		return tailWidth / 2
+	case colY1:
+		return a + tailWidth
+	}
+	return endRaw
 }
 
 // unaryAttr is a one-input node with attributes.

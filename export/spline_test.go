@@ -57,7 +57,8 @@ func TestSplineEdges(t *testing.T) {
 		du[i] = float64(bias[2*k+i])
 	}
 
-	points := []float64{-b - 2, -b - 1e-3, -b, -b + 1e-3, 0, b - 1e-3, b, b + 1e-3, b + 2}
+	points := []float64{-b - 2, -b - 1e-3, -b, -b + 1e-3, 0, b - 1e-3, b, b + 1e-3, b + 2,
+		-1e5, -1e3, -50, 50, 1e3, 1e5} // far in the tails, where the inverse's tail bins must stay exact
 	// The knots of both directions, exactly: the images of the x knots are
 	// the y knots.
 	for _, knots := range [][]float64{splineKnots(wu, b, c.MinBinWidth), splineKnots(hu, b, c.MinBinHeight)} {
@@ -88,6 +89,17 @@ func TestSplineEdges(t *testing.T) {
 		th, ladInv := models.RQSplineScalar(float64(theta[i]), wu, hu, du, true, c)
 		close("sample", p, out.Sample[i], th)
 		close("sample_log_prob", p, out.SampleLogProb[i], logN(float64(theta[i]))-ladInv)
+		// The tails are the identity to float32 rounding, whichever way.
+		if v := float64(theta[i]); math.Abs(v) > b {
+			for what, got := range map[string]float32{"log_prob": out.LogProb[i] - float32(logN(v)), "sample_log_prob": out.SampleLogProb[i] - float32(logN(v))} {
+				if math.Abs(float64(got)) > 1e-6*math.Max(1, v*v) {
+					t.Errorf("%s at %v is off the identity's by %v", what, p, got)
+				}
+			}
+			if d := math.Abs(float64(out.Sample[i]) - v); d > 2e-7*math.Abs(v) {
+				t.Errorf("sample at %v = %v, off the identity by %v", p, out.Sample[i], d)
+			}
+		}
 	}
 }
 

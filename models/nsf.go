@@ -249,7 +249,9 @@ func (n *NSF) splines(o Ops, a, params Tensor, lad *nsfLogDet) Tensor {
 	if lad.deferred != nil {
 		y, det := lad.deferred.RQSplineDeferred(a1, w, h, d, lad.inverse, n.spline)
 		for _, f := range []*Tensor{&det.Theta, &det.TwoDelta, &det.D0, &det.D1, &det.Inside} {
-			*f = nsfReshape(o, *f, dt)
+			if *f != nil {
+				*f = nsfReshape(o, *f, dt)
+			}
 		}
 		lad.dets = append(lad.dets, det)
 		return nsfReshape(o, y, dt)

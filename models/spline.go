@@ -99,9 +99,10 @@ type SplineBin struct {
 
 // SplineDet is what the log|det| of a spline needs, per input: its
 // position Theta in its bin, in [0, 1], twice the bin's slope, TwoDelta =
-// 2h/w, and the derivatives D0 and D1 at the bin's knots. Inside marks the inputs within
-// [−B, B], in a form of the backend's choosing; the others, in the linear
-// tails, have log|det| 0.
+// 2h/w, and the derivatives D0 and D1 at the bin's knots. Inside marks the
+// inputs within [−B, B], in a form of the backend's choosing; the others,
+// in the linear tails, have log|det| 0. It is nil for backends whose bins
+// cover the tails.
 type SplineDet struct {
 	Theta, TwoDelta, D0, D1, Inside Tensor
 }
@@ -126,19 +127,17 @@ type DeferredSplineOps interface {
 // RQSpline.
 func RQSplineBinMap(o Ops, xc Tensor, b SplineBin, inverse bool) (y Tensor, det SplineDet) {
 	det = SplineDet{D0: b.D0, D1: b.D1}
-	sumD := o.Add(b.D0, b.D1)
 	if inverse {
 		// θ solves a·θ² + β·θ + c = 0 with a = h(δ−d0) + dy·s,
 		// β = h·d0 − dy·s, c = −δ·dy (dy = x − y0, s = d0 + d1 − 2δ), as
-		// nflows writes it. With E = 2δ·dy, F = 2δ·(y1 − x) and
-		// P = h·d0 − dy·(d0 + d1), β = P + E and β² − 4ac = P² + E·F: a
-		// sum of terms ≥ 0 inside the bin, so only rounding can take it
-		// below 0, where the floor keeps the root finite.
+		// nflows writes it. With dr = y1 − x, E = 2δ·dy, F = 2δ·dr and
+		// P = d0·dr − d1·dy, β = P + E and β² − 4ac = P² + E·F: a sum of
+		// terms ≥ 0 inside the bin, so only rounding can take it below 0,
+		// where the floor keeps the root finite.
 		det.TwoDelta = o.Div(b.H, b.HalfW)
-		dy := o.Sub(xc, b.Y0)
-		e := o.Mul(det.TwoDelta, dy)
-		f := o.Mul(det.TwoDelta, o.Sub(b.Y1, xc))
-		p := o.Sub(o.Mul(b.H, b.D0), o.Mul(dy, sumD))
+		dy, dr := o.Sub(xc, b.Y0), o.Sub(b.Y1, xc)
+		e, f := o.Mul(det.TwoDelta, dy), o.Mul(det.TwoDelta, dr)
+		p := o.Sub(o.Mul(b.D0, dr), o.Mul(b.D1, dy))
 		disc := o.Maximum(o.Add(o.Square(p), o.Mul(e, f)), o.Scalar(0))
 		// 2c / (−β − √disc), the cancellation-free root.
 		det.Theta = o.Div(e, o.Add(o.Add(p, e), o.Sqrt(disc)))
@@ -149,7 +148,7 @@ func RQSplineBinMap(o Ops, xc Tensor, b SplineBin, inverse bool) (y Tensor, det 
 	det.Theta = o.Div(o.Sub(xc, b.X0), b.W)
 	t1t := o.Mul(det.Theta, o.Sub(o.Scalar(1), det.Theta))
 	num := o.Mul(b.H, o.Add(o.Mul(delta, o.Square(det.Theta)), o.Mul(b.D0, t1t)))
-	den := o.Add(delta, o.Mul(o.Sub(sumD, det.TwoDelta), t1t))
+	den := o.Add(delta, o.Mul(o.Sub(o.Add(b.D0, b.D1), det.TwoDelta), t1t))
 	return o.Add(b.Y0, o.Div(num, den)), det
 }
 

@@ -40,7 +40,10 @@ type accuracyRun struct {
 	benchDir string
 	outDir   string
 	samples  int
-	tf       trainFlags
+	// x, when set, is the one observation, numbered 0, scored against the
+	// task's exact posterior (the tutorials' observations).
+	x  []float64
+	tf trainFlags
 	// c2stN limits the samples C2ST compares (0: all 10,000, sbibm's
 	// headline; 1,000 is sbibm's quick variant).
 	c2stN int
@@ -136,6 +139,15 @@ func (r *accuracyRun) references(cmd *cobra.Command) ([]*tasks.Reference, *mat.D
 	d := r.task.Prior.Dim()
 	for i, o := range r.obs {
 		switch {
+		case r.x != nil:
+			if len(r.x) != r.task.Simulator.XDim() {
+				return nil, nil, fmt.Errorf("--x has %d values, %s's x has %d", len(r.x), r.task.Name, r.task.Simulator.XDim())
+			}
+			post, err := r.task.Posterior(r.x, 10000, rand.NewPCG(0, 0x9057))
+			if err != nil {
+				return nil, nil, err
+			}
+			refs[i] = &tasks.Reference{Observation: r.x, Samples: post}
 		case r.benchDir != "" && r.task.HasReference(r.benchDir):
 			ref, err := r.task.Reference(r.benchDir, o)
 			if err != nil {
@@ -228,7 +240,8 @@ func accuracyCmd() *cobra.Command {
 samples each reference observation's posterior and scores C2ST (sbibm's
 recipe) against the reference samples. Writes DIR/obsNN_samples.csv.`,
 		Example: `  amortize bench accuracy --task two_moons --sims 10000 --estimator nsf --obs 1,2,3 --seed 1 --out out/
-  amortize bench accuracy --task slcp --sims 10000 --obs 1-10`,
+  amortize bench accuracy --task slcp --sims 10000 --obs 1-10
+  amortize bench accuracy --task gaussian_linear_3d --sims 2000 --batch 50 --x 0.8,0.6,0.4`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			t, err := tasks.Get(task)
@@ -237,6 +250,12 @@ recipe) against the reference samples. Writes DIR/obsNN_samples.csv.`,
 			}
 			if r.obs, err = parseObs(obs); err != nil {
 				return cli.Usage(err)
+			}
+			if r.x != nil {
+				if t.Posterior == nil {
+					return cli.Usage(fmt.Errorf("--x needs a task with an exact posterior; %s has none", t.Name))
+				}
+				r.obs = []int{0}
 			}
 			r.task = t
 			if r.benchDir == "" {
@@ -255,5 +274,6 @@ recipe) against the reference samples. Writes DIR/obsNN_samples.csv.`,
 	fl.StringVar(&r.benchDir, "bench-dir", "", "reference data directory (default $AMORTIZE_BENCHMARKS or ../shared/benchmarks)")
 	fl.IntVar(&r.samples, "samples", 10000, "posterior samples per observation")
 	fl.IntVar(&r.c2stN, "c2st-n", 0, "compare only the first N samples of each set (0: all)")
+	fl.Float64SliceVar(&r.x, "x", nil, "score this one observation (numbered 0) against the task's exact posterior instead")
 	return cmd
 }

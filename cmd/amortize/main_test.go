@@ -98,10 +98,14 @@ func TestPipeline(t *testing.T) {
 		{"train", "--data", sims, "--estimator", "nope", "--out", model},
 		{"simulate", "--n", "-3", "--out", sims},
 		{"bench", "accuracy", "--obs", "x"},
+		{"bench", "accuracy", "--task", "two_moons", "--x", "0.1,0.2"}, // no exact posterior
 	} {
 		if out, code := amortize(t, bad...); code != 2 {
 			t.Errorf("%v: exit %d, want 2 (usage):\n%s", bad, code, out)
 		}
+	}
+	if out, code := amortize(t, "bench", "accuracy", "--task", "gaussian_linear_3d", "--x", "1,2"); code == 0 || !strings.Contains(out, "--x has 2 values") {
+		t.Errorf("bench accuracy with a short --x: exit %d:\n%s", code, out)
 	}
 	if out, code := amortize(t, "export", filepath.Join(dir, "missing.json"), "--out", onnx); code == 0 {
 		t.Errorf("export of a missing file succeeded:\n%s", out)

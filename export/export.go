@@ -116,11 +116,7 @@ func (g *graph) output(name, rows, input string, tail ...int64) {
 func (g *graph) valueInfo() []*onnxpb.ValueInfoProto {
 	out := make([]*onnxpb.ValueInfoProto, 0, len(g.batch))
 	for _, v := range g.batch {
-		dt := onnxpb.TensorProto_FLOAT
-		if v.mask {
-			dt = onnxpb.TensorProto_BOOL
-		}
-		out = append(out, tensorInfo(v.name, dt, v.dim, v.cols))
+		out = append(out, tensorInfo(v.name, onnxpb.TensorProto_FLOAT, v.dim, v.cols))
 	}
 	return out
 }

@@ -18,7 +18,6 @@ type value struct {
 	rows int
 	cols int
 	dim  string
-	mask bool // boolean, not float32
 }
 
 // graph implements models.Ops by appending ONNX nodes. Parameters and
@@ -162,9 +161,7 @@ func (g *graph) Concat(ts ...models.Tensor) models.Tensor {
 		names[i] = tv(t).name
 		cols += tv(t).cols
 	}
-	out := g.node("Concat", rows, cols, []*onnxpb.AttributeProto{intAttr("axis", 1)}, names...)
-	out.mask = tv(ts[0]).mask
-	return g.sized(out, tv(ts[0]).dim)
+	return g.sized(g.node("Concat", rows, cols, []*onnxpb.AttributeProto{intAttr("axis", 1)}, names...), tv(ts[0]).dim)
 }
 
 func (g *graph) Reshape(a models.Tensor, cols int) models.Tensor {
@@ -180,9 +177,7 @@ func (g *graph) Reshape(a models.Tensor, cols int) models.Tensor {
 	if v.dim != "" {
 		dim = fmt.Sprintf("%s_%dby%d", v.dim, v.cols, cols) // rows·cols/newcols
 	}
-	out := g.node("Reshape", rows, cols, nil, v.name, g.int64Init(-1, int64(cols)))
-	out.mask = v.mask
-	return g.sized(out, dim)
+	return g.sized(g.node("Reshape", rows, cols, nil, v.name, g.int64Init(-1, int64(cols))), dim)
 }
 
 func (g *graph) binary(op string, a, b models.Tensor) models.Tensor {

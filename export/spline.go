@@ -31,15 +31,15 @@ func (g *graph) RQSpline(x, widths, heights, derivs models.Tensor, inverse bool,
 // picks the input's bin from it. The arithmetic inside the bin is
 // models.RQSplineBinMap, shared with the other backends.
 //
-// The forward map switches to the linear tails with Where. The inverse, on
-// the sampling path where every node counts, has two more bins instead:
-// identity bins anchored at ±B, as wide as tailWidth, whose quadratic has
-// the exact root θ = (x ∓ B)/tailWidth. For |x| far below tailWidth that
-// root is computed without cancellation, so the tails come out as x up to
-// float32 rounding, with log|det| 0 up to rounding, and no mask is needed.
+// The linear tails are two more bins, identity bins anchored at ±B and
+// tailWidth wide, rather than a mask and Where: both directions' formulas
+// give them y = x with log|det| 0, computed without cancellation for |x|
+// far below tailWidth (θ = (x ∓ B)/tailWidth is then tiny), so the tails
+// come out as the identity up to float32 rounding and no node is spent on
+// them.
 func (g *graph) RQSplineDeferred(x, widths, heights, derivs models.Tensor, inverse bool, c models.SplineConfig) (models.Tensor, models.SplineDet) {
 	vx := tv(x)
-	k, b := c.Bins, c.TailBound
+	k := c.Bins
 	cat := g.Concat(
 		g.unaryAttr("Softmax", widths, intAttr("axis", 1)),
 		g.unaryAttr("Softmax", heights, intAttr("axis", 1)),
@@ -48,10 +48,8 @@ func (g *graph) RQSplineDeferred(x, widths, heights, derivs models.Tensor, inver
 	t := newTableLayout(c, inverse)
 	table := g.Add(g.MatMul(cat, g.Const(3*k-1, t.n, t.w)), g.Const(1, t.n, t.bias))
 
-	// The bin is the number of knots the input reaches. Without tail bins
-	// those are the interior knots, so inputs in the tails get an edge
-	// bin; Where discards what it computes for them, even NaN, so unlike
-	// the composite no clamp is needed.
+	// The bin is the number of knots the input reaches, 0 below −B and
+	// K+1 from B on: the tail bins.
 	nk := t.n - len(t.cols)*t.bins
 	knots := tv(g.Slice(table, len(t.cols)*t.bins, t.n))
 	reached := g.node("GreaterOrEqual", vx.rows, nk, nil, vx.name, knots.name)
@@ -77,26 +75,16 @@ func (g *graph) RQSplineDeferred(x, widths, heights, derivs models.Tensor, inver
 		*field[kind] = p[q]
 	}
 
-	ys, det := models.RQSplineBinMap(g, x, sb, inverse)
-	if inverse {
-		return ys, det
-	}
-	inside := g.node("LessOrEqual", vx.rows, 1, nil, tv(g.Abs(x)).name, tv(g.Scalar(b)).name)
-	inside.mask = true
-	det.Inside = g.sized(inside, vx.dim)
-	return g.sized(g.node("Where", vx.rows, 1, nil, inside.name, tv(ys).name, vx.name), vx.dim), det
+	return models.RQSplineBinMap(g, x, sb, inverse)
 }
 
 // SplineLogDets implements models.DeferredSplineOps: every field of dets
-// joined along the columns, one log|det| over them all, zero in the tails
-// (where Inside is set; tail bins give 0 by themselves), summed per row.
+// joined along the columns, one log|det| over them all, summed per row.
 func (g *graph) SplineLogDets(dets []models.SplineDet, inverse bool) models.Tensor {
 	field := func(f func(models.SplineDet) models.Tensor) models.Tensor {
 		ts := make([]models.Tensor, len(dets))
 		for i, d := range dets {
-			if ts[i] = f(d); ts[i] == nil {
-				return nil
-			}
+			ts[i] = f(d)
 		}
 		return g.Concat(ts...)
 	}
@@ -105,14 +93,8 @@ func (g *graph) SplineLogDets(dets []models.SplineDet, inverse bool) models.Tens
 		TwoDelta: field(func(d models.SplineDet) models.Tensor { return d.TwoDelta }),
 		D0:       field(func(d models.SplineDet) models.Tensor { return d.D0 }),
 		D1:       field(func(d models.SplineDet) models.Tensor { return d.D1 }),
-		Inside:   field(func(d models.SplineDet) models.Tensor { return d.Inside }),
 	}
-	lad := tv(models.RQSplineLogDet(g, all, inverse))
-	if all.Inside == nil {
-		return g.SumCols(lad)
-	}
-	l := g.sized(g.node("Where", lad.rows, lad.cols, nil, tv(all.Inside).name, lad.name, tv(g.Scalar(0)).name), lad.dim)
-	return g.SumCols(l)
+	return g.SumCols(models.RQSplineLogDet(g, all, inverse))
 }
 
 // Columns of a spline table: per bin, the left x knot, width, half width,
@@ -129,9 +111,9 @@ const (
 	colR1
 )
 
-// tailWidth is the width of the inverse's tail bins: a power of two, so
-// that their slope is exactly 1, and wide enough that the inputs a flow
-// meets stay far inside.
+// tailWidth is the width of the tail bins: a power of two, so that their
+// slope is exactly 1 and θ·tailWidth is exact, and wide enough that the
+// inputs a flow meets stay far inside.
 const tailWidth = 1 << 24
 
 // tableLayout is a spline table: the affine map, weights w [3K−1, n] and
@@ -142,9 +124,8 @@ const tailWidth = 1 << 24
 //
 // The knots are the composite's running sums of the floored sizes, pinned
 // to ±B at both ends; the end derivatives are nflows' constant, whose
-// softplus plus MinDerivative is 1. The forward map has the K bins and the
-// K−1 interior knots; the inverse also the tail bins, first and last, and
-// all K+1 knots.
+// softplus plus MinDerivative is 1. The K bins come with the tail bins,
+// first and last, and are searched among all K+1 knots.
 type tableLayout struct {
 	cols    []int
 	bins, n int
@@ -153,13 +134,11 @@ type tableLayout struct {
 
 func newTableLayout(c models.SplineConfig, inverse bool) *tableLayout {
 	k, b := c.Bins, c.TailBound
-	t := &tableLayout{cols: []int{colX0, colW, colY0, colH, colR0, colR1}, bins: k}
-	first, last := 1, k-1 // the search knots
+	t := &tableLayout{cols: []int{colX0, colW, colY0, colH, colR0, colR1}, bins: k + 2}
 	if inverse {
 		t.cols = []int{colX0, colW, colHalfW, colY0, colY1, colH, colR0, colR1}
-		t.bins, first, last = k+2, 0, k
 	}
-	t.n = len(t.cols)*t.bins + last - first + 1
+	t.n = len(t.cols)*t.bins + k + 1
 	t.w, t.bias = make([]float64, (3*k-1)*t.n), make([]float64, t.n)
 	// knot returns knot j of the sizes at rows [off, off+K) as an affine
 	// function: coefficients per row and a constant.
@@ -189,17 +168,14 @@ func newTableLayout(c models.SplineConfig, inverse bool) *tableLayout {
 	for q, kind := range t.cols {
 		for jb := range t.bins {
 			col := q*t.bins + jb
-			j := jb // the interior bin
-			if inverse {
-				j--
-				if j < 0 || j == k {
-					a := -b
-					if j == k {
-						a = b
-					}
-					t.bias[col] = tailColumn(kind, a, endRaw)
-					continue
+			j := jb - 1 // the interior bin
+			if j < 0 || j == k {
+				a := -b
+				if j == k {
+					a = b
 				}
+				t.bias[col] = tailColumn(kind, a, endRaw)
+				continue
 			}
 			switch kind {
 			case colX0:
@@ -232,8 +208,8 @@ func newTableLayout(c models.SplineConfig, inverse bool) *tableLayout {
 	if inverse {
 		off, minSize = k, ys
 	}
-	for j := first; j <= last; j++ {
-		add(len(t.cols)*t.bins+j-first, 1, off, j, minSize)
+	for j := range k + 1 {
+		add(len(t.cols)*t.bins+j, 1, off, j, minSize)
 	}
 	return t
 }

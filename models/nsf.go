@@ -248,10 +248,8 @@ func (n *NSF) splines(o Ops, a, params Tensor, lad *nsfLogDet) Tensor {
 	a1, w, h, d := nsfReshape(o, a, 1), o.Slice(p, 0, k), o.Slice(p, k, 2*k), o.Slice(p, 2*k, 3*k-1)
 	if lad.deferred != nil {
 		y, det := lad.deferred.RQSplineDeferred(a1, w, h, d, lad.inverse, n.spline)
-		for _, f := range []*Tensor{&det.Theta, &det.TwoDelta, &det.D0, &det.D1, &det.Inside} {
-			if *f != nil {
-				*f = nsfReshape(o, *f, dt)
-			}
+		for _, f := range []*Tensor{&det.Theta, &det.TwoDelta, &det.D0, &det.D1} {
+			*f = nsfReshape(o, *f, dt)
 		}
 		lad.dets = append(lad.dets, det)
 		return nsfReshape(o, y, dt)

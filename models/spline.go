@@ -99,12 +99,10 @@ type SplineBin struct {
 
 // SplineDet is what the log|det| of a spline needs, per input: its
 // position Theta in its bin, in [0, 1], twice the bin's slope, TwoDelta =
-// 2h/w, and the derivatives D0 and D1 at the bin's knots. Inside marks the
-// inputs within [−B, B], in a form of the backend's choosing; the others,
-// in the linear tails, have log|det| 0. It is nil for backends whose bins
-// cover the tails.
+// 2h/w, and the derivatives D0 and D1 at the bin's knots. Backends that
+// defer it cover the linear tails with bins of their own.
 type SplineDet struct {
-	Theta, TwoDelta, D0, D1, Inside Tensor
+	Theta, TwoDelta, D0, D1 Tensor
 }
 
 // DeferredSplineOps is implemented by backends that pay per op rather than
@@ -122,7 +120,7 @@ type DeferredSplineOps interface {
 
 // RQSplineBinMap is the spline inside its bin: xc [M,1], in [−B, B], lies
 // in bin b. It returns the image of xc (its preimage with inverse set) and
-// det, Inside unset, from which RQSplineLogDet computes that map's log|det|.
+// det, from which RQSplineLogDet computes that map's log|det|.
 // Backends that find the bin their own way share this arithmetic with
 // RQSpline.
 func RQSplineBinMap(o Ops, xc Tensor, b SplineBin, inverse bool) (y Tensor, det SplineDet) {
@@ -154,7 +152,7 @@ func RQSplineBinMap(o Ops, xc Tensor, b SplineBin, inverse bool) (y Tensor, det 
 
 // RQSplineLogDet is log|dy/dx| inside the bin, the log of
 // δ²·(d1·θ² + 2δ·θ(1−θ) + d0·(1−θ)²) / (δ + (d0 + d1 − 2δ)·θ(1−θ))², or
-// its negative for the inverse. det.Inside is ignored.
+// its negative for the inverse.
 func RQSplineLogDet(o Ops, det SplineDet, inverse bool) Tensor {
 	theta, twoDelta, d0, d1 := det.Theta, det.TwoDelta, det.D0, det.D1
 	delta := o.Mul(twoDelta, o.Scalar(0.5))

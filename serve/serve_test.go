@@ -192,11 +192,17 @@ func TestModels(t *testing.T) {
 // sampleResp posts a sample request and decodes the answer.
 func sampleResp(t *testing.T, h http.Handler, body string) SampleResponse {
 	t.Helper()
-	w := do(h, "POST", "/v1/models/small/sample", body)
+	return postOK[SampleResponse](t, h, "/v1/models/small/sample", body)
+}
+
+// postOK posts body to path, requires 200 and decodes the answer.
+func postOK[R any](t *testing.T, h http.Handler, path, body string) R {
+	t.Helper()
+	w := do(h, "POST", path, body)
 	if w.Code != 200 {
 		t.Fatalf("status %d: %s", w.Code, w.Body)
 	}
-	var r SampleResponse
+	var r R
 	if err := json.Unmarshal(w.Body.Bytes(), &r); err != nil {
 		t.Fatalf("%v: %s", err, w.Body)
 	}
@@ -339,15 +345,7 @@ func TestLogProb(t *testing.T) {
 	theta := [][]float64{{0, 0}, {1.5, -0.5}, {3, 0}, {-0.2, 1.9}}
 	post := func(body string) LogProbResponse {
 		t.Helper()
-		w := do(h, "POST", "/v1/models/small/log_prob", body)
-		if w.Code != 200 {
-			t.Fatalf("status %d: %s", w.Code, w.Body)
-		}
-		var r LogProbResponse
-		if err := json.Unmarshal(w.Body.Bytes(), &r); err != nil {
-			t.Fatalf("%v: %s", err, w.Body)
-		}
-		return r
+		return postOK[LogProbResponse](t, h, "/v1/models/small/log_prob", body)
 	}
 	plain := post(`{"x":[0.3,-0.1,0.5],"theta":[[0,0],[1.5,-0.5],[3,0],[-0.2,1.9]]}`)
 	if plain.Seed != nil || len(plain.LogProb) != len(theta) {
@@ -397,14 +395,7 @@ func TestMAP(t *testing.T) {
 	h := s.Handler()
 	m := s.loaded()["small"]
 	x := []float64{0.3, -0.1, 0.5}
-	w := do(h, "POST", "/v1/models/small/map", `{"x":[0.3,-0.1,0.5],"seed":9}`)
-	if w.Code != 200 {
-		t.Fatalf("status %d: %s", w.Code, w.Body)
-	}
-	var r MAPResponse
-	if err := json.Unmarshal(w.Body.Bytes(), &r); err != nil {
-		t.Fatal(err)
-	}
+	r := postOK[MAPResponse](t, h, "/v1/models/small/map", `{"x":[0.3,-0.1,0.5],"seed":9}`)
 	if r.Seed != 9 || len(r.Theta) != 2 || !m.rt.Prior().InSupport(r.Theta) {
 		t.Fatalf("response %+v", r)
 	}

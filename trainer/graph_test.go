@@ -346,7 +346,7 @@ func TestSampleMatchesEager(t *testing.T) {
 			copy(raw[float64](nv), noise)
 			copy(raw[float64](xv), x)
 			theta, lp := e.Sample(g, nt, xt)
-			got := runGraph(t, g, theta, lp)
+			got := runGraph[float64](t, g, theta, lp)
 			for k, want := range [][]float64{eager.Dense(wantTheta).RawMatrix().Data, eager.Dense(wantLP).RawMatrix().Data} {
 				for j, v := range want {
 					if d := math.Abs(got[k][j] - v); d > 1e-9*math.Max(1, math.Abs(v)) {

@@ -13,7 +13,6 @@ import (
 	"github.com/amortize/amortize/models"
 	"github.com/amortize/amortize/runtime"
 	"gonum.org/v1/gonum/mat"
-	"gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 )
 
@@ -111,18 +110,6 @@ func graphOutputs(t *testing.T, m *models.Model, e models.Estimator, rows int, x
 	xt := input(m.Spec.XDim, xs)
 	logProb := m.LogProb(g, e, input(m.Spec.ThetaDim, ts), xt)
 	sample, sampleLP := m.Sample(g, e, input(nn+nu, noise), xt)
-	outs := []models.Tensor{logProb, sample, sampleLP}
-	res := make([][]float32, len(outs))
-	var caps []*gorgonia.Node
-	for i, o := range outs {
-		r, c := shapeOf(o)
-		res[i] = make([]float32, r*c)
-		caps = append(caps, capture(node(o), res[i]))
-	}
-	vm := gorgonia.NewTapeMachine(g.g.ExactSubgraphRoots(caps...))
-	defer vm.Close()
-	if err := vm.RunAll(); err != nil {
-		t.Fatal(err)
-	}
+	res := runGraph[float32](t, g, logProb, sample, sampleLP)
 	return widen(res[0]), widen(res[1]), widen(res[2])
 }

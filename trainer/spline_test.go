@@ -74,7 +74,7 @@ func TestFusedSplineRoundTrip(t *testing.T) {
 		}
 		g := NewGraph(wts)
 		yt, lt := g.RQSpline(g.Param("x"), g.Param("w"), g.Param("h"), g.Param("d"), inverse, testSpline)
-		res := runGraph(t, g, yt, lt)
+		res := runGraph[float64](t, g, yt, lt)
 		return res[0], res[1]
 	}
 	y, lad := eval(false, values["x"])
@@ -92,14 +92,14 @@ func TestFusedSplineRoundTrip(t *testing.T) {
 }
 
 // runGraph evaluates outputs of a forward graph whose inputs are already
-// filled, returning each row-major.
-func runGraph(t *testing.T, g *Graph, outs ...models.Tensor) [][]float64 {
+// filled, returning each row-major in g's float type.
+func runGraph[T float32 | float64](t *testing.T, g *Graph, outs ...models.Tensor) [][]T {
 	t.Helper()
-	res := make([][]float64, len(outs))
+	res := make([][]T, len(outs))
 	var caps []*gorgonia.Node
 	for i, o := range outs {
 		r, c := shapeOf(o)
-		res[i] = make([]float64, r*c)
+		res[i] = make([]T, r*c)
 		caps = append(caps, capture(node(o), res[i]))
 	}
 	vm := gorgonia.NewTapeMachine(g.g.ExactSubgraphRoots(caps...))

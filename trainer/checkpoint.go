@@ -16,8 +16,9 @@ import (
 	"gonum.org/v1/gonum/mat"
 )
 
-// checkpointVersion changes whenever checkpointFile does.
-const checkpointVersion = 1
+// checkpointVersion changes whenever checkpointFile does. Version 1 had
+// no learning-rate schedule; it resumes as a run without one.
+const checkpointVersion = 2
 
 // checkpointFile is everything a run needs to continue exactly where it
 // stopped. Values are float64 whatever the training dtype: float32 values
@@ -33,6 +34,8 @@ type checkpointFile struct {
 	ValidationFraction float64
 	LearningRate       float64
 	ClipMaxNorm        float64
+	LRDecay            float64
+	LRPatience         int
 	Rows               int
 	Fingerprint        uint64
 
@@ -41,6 +44,8 @@ type checkpointFile struct {
 
 	Weights, AdamM, AdamV, Best []float64
 	AdamT                       int
+	LR                          float64 // the current, possibly decayed, rate
+	PlateauBad                  int
 
 	BestValLoss      float64
 	BestEpoch        int
@@ -62,10 +67,12 @@ func (t *state[T]) checkpoint(start time.Time) (err error) {
 		Version: checkpointVersion,
 		Spec:    t.spec, Seed: t.opts.Seed, Float64: t.opts.Float64, BatchSize: t.opts.BatchSize,
 		ValidationFraction: t.opts.ValidationFraction, LearningRate: t.opts.LearningRate, ClipMaxNorm: t.opts.ClipMaxNorm,
+		LRDecay: t.opts.LRDecay, LRPatience: t.opts.LRPatience,
 		Rows: len(t.trainRows) + len(t.valRows), Fingerprint: t.dataHash,
 		TrainRows: t.trainRows, ValRows: t.valRows,
 		ThetaMean: t.thetaMean, ThetaStd: t.thetaStd, XMean: t.xMean, XStd: t.xStd,
 		Weights: widen(t.params), AdamM: widen(t.opt.m), AdamV: widen(t.opt.v), Best: widen(t.best), AdamT: t.opt.t,
+		LR: t.opt.lr, PlateauBad: t.plateau.bad,
 		BestValLoss: t.bestValLoss, BestEpoch: t.bestEpoch, SinceImprovement: t.sinceImprovement,
 		Epoch: t.epoch, Step: t.step, TrainLossSum: t.trainLossSum, Steps: t.steps,
 		Elapsed: t.elapsed + time.Since(start),
@@ -112,8 +119,11 @@ func (t *state[T]) restore(rows int) (bool, error) {
 	mismatch := func(what string, have, want any) (bool, error) {
 		return false, fmt.Errorf("%w: %s: %s is %v, this run's is %v", ErrCheckpoint, o.CheckpointPath, what, have, want)
 	}
+	if c.Version == 1 {
+		c.LRPatience, c.LR = o.LRPatience, c.LearningRate
+	}
 	switch {
-	case c.Version != checkpointVersion:
+	case c.Version < 1 || c.Version > checkpointVersion:
 		return mismatch("format version", c.Version, checkpointVersion)
 	case c.Spec != t.spec:
 		return mismatch("spec", c.Spec, t.spec)
@@ -129,6 +139,8 @@ func (t *state[T]) restore(rows int) (bool, error) {
 		return mismatch("learning rate", c.LearningRate, o.LearningRate)
 	case c.ClipMaxNorm != o.ClipMaxNorm:
 		return mismatch("gradient clip", c.ClipMaxNorm, o.ClipMaxNorm)
+	case c.LRDecay != o.LRDecay || c.LRPatience != o.LRPatience:
+		return mismatch("learning-rate decay", fmt.Sprintf("%v after %d", c.LRDecay, c.LRPatience), fmt.Sprintf("%v after %d", o.LRDecay, o.LRPatience))
 	case c.Rows != rows || c.Fingerprint != t.dataHash:
 		return false, fmt.Errorf("%w: %s was written for other data", ErrCheckpoint, o.CheckpointPath)
 	case len(c.TrainRows)+len(c.ValRows) != rows, len(c.ThetaMean) != t.spec.ThetaDim, len(c.XMean) != t.spec.XDim:
@@ -152,7 +164,7 @@ func (t *state[T]) restore(rows int) (bool, error) {
 	narrow(t.opt.m, c.AdamM)
 	narrow(t.opt.v, c.AdamV)
 	narrow(t.best, c.Best)
-	t.opt.t = c.AdamT
+	t.opt.t, t.opt.lr, t.plateau.bad = c.AdamT, c.LR, c.PlateauBad
 	t.trainRows, t.valRows = c.TrainRows, c.ValRows
 	t.thetaMean, t.thetaStd, t.xMean, t.xStd = c.ThetaMean, c.ThetaStd, c.XMean, c.XStd
 	t.bestValLoss, t.bestEpoch, t.sinceImprovement = c.BestValLoss, c.BestEpoch, c.SinceImprovement

@@ -23,6 +23,16 @@ type Options struct {
 	MaxEpochs          int     // default (0) 2³¹−1, as sbi
 	Seed               uint64  // fixes initialisation, split and minibatch order
 
+	// LRDecay, if set, multiplies the learning rate by this factor in (0, 1)
+	// whenever the validation loss has not improved for LRPatience epochs
+	// in a row (PyTorch's ReduceLROnPlateau); the count restarts after each
+	// decay. Early stopping still counts the epochs since the best. The
+	// default, 0, keeps the rate constant, as sbi does. A decaying rate
+	// lets a run settle into the minimum that a constant rate keeps
+	// jumping around, which matters for narrow posteriors.
+	LRDecay    float64
+	LRPatience int // default 10
+
 	// Float64 trains in float64 instead of float32 (slower; for checks).
 	Float64 bool
 
@@ -51,7 +61,8 @@ type Progress struct {
 	BestValLoss            float64
 	EpochsSinceImprovement int
 	Elapsed                time.Duration
-	Steps                  int // gradient steps so far
+	Steps                  int     // gradient steps so far
+	LearningRate           float64 // for the next epoch
 }
 
 var (
@@ -88,6 +99,9 @@ func (o Options) withDefaults() (Options, error) {
 	if o.MaxEpochs == 0 {
 		o.MaxEpochs = math.MaxInt32
 	}
+	if o.LRPatience == 0 {
+		o.LRPatience = 10
+	}
 	switch {
 	case o.BatchSize < 1:
 		return o, fmt.Errorf("trainer: batch size %d", o.BatchSize)
@@ -99,6 +113,10 @@ func (o Options) withDefaults() (Options, error) {
 		return o, fmt.Errorf("trainer: stop after %d epochs", o.StopAfterEpochs)
 	case o.MaxEpochs < 1:
 		return o, fmt.Errorf("trainer: at most %d epochs", o.MaxEpochs)
+	case o.LRDecay != 0 && !(o.LRDecay > 0 && o.LRDecay < 1):
+		return o, fmt.Errorf("trainer: learning-rate decay %v not in (0, 1)", o.LRDecay)
+	case o.LRPatience < 1:
+		return o, fmt.Errorf("trainer: learning-rate patience %d", o.LRPatience)
 	case o.Resume && o.CheckpointPath == "":
 		return o, errors.New("trainer: resume needs a checkpoint path")
 	}
@@ -277,6 +295,7 @@ type state[T float] struct {
 	bestValLoss      float64 // z-space
 	bestEpoch        int
 	sinceImprovement int
+	plateau          plateau
 	epoch            int     // epochs finished
 	step             int     // steps finished in the current epoch
 	trainLossSum     float64 // Σ per-row loss so far in the current epoch
@@ -287,7 +306,10 @@ type state[T float] struct {
 func train[T float](ctx context.Context, e models.Estimator, theta, x *mat.Dense, opts Options) (*models.Model, error) {
 	start := time.Now()
 	n, _ := theta.Dims()
-	t := &state[T]{e: e, spec: e.Spec(), opts: opts, bestValLoss: math.Inf(1), dataHash: fingerprint(theta, x)}
+	t := &state[T]{
+		e: e, spec: e.Spec(), opts: opts, bestValLoss: math.Inf(1), dataHash: fingerprint(theta, x),
+		plateau: plateau{factor: opts.LRDecay, patience: opts.LRPatience},
+	}
 	resumed := false
 	if opts.Resume {
 		var err error
@@ -354,12 +376,14 @@ func train[T float](ctx context.Context, e models.Estimator, theta, x *mat.Dense
 			return nil, fmt.Errorf("%w: validation loss %v in epoch %d", ErrDiverged, val+t.logJac, t.epoch+1)
 		}
 		t.epoch++
-		if val < t.bestValLoss {
+		improved := val < t.bestValLoss
+		if improved {
 			t.bestValLoss, t.bestEpoch, t.sinceImprovement = val, t.epoch, 0
 			copy(t.best, t.params)
 		} else {
 			t.sinceImprovement++
 		}
+		t.opt.lr = t.plateau.next(improved, t.opt.lr)
 		trainLoss := t.trainLossSum/float64(len(t.trainRows)) + t.logJac
 		t.step, t.trainLossSum = 0, 0
 		if err := t.checkpoint(start); err != nil {
@@ -369,10 +393,34 @@ func train[T float](ctx context.Context, e models.Estimator, theta, x *mat.Dense
 			opts.Progress(Progress{
 				Epoch: t.epoch, TrainLoss: trainLoss, ValLoss: val + t.logJac, BestValLoss: t.bestValLoss + t.logJac,
 				EpochsSinceImprovement: t.sinceImprovement, Elapsed: t.elapsed + time.Since(start), Steps: t.steps,
+				LearningRate: t.opt.lr,
 			})
 		}
 	}
 	return t.model(n, start), nil
+}
+
+// plateau is PyTorch's ReduceLROnPlateau in mode "min" with threshold 0 and
+// no cooldown: after more than patience epochs without improvement, counted
+// since the best epoch or the last decay, the rate is multiplied by factor.
+// A zero factor never decays.
+type plateau struct {
+	factor   float64
+	patience int
+	bad      int // epochs without improvement since the best or the last decay
+}
+
+// next returns the learning rate after an epoch that improved or not.
+func (p *plateau) next(improved bool, lr float64) float64 {
+	if improved || p.factor == 0 {
+		p.bad = 0
+		return lr
+	}
+	if p.bad++; p.bad > p.patience {
+		p.bad = 0
+		return lr * p.factor
+	}
+	return lr
 }
 
 // setup lays out fresh weights, optimiser state and best weights.

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -220,46 +221,80 @@ func newCancelAfter(n int64) *cancelAfter {
 
 // TestCancelCheckpointResume: a run cancelled mid-epoch (and one cancelled
 // at an epoch's end) writes a checkpoint, and resuming from it ends with
-// the weights and summary of the run that was never interrupted.
+// the weights and summary of the run that was never interrupted, with a
+// constant learning rate and with one that decays on plateaus.
 func TestCancelCheckpointResume(t *testing.T) {
 	theta, x := linearGaussian(500, 0.5, 5)
 	spec := gaussianSpec(t)
 	spec.Hidden = 16
-	base := Options{Seed: 3, BatchSize: 64, MaxEpochs: 4}
-	want, err := Train(context.Background(), spec, theta, x, base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// 450 training rows make 8 steps an epoch: stop in epoch 2, step 4,
-	// and at the start of epoch 3.
-	for _, stopAt := range []int64{12, 17} {
-		path := filepath.Join(t.TempDir(), "run.ckpt")
+	for _, base := range []Options{
+		{Seed: 3, BatchSize: 64, MaxEpochs: 4},
+		// A rate this large makes the validation loss stall, so the rate
+		// decays after the interruptions on a count begun before them.
+		{Seed: 3, BatchSize: 64, MaxEpochs: 8, LearningRate: 0.05, LRDecay: 0.5, LRPatience: 1},
+	} {
+		var rates []float64
 		opts := base
-		opts.CheckpointPath = path
-		_, err := Train(newCancelAfter(stopAt), spec, theta, x, opts)
-		if !errors.Is(err, context.Canceled) {
-			t.Fatalf("cancelled run returned %v", err)
-		}
-		if _, err := os.Stat(path); err != nil {
-			t.Fatalf("no checkpoint after cancelling: %v", err)
-		}
-		opts.Resume = true
-		got, err := Train(context.Background(), spec, theta, x, opts)
+		opts.Progress = func(p Progress) { rates = append(rates, p.LearningRate) }
+		want, err := Train(context.Background(), spec, theta, x, opts)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if d := weightDiff(got, want); d != 0 {
-			t.Errorf("stopped at check %d: resumed weights differ by %g", stopAt, d)
+		if base.LRDecay > 0 && (rates[1] != base.LearningRate || rates[len(rates)-1] >= rates[2]) {
+			t.Fatalf("learning rates %v: no decay to resume across", rates)
 		}
-		if got.Summary.Epochs != want.Summary.Epochs || got.Summary.BestEpoch != want.Summary.BestEpoch ||
-			got.Summary.BestValLoss != want.Summary.BestValLoss {
-			t.Errorf("stopped at check %d: resumed summary %+v, uninterrupted %+v", stopAt, got.Summary, want.Summary)
+		// 450 training rows make 8 steps an epoch: stop in epoch 2, step 4,
+		// and at the start of epoch 3.
+		for _, stopAt := range []int64{12, 17} {
+			path := filepath.Join(t.TempDir(), "run.ckpt")
+			opts := base
+			opts.CheckpointPath = path
+			_, err := Train(newCancelAfter(stopAt), spec, theta, x, opts)
+			if !errors.Is(err, context.Canceled) {
+				t.Fatalf("cancelled run returned %v", err)
+			}
+			if _, err := os.Stat(path); err != nil {
+				t.Fatalf("no checkpoint after cancelling: %v", err)
+			}
+			opts.Resume = true
+			got, err := Train(context.Background(), spec, theta, x, opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d := weightDiff(got, want); d != 0 {
+				t.Errorf("decay %v, stopped at check %d: resumed weights differ by %g", base.LRDecay, stopAt, d)
+			}
+			if got.Summary.Epochs != want.Summary.Epochs || got.Summary.BestEpoch != want.Summary.BestEpoch ||
+				got.Summary.BestValLoss != want.Summary.BestValLoss {
+				t.Errorf("decay %v, stopped at check %d: resumed summary %+v, uninterrupted %+v", base.LRDecay, stopAt, got.Summary, want.Summary)
+			}
+			// Resuming a finished run returns the same model at once.
+			again, err := Train(newCancelAfter(1), spec, theta, x, opts)
+			if err != nil || weightDiff(again, want) != 0 {
+				t.Errorf("resuming a finished run: %v", err)
+			}
 		}
-		// Resuming a finished run returns the same model at once.
-		again, err := Train(newCancelAfter(1), spec, theta, x, opts)
-		if err != nil || weightDiff(again, want) != 0 {
-			t.Errorf("resuming a finished run: %v", err)
-		}
+	}
+}
+
+// TestPlateau: the rate decays after more than patience epochs without
+// improvement, counted afresh after each decay and each improvement, as
+// PyTorch's ReduceLROnPlateau(mode="min", threshold=0) does.
+func TestPlateau(t *testing.T) {
+	p := plateau{factor: 0.5, patience: 2}
+	lr := 1.0
+	var got []float64
+	for _, improved := range []bool{true, false, false, false, false, false, false, true, false, false, false} {
+		lr = p.next(improved, lr)
+		got = append(got, lr)
+	}
+	want := []float64{1, 1, 1, 0.5, 0.5, 0.5, 0.25, 0.25, 0.25, 0.25, 0.125}
+	if !slices.Equal(got, want) {
+		t.Errorf("rates %v, want %v", got, want)
+	}
+	off := plateau{patience: 1}
+	if lr := off.next(false, 1); off.next(false, lr) != 1 {
+		t.Error("a zero factor decayed the rate")
 	}
 }
 
@@ -282,6 +317,10 @@ func TestResumeMismatch(t *testing.T) {
 	opts.BatchSize = 32
 	if _, err := Train(context.Background(), spec, theta, x, opts); !errors.Is(err, ErrCheckpoint) {
 		t.Errorf("other batch size: %v", err)
+	}
+	opts.BatchSize, opts.LRDecay = 64, 0.5
+	if _, err := Train(context.Background(), spec, theta, x, opts); !errors.Is(err, ErrCheckpoint) {
+		t.Errorf("other learning-rate decay: %v", err)
 	}
 	if err := os.WriteFile(path, []byte("not a checkpoint"), 0o644); err != nil {
 		t.Fatal(err)
@@ -317,6 +356,8 @@ func TestBadInput(t *testing.T) {
 		{"fraction", spec, theta, x, Options{ValidationFraction: 1}, nil, "validation fraction"},
 		{"batch", spec, theta, x, Options{BatchSize: -1}, nil, "batch size"},
 		{"resume", spec, theta, x, Options{Resume: true}, nil, "checkpoint path"},
+		{"decay", spec, theta, x, Options{LRDecay: 1}, nil, "learning-rate decay 1 not in (0, 1)"},
+		{"decay patience", spec, theta, x, Options{LRDecay: 0.5, LRPatience: -1}, nil, "learning-rate patience -1"},
 	}
 	for _, c := range cases {
 		_, err := Train(context.Background(), c.spec, c.theta, c.x, c.opts)

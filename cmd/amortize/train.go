@@ -40,6 +40,8 @@ func (f *trainFlags) register(cmd *cobra.Command) {
 	fl.Float64Var(&f.opts.ValidationFraction, "validation", 0.1, "fraction of simulations held out for early stopping")
 	fl.IntVar(&f.opts.StopAfterEpochs, "patience", 20, "stop after this many epochs without validation improvement")
 	fl.IntVar(&f.opts.MaxEpochs, "max-epochs", 0, "maximum epochs (0: no limit)")
+	fl.Float64Var(&f.opts.LRDecay, "lr-decay", 0, "multiply the learning rate by this after --lr-patience epochs without improvement (0: constant rate, as sbi)")
+	fl.IntVar(&f.opts.LRPatience, "lr-patience", 10, "epochs without validation improvement before --lr-decay")
 	fl.Float64Var(&f.opts.ClipMaxNorm, "clip", 5, "clip the global gradient norm to this (0: off)")
 	fl.Uint64Var(&f.opts.Seed, "seed", 1, "random seed (split, initialisation, batches)")
 }
@@ -74,8 +76,12 @@ func (f *trainFlags) train(cmd *cobra.Command, data *simulator.Dataset, p prior.
 	b := newBar(os.Stderr, "train "+spec.Kind)
 	opts := f.opts
 	opts.Progress = func(p trainer.Progress) {
-		b.line(fmt.Sprintf("epoch %d  train %.4f  val %.4f  best %.4f  (%d since best, %s)",
-			p.Epoch, p.TrainLoss, p.ValLoss, p.BestValLoss, p.EpochsSinceImprovement, p.Elapsed.Round(time.Second)))
+		lr := ""
+		if opts.LRDecay > 0 {
+			lr = fmt.Sprintf("  lr %.3g", p.LearningRate)
+		}
+		b.line(fmt.Sprintf("epoch %d  train %.4f  val %.4f  best %.4f%s  (%d since best, %s)",
+			p.Epoch, p.TrainLoss, p.ValLoss, p.BestValLoss, lr, p.EpochsSinceImprovement, p.Elapsed.Round(time.Second)))
 	}
 	m, err := trainer.Train(cmd.Context(), spec, data.Theta, data.X, opts)
 	b.done()

@@ -1,7 +1,9 @@
 package trainer
 
 import (
+	"bytes"
 	"context"
+	"encoding/gob"
 	"errors"
 	"math"
 	"math/rand/v2"
@@ -405,5 +407,47 @@ func TestConcurrentTrain(t *testing.T) {
 		if m != nil && weightDiff(m, want) != 0 {
 			t.Errorf("concurrent run %d differs from a lone run", i)
 		}
+	}
+}
+
+// TestResumeVersion1: a checkpoint written before learning-rate schedules
+// existed resumes as a run with a constant rate.
+func TestResumeVersion1(t *testing.T) {
+	theta, x := linearGaussian(300, 0.5, 8)
+	spec := gaussianSpec(t)
+	spec.Hidden = 8
+	path := filepath.Join(t.TempDir(), "run.ckpt")
+	opts := Options{Seed: 4, BatchSize: 64, MaxEpochs: 3}
+	want, err := Train(context.Background(), spec, theta, x, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts.CheckpointPath = path
+	if _, err := Train(newCancelAfter(6), spec, theta, x, opts); !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled run returned %v", err)
+	}
+	var c checkpointFile
+	f, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := gob.NewDecoder(bytes.NewReader(f)).Decode(&c); err != nil {
+		t.Fatal(err)
+	}
+	c.Version, c.LRPatience, c.LR, c.PlateauBad = 1, 0, 0, 0
+	var buf bytes.Buffer
+	if err := gob.NewEncoder(&buf).Encode(&c); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	opts.Resume = true
+	got, err := Train(context.Background(), spec, theta, x, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := weightDiff(got, want); d != 0 {
+		t.Errorf("resumed weights differ by %g", d)
 	}
 }

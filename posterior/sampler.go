@@ -17,7 +17,7 @@ import (
 // A Sampler draws posterior samples of one model for many concurrent
 // callers, sharing onnxruntime calls between them. A runtime call has a
 // fixed cost, set by the size of the model's graph (sbi's default NSF has
-// about 420 nodes per path), that dwarfs the cost per draw at the sizes one
+// about 300 nodes per path), that dwarfs the cost per draw at the sizes one
 // request needs, so under load one call for many requests multiplies
 // throughput. Without load a request runs alone, at once: nothing waits to
 // fill a batch.
@@ -25,17 +25,20 @@ import (
 // It rejects draws outside the prior support and judges hopeless
 // observations as Direct does, and its answers do not depend on the
 // batching: observation row of a call with seed gets the first n accepted
-// draws of its own noise sequence, Source(seed, row), and every chunk of
-// that sequence sits at the same offset modulo 16 draws of a runtime call
-// (onnxruntime's vector kernels round the lanes of a 16-wide register
-// differently from a scalar tail). Direct.Sample with the same source
-// gives the same draws up to float32 rounding.
+// draws of its own noise sequence, Source(seed, row), whichever calls
+// computed them (see lanes). Direct.Sample with the same source gives the
+// same draws up to float32 rounding.
 //
 // A Sampler is safe for concurrent use. Close stops its goroutines.
 type Sampler struct {
 	post     *Direct // the model, prior, acceptance bounds and extrapolation check
 	maxDraws int
 	observe  func(draws float64)
+
+	// accept is a moving average of the share of draws accepted, the
+	// guess for streams that have none of their own yet.
+	acceptMu sync.Mutex
+	accept   float64
 
 	queue chan *stream
 	quit  chan struct{}
@@ -52,7 +55,7 @@ type SamplerOptions struct {
 	MinAcceptance float64
 	MinProposals  int
 	// BatchDraws bounds the draws of one runtime call (default
-	// DefaultBatchDraws; rounded up to a multiple of 16).
+	// DefaultBatchDraws; rounded up to a multiple of 16, see lanes).
 	BatchDraws int
 	// Workers is the number of goroutines making runtime calls (default
 	// GOMAXPROCS: a call with one intra-op thread uses one core).
@@ -64,9 +67,14 @@ type SamplerOptions struct {
 // DefaultBatchDraws is the default of SamplerOptions.BatchDraws.
 const DefaultBatchDraws = 2048
 
-// chunk is the granularity of the draws a stream gets in one call: no
-// fewer, as in Direct, and always a multiple, for alignment.
-const chunk = 16
+// lanes is the count of float32 values in onnxruntime's widest vector
+// register. Its element-wise kernels compute the last (values mod lanes)
+// values of a tensor in a scalar tail that rounds differently from the
+// vector body, while a value's place within the body does not matter. So
+// every call's draws are padded to a multiple of lanes: then no draw falls
+// in a tail, and each draw depends on its noise and x alone, wherever the
+// call puts it, and streams can take any number of draws per call.
+const lanes = 16
 
 // ErrSamplerClosed is returned for requests to a closed Sampler.
 var ErrSamplerClosed = errors.New("posterior: sampler is closed")
@@ -87,13 +95,14 @@ func NewSampler(m *runtime.Model, opts SamplerOptions) (*Sampler, error) {
 		post:     post,
 		maxDraws: opts.BatchDraws,
 		observe:  opts.Observe,
+		accept:   1,
 		queue:    make(chan *stream),
 		quit:     make(chan struct{}),
 	}
 	if s.maxDraws == 0 {
 		s.maxDraws = DefaultBatchDraws
 	}
-	s.maxDraws = roundUp(s.maxDraws)
+	s.maxDraws = roundUp(s.maxDraws, lanes)
 	workers := opts.Workers
 	if workers == 0 {
 		workers = goruntime.GOMAXPROCS(0)
@@ -227,7 +236,7 @@ func (s *Sampler) work() {
 		}
 		// Take every stream already waiting, as far as one call can serve.
 	gather:
-		for len(active) < s.maxDraws/chunk {
+		for len(active) < s.maxDraws {
 			select {
 			case st := <-s.queue:
 				active = append(active, st)
@@ -257,30 +266,21 @@ func (s *Sampler) round(active []*stream, b *batch) []*stream {
 		return active
 	}
 
-	// Plan, first come first served: each stream asks for its shortfall
-	// over its acceptance so far (10% spare), capped at a quarter of the
-	// call so that a huge request cannot hold up the rest. Streams the call
-	// cannot fit wait for the next one, first in line; a typical request
-	// is done in one call.
-	limit := roundUp(s.maxDraws / 4)
+	// Plan, first come first served. Streams the call cannot fit wait for
+	// the next one, first in line; a typical request is done in one call.
 	b.plan = b.plan[:0]
 	total := 0
 	for _, st := range active {
-		acc := 1.0
-		if c := st.count; c.Proposed > 0 {
-			acc = math.Max(float64(c.Inside)/float64(c.Proposed), s.post.opts.MinAcceptance)
-		}
-		k := int(math.Min(math.Ceil(1.1*float64(st.n-st.count.Inside)/acc), float64(limit)))
-		k = min(roundUp(k), s.maxDraws-total)
+		k := min(s.need(st), s.maxDraws-total)
 		b.plan = append(b.plan, k)
 		total += k
 	}
-
 	m := s.post.model
 	xd, d := m.XDim(), m.ThetaDim()
 	nd := m.Metadata().Noise.Dim()
-	b.x = grow(b.x, total*xd)
-	b.noise = grow(b.noise, total*nd)
+	rows := roundUp(total, lanes)
+	b.x = grow(b.x, rows*xd)
+	b.noise = grow(b.noise, rows*nd)
 	off := 0
 	for i, st := range active {
 		k := b.plan[i]
@@ -290,7 +290,11 @@ func (s *Sampler) round(active []*stream, b *batch) []*stream {
 		m.Noise(b.noise[off*nd:(off+k)*nd], k, st.src)
 		off += k
 	}
-	if _, err := m.Run(b.x, total, nil, 0, b.noise, 1, &b.out); err != nil {
+	for r := total; r < rows; r++ { // padding, its draws unused
+		copy(b.x[r*xd:], active[0].x)
+	}
+	clear(b.noise[total*nd:])
+	if _, err := m.Run(b.x, rows, nil, 0, b.noise, 1, &b.out); err != nil {
 		for _, st := range active {
 			st.finish(err)
 		}
@@ -298,15 +302,17 @@ func (s *Sampler) round(active []*stream, b *batch) []*stream {
 		return active
 	}
 	if s.observe != nil {
-		s.observe(float64(total))
+		s.observe(float64(rows))
 	}
 
 	b.theta = grow(b.theta, d)
 	keep := active[:0]
 	off = 0
+	var inside, proposed int
 	for i, st := range active {
 		k := b.plan[i]
 		c := &st.count
+		in0, pr0 := c.Inside, c.Proposed
 		for r := 0; r < k && c.Inside < st.n; r++ {
 			for j, v := range b.out.Sample[(off+r)*d : (off+r+1)*d] {
 				b.theta[j] = float64(v)
@@ -318,6 +324,7 @@ func (s *Sampler) round(active []*stream, b *batch) []*stream {
 			}
 		}
 		off += k
+		inside, proposed = inside+c.Inside-in0, proposed+c.Proposed-pr0
 		// A hopeless observation fails instead of looping for ever.
 		switch err := s.post.judge(c, st.row); {
 		case c.Inside == st.n:
@@ -329,11 +336,37 @@ func (s *Sampler) round(active []*stream, b *batch) []*stream {
 		}
 	}
 	active = keep
+	if proposed > 0 {
+		s.acceptMu.Lock()
+		s.accept = 0.8*s.accept + 0.2*float64(inside)/float64(proposed)
+		s.acceptMu.Unlock()
+	}
 	return active
 }
 
-// roundUp rounds k up to a positive multiple of chunk.
-func roundUp(k int) int { return max((k+chunk-1)/chunk, 1) * chunk }
+// need is the draws stream st asks of a call: enough that its shortfall s
+// is met three standard deviations above the mean, at the stream's own
+// acceptance a so far or, before it has any, the sampler's recent one:
+// (s + 3·√(s(1−a)))/a. It is capped at a quarter of a call, so that a huge
+// request cannot hold up the rest.
+func (s *Sampler) need(st *stream) int {
+	c := st.count
+	a := 0.0
+	if c.Proposed > 0 {
+		a = float64(c.Inside) / float64(c.Proposed)
+	} else {
+		s.acceptMu.Lock()
+		a = s.accept
+		s.acceptMu.Unlock()
+	}
+	a = math.Max(a, s.post.opts.MinAcceptance)
+	short := float64(st.n - c.Inside)
+	k := math.Ceil((short + 3*math.Sqrt(short*(1-a))) / a)
+	return int(math.Min(k, float64(s.maxDraws/4)))
+}
+
+// roundUp rounds k up to a positive multiple of m.
+func roundUp(k, m int) int { return max((k+m-1)/m, 1) * m }
 
 // grow returns s with length n, reusing its memory when it is large enough.
 func grow[T float32 | float64](s []T, n int) []T {

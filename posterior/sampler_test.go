@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"math"
+	"math/rand/v2"
+	"slices"
 	"sync"
 	"testing"
 
@@ -68,48 +70,84 @@ func TestSamplerMatchesDirect(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Small calls: every request needs several, shared with the others.
-	s, err := posterior.NewSampler(rm, posterior.SamplerOptions{BatchDraws: 64, Workers: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	xs := mat.NewDense(3, 2, []float64{0, 0, 1, -0.5, -0.8, 0.3})
-	const callers, n = 6, 90
-	alone := make([][]*posterior.Samples, callers)
-	for c := range callers {
-		if alone[c], err = s.Sample(context.Background(), xs, n, uint64(c)); err != nil {
+	for _, c := range []struct{ batch, n int }{
+		{64, 90},  // small calls: every request needs several, shared with the others
+		{256, 37}, // streams of odd sizes at odd offsets in padded calls
+	} {
+		s, err := posterior.NewSampler(rm, posterior.SamplerOptions{BatchDraws: c.batch, Workers: 2})
+		if err != nil {
 			t.Fatal(err)
 		}
-	}
-	got := make([][]*posterior.Samples, callers)
-	errs := make([]error, callers)
-	var wg sync.WaitGroup
-	for c := range callers {
-		wg.Go(func() { got[c], errs[c] = s.Sample(context.Background(), xs, n, uint64(c)) })
-	}
-	wg.Wait()
-	for c, res := range got {
-		if errs[c] != nil {
-			t.Fatalf("caller %d: %v", c, errs[c])
-		}
-		for i, r := range res {
-			want, err := d.Sample(context.Background(), xs.RawRowView(i), n, posterior.Source(uint64(c), i))
-			if err != nil {
+		defer s.Close()
+		xs := mat.NewDense(3, 2, []float64{0, 0, 1, -0.5, -0.8, 0.3})
+		const callers = 6
+		n := c.n
+		alone := make([][]*posterior.Samples, callers)
+		for c := range callers {
+			if alone[c], err = s.Sample(context.Background(), xs, n, uint64(c)); err != nil {
 				t.Fatal(err)
 			}
-			if !mat.Equal(r.Theta, alone[c][i].Theta) {
-				t.Errorf("caller %d, row %d: the concurrent draws differ from the lone ones", c, i)
+		}
+		got := make([][]*posterior.Samples, callers)
+		errs := make([]error, callers)
+		var wg sync.WaitGroup
+		for c := range callers {
+			wg.Go(func() { got[c], errs[c] = s.Sample(context.Background(), xs, n, uint64(c)) })
+		}
+		wg.Wait()
+		for c, res := range got {
+			if errs[c] != nil {
+				t.Fatalf("caller %d: %v", c, errs[c])
 			}
-			if r.Inside != n || r.Proposed < n || r.Acceptance != float64(n)/float64(r.Proposed) {
-				t.Errorf("caller %d, row %d: %d inside, %d proposed, acceptance %v", c, i, r.Inside, r.Proposed, r.Acceptance)
-			}
-			for k := range n {
-				for j := range 2 {
-					if v, w := r.Theta.At(k, j), want.Theta.At(k, j); math.Abs(v-w) > 1e-5*math.Max(1, math.Abs(w)) {
-						t.Fatalf("caller %d, row %d: sample %d[%d] = %v, Direct gives %v", c, i, k, j, v, w)
+			for i, r := range res {
+				want, err := d.Sample(context.Background(), xs.RawRowView(i), n, posterior.Source(uint64(c), i))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !mat.Equal(r.Theta, alone[c][i].Theta) {
+					t.Errorf("n %d, caller %d, row %d: the concurrent draws differ from the lone ones", n, c, i)
+				}
+				if r.Inside != n || r.Proposed < n || r.Acceptance != float64(n)/float64(r.Proposed) {
+					t.Errorf("n %d, caller %d, row %d: %d inside, %d proposed, acceptance %v", n, c, i, r.Inside, r.Proposed, r.Acceptance)
+				}
+				for k := range n {
+					for j := range 2 {
+						if v, w := r.Theta.At(k, j), want.Theta.At(k, j); math.Abs(v-w) > 1e-5*math.Max(1, math.Abs(w)) {
+							t.Fatalf("n %d, caller %d, row %d: sample %d[%d] = %v, Direct gives %v", n, c, i, k, j, v, w)
+						}
 					}
 				}
+			}
+		}
+	}
+}
+
+// TestDrawPlace guards what the Sampler's batching rests on: in a call
+// whose draws are a multiple of 16, a draw's result depends on its noise
+// and x alone, not on its place. (Calls of off+n draws, whose last ones
+// fall in a scalar tail, make it fail: a few of their draws differ.)
+func TestDrawPlace(t *testing.T) {
+	rm := runtimetest.Open(t, runtimetest.RandomModel(t, "nsf", 2, 2, 0, 3), runtime.Options{Threads: 1, Workers: 1})
+	const n = 32
+	for seed := range uint64(4) {
+		noise := rm.Noise(nil, n, rand.NewPCG(seed, 2))
+		run := func(off, total int) []float32 {
+			x := make([]float32, total*2)
+			for i := range x {
+				x[i] = 0.3
+			}
+			nz := make([]float32, total*2)
+			copy(nz[off*2:], noise)
+			var out runtime.Output
+			if _, err := rm.Run(x, total, nil, 0, nz, 1, &out); err != nil {
+				t.Fatal(err)
+			}
+			return out.Sample[off*2 : (off+n)*2]
+		}
+		want := run(0, n)
+		for _, off := range []int{1, 3, 5, 8, 13, 16} {
+			if got := run(off, n+16); !slices.Equal(got, want) {
+				t.Errorf("seed %d: draws at offset %d of %d differ from the same draws at 0 of %d", seed, off, n+16, n)
 			}
 		}
 	}

@@ -374,10 +374,13 @@ func (m *Model) chunks(c call) error {
 	return first
 }
 
-// lanes is the widest vector register's count of float32 values. Rows
-// that start a piece at a multiple of it meet onnxruntime's vector kernels
-// at the same lane as in one whole call, so they are rounded the same way
-// (as long as the limit is a multiple too, as the defaults are).
+// lanes is the widest vector register's count of float32 values.
+// onnxruntime's element-wise kernels compute the last (values mod lanes)
+// values of a tensor in a scalar tail that rounds differently, and a
+// value's place elsewhere does not matter. Pieces of a multiple of lanes
+// rows have no tail, and the last piece's tail holds the rows of the whole
+// call's, so a cut call is rounded as the whole one (as long as the limit
+// is a multiple too, as the defaults are).
 const lanes = 16
 
 func roundUp(n, m int) int { return (n + m - 1) / m * m }

@@ -35,10 +35,11 @@ type Sampler struct {
 	maxDraws int
 	observe  func(draws float64)
 
-	// accept is a moving average of the share of draws accepted, the
-	// guess for streams that have none of their own yet.
-	acceptMu sync.Mutex
-	accept   float64
+	// The draws accepted and examined in recent calls, each call's
+	// counts decayed by a tenth: their ratio is the acceptance guessed for
+	// streams that have no draws of their own yet.
+	acceptMu            sync.Mutex
+	recentIn, recentAll float64
 
 	queue chan *stream
 	quit  chan struct{}
@@ -95,7 +96,6 @@ func NewSampler(m *runtime.Model, opts SamplerOptions) (*Sampler, error) {
 		post:     post,
 		maxDraws: opts.BatchDraws,
 		observe:  opts.Observe,
-		accept:   1,
 		queue:    make(chan *stream),
 		quit:     make(chan struct{}),
 	}
@@ -336,34 +336,41 @@ func (s *Sampler) round(active []*stream, b *batch) []*stream {
 		}
 	}
 	active = keep
-	if proposed > 0 {
-		s.acceptMu.Lock()
-		s.accept = 0.8*s.accept + 0.2*float64(inside)/float64(proposed)
-		s.acceptMu.Unlock()
-	}
+	s.acceptMu.Lock()
+	s.recentIn = 0.9*s.recentIn + float64(inside)
+	s.recentAll = 0.9*s.recentAll + float64(proposed)
+	s.acceptMu.Unlock()
 	return active
 }
 
 // need is the draws stream st asks of a call: enough that its shortfall s
 // is met three standard deviations above the mean, at the stream's own
-// acceptance a so far or, before it has any, the sampler's recent one:
-// (s + 3·√(s(1−a)))/a. It is capped at a quarter of a call, so that a huge
-// request cannot hold up the rest.
+// acceptance a so far, (s + 3·√(s(1−a)))/a, capped at a quarter of a call
+// so that a huge request cannot hold up the rest. A stream without draws
+// of its own yet takes the recent acceptance, but no less than
+// minGuess: a few hopeless observations must not make every new request
+// ask for many draws, and one that needs more takes another call.
 func (s *Sampler) need(st *stream) int {
 	c := st.count
-	a := 0.0
+	a := 1.0
 	if c.Proposed > 0 {
 		a = float64(c.Inside) / float64(c.Proposed)
 	} else {
 		s.acceptMu.Lock()
-		a = s.accept
+		if s.recentAll > 0 {
+			a = s.recentIn / s.recentAll
+		}
 		s.acceptMu.Unlock()
+		a = math.Max(a, minGuess)
 	}
 	a = math.Max(a, s.post.opts.MinAcceptance)
 	short := float64(st.n - c.Inside)
 	k := math.Ceil((short + 3*math.Sqrt(short*(1-a))) / a)
 	return int(math.Min(k, float64(s.maxDraws/4)))
 }
+
+// minGuess is the least acceptance need assumes for a new stream.
+const minGuess = 0.9
 
 // roundUp rounds k up to a positive multiple of m.
 func roundUp(k, m int) int { return max((k+m-1)/m, 1) * m }

@@ -59,6 +59,50 @@ func TestSamplerErrors(t *testing.T) {
 	s.Close() // twice is fine
 }
 
+// TestSamplerDraws: a request asks a call for about its n draws, and
+// hopeless observations served before it do not make it ask for many more.
+func TestSamplerDraws(t *testing.T) {
+	rm := runtimetest.Open(t, linearModel(t), runtime.Options{Threads: 1})
+	var (
+		mu    sync.Mutex
+		calls []float64
+	)
+	s, err := posterior.NewSampler(rm, posterior.SamplerOptions{
+		Workers: 1, MinProposals: 2000, MinAcceptance: 1e-3,
+		Observe: func(draws float64) { mu.Lock(); calls = append(calls, draws); mu.Unlock() },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	good := mat.NewDense(1, 2, xFor([2]float64{0, 0})) // acceptance 0.999
+	// first is the draws of the first call a good request makes.
+	first := func() float64 {
+		mu.Lock()
+		calls = calls[:0]
+		mu.Unlock()
+		res, err := s.Sample(ctx, good, 100, 7)
+		if err != nil || res[0].Inside != 100 {
+			t.Fatalf("sample: %v", err)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		return calls[0]
+	}
+	if d := first(); d != 112 {
+		t.Errorf("a request of 100 made a call of %v draws, want 112 (100 padded to 16s)", d)
+	}
+	far := mat.NewDense(1, 2, xFor([2]float64{12, 0}))
+	if _, err := s.Sample(ctx, far, 100, 1); !errors.Is(err, posterior.ErrLowAcceptance) {
+		t.Fatalf("no mass inside the prior: %v", err)
+	}
+	// The recent acceptance is now about 0, guessed as 0.9: 122 draws.
+	if d := first(); d != 128 {
+		t.Errorf("after a hopeless request, a request of 100 made a call of %v draws, want 128", d)
+	}
+}
+
 // TestSamplerMatchesDirect checks that concurrent callers, whose streams
 // share and split runtime calls, get the draws they get alone, and those
 // Direct gives each row with the same source up to float32 rounding.

@@ -170,7 +170,9 @@ func (d *Direct) SampleBatched(ctx context.Context, xs *mat.Dense, n int, src ra
 		if err := ctx.Err(); err != nil {
 			return nil, fmt.Errorf("posterior: sampling stopped: %w", err)
 		}
-		per = min(max(per, 16), max(d.opts.MaxBatch/len(todo), 1))
+		// Whole multiples of lanes, so that no draw falls in a scalar tail
+		// and each is the Sampler's bit for bit, unless MaxBatch forbids.
+		per = min(roundUp(per, lanes), max(d.opts.MaxBatch/len(todo)/lanes*lanes, 1))
 		x32 = x32[:0]
 		for _, i := range todo {
 			for _, v := range xs.RawRowView(i) {

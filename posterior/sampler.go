@@ -27,7 +27,7 @@ import (
 // batching: observation row of a call with seed gets the first n accepted
 // draws of its own noise sequence, Source(seed, row), whichever calls
 // computed them (see lanes). Direct.Sample with the same source gives the
-// same draws up to float32 rounding.
+// same draws.
 //
 // A Sampler is safe for concurrent use. Close stops its goroutines.
 type Sampler struct {

@@ -235,15 +235,15 @@ func TestSample(t *testing.T) {
 		}
 	}
 
-	// The samples are those of posterior.Direct with the same source, up
-	// to float32 rounding: its calls chunk the noise differently.
+	// The samples are those of posterior.Direct with the same source, bit
+	// for bit once read back as the model's float32s.
 	want, err := m.post.Sample(context.Background(), x, n, posterior.Source(42, 0))
 	if err != nil {
 		t.Fatal(err)
 	}
 	for i, th := range r.Samples {
 		for j, v := range th {
-			if w := want.Theta.At(i, j); math.Abs(v-w) > 1e-5*math.Max(1, math.Abs(w)) {
+			if w := want.Theta.At(i, j); float32(v) != float32(w) {
 				t.Fatalf("sample %d[%d] = %v, posterior.Direct gives %v", i, j, v, w)
 			}
 		}

@@ -26,10 +26,10 @@ type Options struct {
 	// LRDecay, if set, multiplies the learning rate by this factor in (0, 1)
 	// whenever the validation loss has not improved for more than
 	// LRPatience epochs in a row (PyTorch's ReduceLROnPlateau); the count
-	// restarts after each decay. Early stopping still counts the epochs since the best. The
-	// default, 0, keeps the rate constant, as sbi does. A decaying rate
-	// lets a run settle into the minimum that a constant rate keeps
-	// jumping around, which matters for narrow posteriors.
+	// restarts after each decay. Early stopping still counts the epochs
+	// since the best. The default, 0, keeps the rate constant, as sbi does.
+	// A decaying rate lets a run settle into the minimum that a constant
+	// rate keeps jumping around, which matters for narrow posteriors.
 	LRDecay    float64
 	LRPatience int // default 10
 

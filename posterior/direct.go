@@ -170,8 +170,9 @@ func (d *Direct) SampleBatched(ctx context.Context, xs *mat.Dense, n int, src ra
 		if err := ctx.Err(); err != nil {
 			return nil, fmt.Errorf("posterior: sampling stopped: %w", err)
 		}
-		// Whole multiples of lanes, so that no draw falls in a scalar tail
-		// and each is the Sampler's bit for bit, unless MaxBatch forbids.
+		// Whole multiples of runtime.Lanes, so that each draw is the
+		// Sampler's bit for bit, unless MaxBatch forbids.
+		lanes := runtime.Lanes
 		per = min(roundUp(per, lanes), max(d.opts.MaxBatch/len(todo)/lanes*lanes, 1))
 		x32 = x32[:0]
 		for _, i := range todo {

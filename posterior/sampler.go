@@ -26,8 +26,8 @@ import (
 // observations as Direct does, and its answers do not depend on the
 // batching: observation row of a call with seed gets the first n accepted
 // draws of its own noise sequence, Source(seed, row), whichever calls
-// computed them (see lanes). Direct.Sample with the same source gives the
-// same draws.
+// computed them, as every call is padded to a multiple of runtime.Lanes
+// draws. Direct.Sample with the same source gives the same draws.
 //
 // A Sampler is safe for concurrent use. Close stops its goroutines.
 type Sampler struct {
@@ -56,7 +56,7 @@ type SamplerOptions struct {
 	MinAcceptance float64
 	MinProposals  int
 	// BatchDraws bounds the draws of one runtime call (default
-	// DefaultBatchDraws; rounded up to a multiple of 16, see lanes).
+	// DefaultBatchDraws; rounded up to a multiple of runtime.Lanes).
 	BatchDraws int
 	// Workers is the number of goroutines making runtime calls (default
 	// GOMAXPROCS: a call with one intra-op thread uses one core).
@@ -67,15 +67,6 @@ type SamplerOptions struct {
 
 // DefaultBatchDraws is the default of SamplerOptions.BatchDraws.
 const DefaultBatchDraws = 2048
-
-// lanes is the count of float32 values in onnxruntime's widest vector
-// register. Its element-wise kernels compute the last (values mod lanes)
-// values of a tensor in a scalar tail that rounds differently from the
-// vector body, while a value's place within the body does not matter. So
-// every call's draws are padded to a multiple of lanes: then no draw falls
-// in a tail, and each draw depends on its noise and x alone, wherever the
-// call puts it, and streams can take any number of draws per call.
-const lanes = 16
 
 // ErrSamplerClosed is returned for requests to a closed Sampler.
 var ErrSamplerClosed = errors.New("posterior: sampler is closed")
@@ -102,7 +93,7 @@ func NewSampler(m *runtime.Model, opts SamplerOptions) (*Sampler, error) {
 	if s.maxDraws == 0 {
 		s.maxDraws = DefaultBatchDraws
 	}
-	s.maxDraws = roundUp(s.maxDraws, lanes)
+	s.maxDraws = roundUp(s.maxDraws, runtime.Lanes)
 	workers := opts.Workers
 	if workers == 0 {
 		workers = goruntime.GOMAXPROCS(0)
@@ -270,15 +261,16 @@ func (s *Sampler) round(active []*stream, b *batch) []*stream {
 	// the next one, first in line; a typical request is done in one call.
 	b.plan = b.plan[:0]
 	total := 0
+	guess := s.guess()
 	for _, st := range active {
-		k := min(s.need(st), s.maxDraws-total)
+		k := min(s.need(st, guess), s.maxDraws-total)
 		b.plan = append(b.plan, k)
 		total += k
 	}
 	m := s.post.model
 	xd, d := m.XDim(), m.ThetaDim()
 	nd := m.Metadata().Noise.Dim()
-	rows := roundUp(total, lanes)
+	rows := roundUp(total, runtime.Lanes)
 	b.x = grow(b.x, rows*xd)
 	b.noise = grow(b.noise, rows*nd)
 	off := 0
@@ -347,21 +339,12 @@ func (s *Sampler) round(active []*stream, b *batch) []*stream {
 // is met three standard deviations above the mean, at the stream's own
 // acceptance a so far, (s + 3·√(s(1−a)))/a, capped at a quarter of a call
 // so that a huge request cannot hold up the rest. A stream without draws
-// of its own yet takes the recent acceptance, but no less than
-// minGuess: a few hopeless observations must not make every new request
-// ask for many draws, and one that needs more takes another call.
-func (s *Sampler) need(st *stream) int {
+// of its own yet takes guess.
+func (s *Sampler) need(st *stream, guess float64) int {
 	c := st.count
-	a := 1.0
+	a := guess
 	if c.Proposed > 0 {
 		a = float64(c.Inside) / float64(c.Proposed)
-	} else {
-		s.acceptMu.Lock()
-		if s.recentAll > 0 {
-			a = s.recentIn / s.recentAll
-		}
-		s.acceptMu.Unlock()
-		a = math.Max(a, minGuess)
 	}
 	a = math.Max(a, s.post.opts.MinAcceptance)
 	short := float64(st.n - c.Inside)
@@ -369,7 +352,20 @@ func (s *Sampler) need(st *stream) int {
 	return int(math.Min(k, float64(s.maxDraws/4)))
 }
 
-// minGuess is the least acceptance need assumes for a new stream.
+// guess is the acceptance assumed for streams without draws of their own:
+// the recent one, but no less than minGuess, so that a few hopeless
+// observations cannot make every new request ask for many draws (one that
+// needs more takes another call).
+func (s *Sampler) guess() float64 {
+	s.acceptMu.Lock()
+	defer s.acceptMu.Unlock()
+	if s.recentAll == 0 {
+		return 1
+	}
+	return math.Max(s.recentIn/s.recentAll, minGuess)
+}
+
+// minGuess is the least acceptance guess returns.
 const minGuess = 0.9
 
 // roundUp rounds k up to a positive multiple of m.

@@ -342,7 +342,7 @@ func (m *Model) chunks(c call) error {
 			n, most = (total+limit-1)/limit, limit
 		}
 		n = roundUp(n, m.workers)
-		limit = min(max(roundUp((total+n-1)/n, lanes), MinPieceRows), most)
+		limit = min(max(roundUp((total+n-1)/n, Lanes), MinPieceRows), most)
 	}
 	pieces := c.pieces(m, limit)
 	if len(pieces) == 1 {
@@ -374,14 +374,16 @@ func (m *Model) chunks(c call) error {
 	return first
 }
 
-// lanes is the widest vector register's count of float32 values.
-// onnxruntime's element-wise kernels compute the last (values mod lanes)
+// Lanes is the widest vector register's count of float32 values.
+// onnxruntime's element-wise kernels compute the last (values mod Lanes)
 // values of a tensor in a scalar tail that rounds differently, and a
-// value's place elsewhere does not matter. Pieces of a multiple of lanes
-// rows have no tail, and the last piece's tail holds the rows of the whole
-// call's, so a cut call is rounded as the whole one (as long as the limit
-// is a multiple too, as the defaults are).
-const lanes = 16
+// value's place elsewhere does not matter. So in a call of a multiple of
+// Lanes rows, each row's result depends on its own inputs alone, wherever
+// the call puts it; callers that batch unrelated rows pad to one. Pieces
+// of a multiple of Lanes rows have no tail, and the last piece's tail holds
+// the rows of the whole call's, so a cut call is rounded as the whole one
+// (as long as the limit is a multiple too, as the defaults are).
+const Lanes = 16
 
 func roundUp(n, m int) int { return (n + m - 1) / m * m }
 
@@ -402,8 +404,8 @@ func (c call) pieces(m *Model, limit int) []call {
 	// Both paths get the same slice of their rows, so a piece holds at
 	// most limit rows.
 	step := max(limit/2, 1)
-	if step > lanes {
-		step -= step % lanes
+	if step > Lanes {
+		step -= step % Lanes
 	}
 	if c.nTheta == 0 || c.nSample == 0 {
 		step = limit

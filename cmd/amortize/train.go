@@ -40,7 +40,7 @@ func (f *trainFlags) register(cmd *cobra.Command) {
 	fl.Float64Var(&f.opts.ValidationFraction, "validation", 0.1, "fraction of simulations held out for early stopping")
 	fl.IntVar(&f.opts.StopAfterEpochs, "patience", 20, "stop after this many epochs without validation improvement")
 	fl.IntVar(&f.opts.MaxEpochs, "max-epochs", 0, "maximum epochs (0: no limit)")
-	fl.Float64Var(&f.opts.LRDecay, "lr-decay", 0, "multiply the learning rate by this after --lr-patience epochs without improvement (0: constant rate, as sbi)")
+	fl.Float64Var(&f.opts.LRDecay, "lr-decay", 0, "multiply the learning rate by this after more than --lr-patience epochs without improvement (0: constant rate, as sbi)")
 	fl.IntVar(&f.opts.LRPatience, "lr-patience", 10, "epochs without validation improvement before --lr-decay")
 	fl.Float64Var(&f.opts.ClipMaxNorm, "clip", 5, "clip the global gradient norm to this (0: off)")
 	fl.Uint64Var(&f.opts.Seed, "seed", 1, "random seed (split, initialisation, batches)")

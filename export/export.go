@@ -42,17 +42,17 @@ func Build(m *models.Model) (*onnxpb.ModelProto, error) {
 	nn, nu := e.Noise()
 
 	// log_prob: theta [B,S,D] and x [B,X] → rows of B·S.
-	theta := g.sized(g.node("Reshape", 0, d, nil, format.InputTheta, g.int64Init(-1, int64(d))), "rows_log_prob")
-	xt := g.sized(g.rowsFor(format.InputTheta, xd), "rows_log_prob")
-	lp := tv(m.LogProb(g, e, theta, xt))
+	g.path(format.InputTheta, "rows_log_prob")
+	theta := g.sized(g.node("Reshape", 0, d, nil, format.InputTheta, g.int64Init(-1, int64(d))), g.rows)
+	lp := g.spreadOut(tv(m.LogProb(g, e, theta, g.observations(xd))))
 	g.output(format.OutputLogProb, lp.name, format.InputTheta)
 
 	// sample: noise [B,S',n] and x → θ [B,S',D] and its log-prob [B,S'].
-	noise := g.sized(g.node("Reshape", 0, nn+nu, nil, format.InputNoise, g.int64Init(-1, int64(nn+nu))), "rows_sample")
-	xs := g.sized(g.rowsFor(format.InputNoise, xd), "rows_sample")
-	st, slp := m.Sample(g, e, noise, xs)
-	g.output(format.OutputSample, tv(st).name, format.InputNoise, int64(d))
-	g.output(format.OutputSampleLog, tv(slp).name, format.InputNoise)
+	g.path(format.InputNoise, "rows_sample")
+	noise := g.sized(g.node("Reshape", 0, nn+nu, nil, format.InputNoise, g.int64Init(-1, int64(nn+nu))), g.rows)
+	st, slp := m.Sample(g, e, noise, g.observations(xd))
+	g.output(format.OutputSample, g.spreadOut(tv(st)).name, format.InputNoise, int64(d))
+	g.output(format.OutputSampleLog, g.spreadOut(tv(slp)).name, format.InputNoise)
 
 	meta, err := metadata(m, format.Noise{Normal: nn, Uniform: nu})
 	if err != nil {
@@ -83,16 +83,6 @@ func Build(m *models.Model) (*onnxpb.ModelProto, error) {
 			ValueInfo: g.valueInfo(),
 		},
 	}, nil
-}
-
-// rowsFor repeats each row of x once per entry of input's second axis:
-// x [B,X] → [B·S, X], matching the rows of input [B,S,·] reshaped.
-func (g *graph) rowsFor(input string, xd int) *value {
-	x3 := g.node("Unsqueeze", 0, xd, nil, format.InputX, g.int64Init(1))
-	bs := g.node("Shape", 0, 0, []*onnxpb.AttributeProto{intAttr("start", 0), intAttr("end", 2)}, input)
-	shape := g.node("Concat", 0, 0, []*onnxpb.AttributeProto{intAttr("axis", 0)}, bs.name, g.int64Init(int64(xd)))
-	ex := g.node("Expand", 0, xd, nil, x3.name, shape.name)
-	return g.node("Reshape", 0, xd, nil, ex.name, g.int64Init(-1, int64(xd)))
 }
 
 // output reshapes rows back to the first two axes of input (the batch and

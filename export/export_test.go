@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/amortize/amortize/export"
@@ -254,5 +255,44 @@ func TestErrors(t *testing.T) {
 	entries, _ := os.ReadDir(dir)
 	if len(entries) != 0 {
 		t.Errorf("partial files left behind: %v", entries)
+	}
+}
+
+// TestPerObservation checks that what an estimator computes from x alone
+// is computed once per observation: every product with a weight of a layer
+// that sees x alone (all of a Gaussian's and a mixture's, all of a spline
+// flow's for one-dimensional θ, the context layers of the others) has one
+// row per observation, not one per draw.
+func TestPerObservation(t *testing.T) {
+	for _, k := range kinds {
+		mp, err := export.Build(randomModel(t, k.kind, k.d, k.xd, 1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		g := mp.GetGraph()
+		rows := map[string]string{}
+		for _, vi := range g.GetValueInfo() {
+			rows[vi.GetName()] = vi.GetType().GetTensorType().GetShape().GetDim()[0].GetDimParam()
+		}
+		fromX := func(w string) bool {
+			if k.kind == "gaussian" || k.kind == "mdn" || k.d == 1 {
+				return true
+			}
+			return strings.HasSuffix(w, ".ctx.w") || strings.HasSuffix(w, ".context.w")
+		}
+		checked := 0
+		for _, n := range g.GetNode() {
+			w := n.GetInput()[len(n.GetInput())-1]
+			if n.GetOpType() != "MatMul" || !strings.HasPrefix(w, "param.") || !fromX(w) {
+				continue
+			}
+			checked++
+			if r := rows[n.GetOutput()[0]]; r != "obs_rows" {
+				t.Errorf("%s, θ dim %d: product with %s has rows %q, want one per observation", k.kind, k.d, w, r)
+			}
+		}
+		if checked == 0 {
+			t.Errorf("%s, θ dim %d: no layer of x alone found", k.kind, k.d)
+		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"math"
 	"strconv"
 
+	"github.com/amortize/amortize/export/format"
 	"github.com/amortize/amortize/export/onnxpb"
 	"github.com/amortize/amortize/models"
 	"google.golang.org/protobuf/proto"
@@ -12,13 +13,16 @@ import (
 
 // value is a tensor of the graph being built: a named ONNX value with a
 // static column count. rows is 0 for a batch-sized value, else fixed; a
-// batch-sized value's row count is the symbolic dimension dim.
+// batch-sized value's row count is the symbolic dimension dim. A value of
+// dim obsRows has one row per observation (see observations).
 type value struct {
 	name string
 	rows int
 	cols int
 	dim  string
 }
+
+func (v *value) perObs() bool { return v.dim == obsRows }
 
 // graph implements models.Ops by appending ONNX nodes. Parameters and
 // constants become float32 initializers, shared by every path that uses them.
@@ -33,6 +37,12 @@ type graph struct {
 	// declared as value_info: with them onnxruntime's memory planner
 	// knows which intermediate tensors have equal sizes.
 	batch []*value
+	// spread indexes the observation of each row of the path being built,
+	// whose rows are the symbolic dimension rows; spreads caches the
+	// per-observation values spread onto them.
+	spread  string
+	rows    string
+	spreads map[string]*value
 }
 
 var _ models.Ops = (*graph)(nil)
@@ -107,6 +117,18 @@ func (g *graph) int64Init(vals ...int64) string {
 	return name
 }
 
+// int64Scalar is a 0-D int64 initializer.
+func (g *graph) int64Scalar(v int64) string {
+	name := sanitize("i64s_" + strconv.FormatInt(v, 10))
+	if _, ok := g.named[name]; !ok {
+		g.inits = append(g.inits, &onnxpb.TensorProto{
+			Name: proto.String(name), DataType: proto.Int32(int32(onnxpb.TensorProto_INT64)), Int64Data: []int64{v},
+		})
+		g.named[name] = &value{name: name}
+	}
+	return name
+}
+
 func sanitize(s string) string {
 	b := []byte(s)
 	for i, c := range b {
@@ -155,13 +177,18 @@ func (g *graph) Concat(ts ...models.Tensor) models.Tensor {
 	if len(ts) == 1 {
 		return ts[0]
 	}
-	names := make([]string, len(ts))
-	cols, rows := 0, tv(ts[0]).rows
+	vs := make([]*value, len(ts))
 	for i, t := range ts {
-		names[i] = tv(t).name
-		cols += tv(t).cols
+		vs[i] = tv(t)
 	}
-	return g.sized(g.node("Concat", rows, cols, []*onnxpb.AttributeProto{intAttr("axis", 1)}, names...), tv(ts[0]).dim)
+	g.align(vs)
+	names := make([]string, len(vs))
+	cols := 0
+	for i, v := range vs {
+		names[i] = v.name
+		cols += v.cols
+	}
+	return g.sized(g.node("Concat", vs[0].rows, cols, []*onnxpb.AttributeProto{intAttr("axis", 1)}, names...), vs[0].dim)
 }
 
 func (g *graph) Reshape(a models.Tensor, cols int) models.Tensor {
@@ -169,6 +196,8 @@ func (g *graph) Reshape(a models.Tensor, cols int) models.Tensor {
 	if cols == v.cols {
 		return v
 	}
+	// New rows would not be observations any more.
+	v = g.spreadOut(v)
 	rows := 0
 	if v.rows != 0 {
 		rows = v.rows * v.cols / cols
@@ -188,7 +217,9 @@ func (g *graph) binary(op string, a, b models.Tensor) models.Tensor {
 // binaryNode appends a broadcasting binary node and returns it with the
 // symbolic row dimension of its batch-sized operand.
 func (g *graph) binaryNode(op string, a, b models.Tensor) (*value, string) {
-	va, vb := tv(a), tv(b)
+	vs := []*value{tv(a), tv(b)}
+	g.align(vs)
+	va, vb := vs[0], vs[1]
 	rows := va.rows
 	if rows == 1 {
 		rows = vb.rows
@@ -253,6 +284,75 @@ func (g *graph) MaxCols(a models.Tensor) models.Tensor {
 		return v
 	}
 	return g.sized(g.node("ReduceMax", v.rows, 1, []*onnxpb.AttributeProto{intsAttr("axes", 1), intAttr("keepdims", 1)}, v.name), v.dim)
+}
+
+// obsRows is the symbolic row count of per-observation values.
+const obsRows = "obs_rows"
+
+// obsPad is the multiple of rows per-observation values are padded to: the
+// widest vector register's count of float32 values, as runtime.Lanes, so
+// that element-wise kernels (Tanh among them) leave no scalar tail, which
+// rounds differently, and an observation's values do not depend on how
+// many others share its call.
+const obsPad = 16
+
+// observations returns the graph input x as a per-observation value.
+//
+// Whatever an estimator computes from x alone (z-scoring, context layers,
+// gates, a Gaussian's or mixture's whole network) is then computed once per
+// observation rather than once per draw, and spread onto the draws' rows
+// where it meets them. Its rows are padded to a multiple of obsPad; the
+// padding rows are zeros, computed and never spread.
+func (g *graph) observations(xd int) *value {
+	b := g.node("Shape", 0, 0, []*onnxpb.AttributeProto{intAttr("start", 0), intAttr("end", 1)}, format.InputX)
+	p := g.int64Init(obsPad)
+	short := g.node("Mod", 0, 0, nil, g.node("Sub", 0, 0, nil, p, g.node("Mod", 0, 0, nil, b.name, p).name).name, p)
+	pads := g.node("Concat", 0, 0, []*onnxpb.AttributeProto{intAttr("axis", 0)}, g.int64Init(0, 0), short.name, g.int64Init(0))
+	x := g.node("Pad", 0, 0, nil, format.InputX, pads.name)
+	x.cols = xd
+	return g.sized(x, obsRows)
+}
+
+// path starts the graph of a path whose rows are the first two axes of
+// input [B,S,·], S rows per observation, with symbolic row count rows.
+func (g *graph) path(input, rows string) {
+	bs := g.node("Shape", 0, 0, []*onnxpb.AttributeProto{intAttr("start", 0), intAttr("end", 2)}, input)
+	b := g.node("Shape", 0, 0, []*onnxpb.AttributeProto{intAttr("start", 0), intAttr("end", 1)}, input)
+	b = g.node("Squeeze", 0, 0, nil, b.name, g.int64Init(0))
+	obs := g.node("Range", 0, 0, nil, g.int64Scalar(0), b.name, g.int64Scalar(1))
+	obs = g.node("Unsqueeze", 0, 0, nil, obs.name, g.int64Init(1))
+	obs = g.node("Expand", 0, 0, nil, obs.name, bs.name)
+	obs = g.node("Reshape", 0, 0, nil, obs.name, g.int64Init(-1))
+	g.spread, g.rows, g.spreads = obs.name, rows, map[string]*value{}
+}
+
+// spreadOut returns v on the path's rows: a per-observation value's rows
+// gathered, each once per row of its observation; any other value as it is.
+func (g *graph) spreadOut(v *value) *value {
+	if !v.perObs() {
+		return v
+	}
+	if s, ok := g.spreads[v.name]; ok {
+		return s
+	}
+	s := g.sized(g.node("Gather", 0, v.cols, []*onnxpb.AttributeProto{intAttr("axis", 0)}, v.name, g.spread), g.rows)
+	g.spreads[v.name] = s
+	return s
+}
+
+// align spreads the per-observation values among vs onto the path's rows
+// when a value of the path's rows is among them too.
+func (g *graph) align(vs []*value) {
+	mixed := false
+	for _, v := range vs {
+		mixed = mixed || (v.rows == 0 && !v.perObs())
+	}
+	if !mixed {
+		return
+	}
+	for i, v := range vs {
+		vs[i] = g.spreadOut(v)
+	}
 }
 
 func intAttr(name string, v int64) *onnxpb.AttributeProto {

@@ -46,7 +46,11 @@ func (g *graph) RQSplineDeferred(x, widths, heights, derivs models.Tensor, inver
 		derivs,
 	)
 	t := newTableLayout(c, inverse)
-	table := g.Add(g.MatMul(cat, g.Const(3*k-1, t.n, t.w)), g.Const(1, t.n, t.bias))
+	table := tv(g.Add(g.MatMul(cat, g.Const(3*k-1, t.n, t.w)), g.Const(1, t.n, t.bias)))
+	// A table from x alone (θ of one dimension) is built per observation.
+	vs := []*value{vx, table}
+	g.align(vs)
+	vx, table = vs[0], vs[1]
 
 	// The bin is the number of knots the input reaches, 0 below −B and
 	// K+1 from B on: the tail bins.
@@ -64,7 +68,7 @@ func (g *graph) RQSplineDeferred(x, widths, heights, derivs models.Tensor, inver
 	}
 	sizes[len(sizes)-1] = 2 // both derivatives, for one softplus
 	at := g.node("Add", vx.rows, len(t.cols), nil, bin.name, g.int64Init(offsets...))
-	picked := g.sized(g.node("GatherElements", vx.rows, len(t.cols), []*onnxpb.AttributeProto{intAttr("axis", 1)}, tv(table).name, at.name), vx.dim)
+	picked := g.sized(g.node("GatherElements", vx.rows, len(t.cols), []*onnxpb.AttributeProto{intAttr("axis", 1)}, table.name, at.name), vx.dim)
 	p := g.split(picked, sizes...)
 	// Softplus only for the two picked derivatives: onnxruntime's is
 	// slow, and these are 2 of every row's K−1.

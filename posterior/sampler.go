@@ -7,6 +7,7 @@ import (
 	"math"
 	"math/rand/v2"
 	goruntime "runtime"
+	"slices"
 	"sync"
 
 	"github.com/amortize/amortize/prior"
@@ -22,12 +23,16 @@ import (
 // throughput. Without load a request runs alone, at once: nothing waits to
 // fill a batch.
 //
+// A call gives every observation in it the same count of draws, so that
+// the model computes what depends on x alone once per observation; streams
+// of about equal need share a call, others get calls of their own.
+//
 // It rejects draws outside the prior support and judges hopeless
 // observations as Direct does, and its answers do not depend on the
 // batching: observation row of a call with seed gets the first n accepted
 // draws of its own noise sequence, Source(seed, row), whichever calls
-// computed them, as every call is padded to a multiple of runtime.Lanes
-// draws. Direct.Sample with the same source gives the same draws.
+// computed them, as every call holds a multiple of runtime.Lanes draws.
+// Direct.Sample with the same source gives the same draws.
 //
 // A Sampler is safe for concurrent use. Close stops its goroutines.
 type Sampler struct {
@@ -55,8 +60,11 @@ type SamplerOptions struct {
 	// DirectOptions does (defaults 1e-4 and 10,000).
 	MinAcceptance float64
 	MinProposals  int
-	// BatchDraws bounds the draws of one runtime call (default
-	// DefaultBatchDraws; rounded up to a multiple of runtime.Lanes).
+	// BatchDraws bounds the draws planned for one round of runtime calls
+	// (default DefaultBatchDraws; rounded up to a multiple of
+	// runtime.Lanes). A call may add a few draws per observation to reach
+	// a multiple of runtime.Lanes, and streams sharing a call get the
+	// largest plan among them.
 	BatchDraws int
 	// Workers is the number of goroutines making runtime calls (default
 	// GOMAXPROCS: a call with one intra-op thread uses one core).
@@ -203,7 +211,10 @@ func (st *stream) finish(err error) { st.done <- err }
 
 // batch is a worker's reusable memory.
 type batch struct {
-	plan  []int
+	plan  []int // draws per active stream
+	done  []bool
+	order []int
+	group [][]int
 	x     []float32
 	noise []float32
 	out   runtime.Output
@@ -239,7 +250,7 @@ func (s *Sampler) work() {
 	}
 }
 
-// round makes one runtime call for the active streams and returns those
+// round makes the runtime calls for the active streams and returns those
 // still short of their n draws, in order.
 func (s *Sampler) round(active []*stream, b *batch) []*stream {
 	all := active
@@ -257,73 +268,30 @@ func (s *Sampler) round(active []*stream, b *batch) []*stream {
 		return active
 	}
 
-	// Plan, first come first served. Streams the call cannot fit wait for
-	// the next one, first in line; a typical request is done in one call.
+	// Plan, first come first served. Streams the round cannot fit wait
+	// for the next one, first in line; a typical request is done in one
+	// round.
 	b.plan = b.plan[:0]
 	total := 0
 	guess := s.guess()
 	for _, st := range active {
-		k := min(s.need(st, guess), s.maxDraws-total)
+		k := s.need(st, guess)
+		if total+k > s.maxDraws {
+			k = 0
+		}
 		b.plan = append(b.plan, k)
 		total += k
 	}
-	m := s.post.model
-	xd, d := m.XDim(), m.ThetaDim()
-	nd := m.Metadata().Noise.Dim()
-	rows := roundUp(total, runtime.Lanes)
-	b.x = grow(b.x, rows*xd)
-	b.noise = grow(b.noise, rows*nd)
-	off := 0
-	for i, st := range active {
-		k := b.plan[i]
-		for r := range k {
-			copy(b.x[(off+r)*xd:], st.x)
-		}
-		m.Noise(b.noise[off*nd:(off+k)*nd], k, st.src)
-		off += k
-	}
-	for r := total; r < rows; r++ { // padding, its draws unused
-		copy(b.x[r*xd:], active[0].x)
-	}
-	clear(b.noise[total*nd:])
-	if _, err := m.Run(b.x, rows, nil, 0, b.noise, 1, &b.out); err != nil {
-		for _, st := range active {
-			st.finish(err)
-		}
-		active = active[:0]
-		return active
-	}
-	if s.observe != nil {
-		s.observe(float64(rows))
-	}
-
-	b.theta = grow(b.theta, d)
-	keep := active[:0]
-	off = 0
+	b.done = grow(b.done, len(active))
+	clear(b.done)
 	var inside, proposed int
+	for _, g := range b.groups() {
+		in, pr := s.call(active, g, b)
+		inside, proposed = inside+in, proposed+pr
+	}
+	keep := active[:0]
 	for i, st := range active {
-		k := b.plan[i]
-		c := &st.count
-		in0, pr0 := c.Inside, c.Proposed
-		for r := 0; r < k && c.Inside < st.n; r++ {
-			for j, v := range b.out.Sample[(off+r)*d : (off+r+1)*d] {
-				b.theta[j] = float64(v)
-			}
-			c.Proposed++
-			if s.post.prior.InSupport(b.theta) {
-				copy(st.theta[c.Inside*d:], b.theta)
-				c.Inside++
-			}
-		}
-		off += k
-		inside, proposed = inside+c.Inside-in0, proposed+c.Proposed-pr0
-		// A hopeless observation fails instead of looping for ever.
-		switch err := s.post.judge(c, st.row); {
-		case c.Inside == st.n:
-			st.finish(nil)
-		case err != nil:
-			st.finish(err)
-		default:
+		if !b.done[i] {
 			keep = append(keep, st)
 		}
 	}
@@ -333,6 +301,93 @@ func (s *Sampler) round(active []*stream, b *batch) []*stream {
 	s.recentAll = 0.9*s.recentAll + float64(proposed)
 	s.acceptMu.Unlock()
 	return active
+}
+
+// maxWaste is the most draws a group's streams may get beyond their plans
+// (a group gives each the largest plan among them) before they had better
+// take a call of their own: about the fixed cost of a call of sbi's
+// default NSF, in draws.
+const maxWaste = 64
+
+// groups cuts the planned streams into groups of about equal plans, one
+// call each: a call has one count of draws per observation, so that what
+// is computed from x alone is computed once per observation. Each group
+// lists indices into the plan, the largest plan first.
+func (b *batch) groups() [][]int {
+	b.order = b.order[:0]
+	for i, k := range b.plan {
+		if k > 0 {
+			b.order = append(b.order, i)
+		}
+	}
+	slices.SortStableFunc(b.order, func(i, j int) int { return b.plan[j] - b.plan[i] })
+	b.group = b.group[:0]
+	for start := 0; start < len(b.order); {
+		n, waste, end := b.plan[b.order[start]], 0, start+1
+		for ; end < len(b.order); end++ {
+			if waste += n - b.plan[b.order[end]]; waste > maxWaste {
+				break
+			}
+		}
+		b.group = append(b.group, b.order[start:end])
+		start = end
+	}
+	return b.group
+}
+
+// call makes one runtime call for the streams active[i], i in g, each
+// getting the draws of the largest plan among them, and returns the draws
+// accepted and examined.
+func (s *Sampler) call(active []*stream, g []int, b *batch) (inside, proposed int) {
+	m := s.post.model
+	xd, d := m.XDim(), m.ThetaDim()
+	nd := m.Metadata().Noise.Dim()
+	// Whole multiples of runtime.Lanes draws per call, so that each draw
+	// is Direct's bit for bit, whatever else the call holds.
+	n := roundUp(b.plan[g[0]], runtime.Lanes/gcd(len(g), runtime.Lanes))
+	b.x = grow(b.x, len(g)*xd)
+	b.noise = grow(b.noise, len(g)*n*nd)
+	for j, i := range g {
+		copy(b.x[j*xd:], active[i].x)
+		m.Noise(b.noise[j*n*nd:(j+1)*n*nd], n, active[i].src)
+	}
+	if _, err := m.Run(b.x, len(g), nil, 0, b.noise, n, &b.out); err != nil {
+		for _, i := range g {
+			active[i].finish(err)
+			b.done[i] = true
+		}
+		return 0, 0
+	}
+	if s.observe != nil {
+		s.observe(float64(len(g) * n))
+	}
+	b.theta = grow(b.theta, d)
+	for j, i := range g {
+		st := active[i]
+		c := &st.count
+		in0, pr0 := c.Inside, c.Proposed
+		for r := 0; r < n && c.Inside < st.n; r++ {
+			for q, v := range b.out.Sample[(j*n+r)*d : (j*n+r+1)*d] {
+				b.theta[q] = float64(v)
+			}
+			c.Proposed++
+			if s.post.prior.InSupport(b.theta) {
+				copy(st.theta[c.Inside*d:], b.theta)
+				c.Inside++
+			}
+		}
+		inside, proposed = inside+c.Inside-in0, proposed+c.Proposed-pr0
+		// A hopeless observation fails instead of looping for ever.
+		switch err := s.post.judge(c, st.row); {
+		case c.Inside == st.n:
+			st.finish(nil)
+			b.done[i] = true
+		case err != nil:
+			st.finish(err)
+			b.done[i] = true
+		}
+	}
+	return inside, proposed
 }
 
 // need is the draws stream st asks of a call: enough that its shortfall s
@@ -368,11 +423,18 @@ func (s *Sampler) guess() float64 {
 // minGuess is the least acceptance guess returns.
 const minGuess = 0.9
 
+func gcd(a, b int) int {
+	for b != 0 {
+		a, b = b, a%b
+	}
+	return a
+}
+
 // roundUp rounds k up to a positive multiple of m.
 func roundUp(k, m int) int { return max((k+m-1)/m, 1) * m }
 
 // grow returns s with length n, reusing its memory when it is large enough.
-func grow[T float32 | float64](s []T, n int) []T {
+func grow[T float32 | float64 | bool](s []T, n int) []T {
 	if cap(s) < n {
 		return make([]T, n)
 	}

@@ -193,3 +193,42 @@ func TestDrawPlace(t *testing.T) {
 		}
 	}
 }
+
+// TestObservationPlace checks the other half of what the Sampler's calls
+// rely on: an observation's draws, which use what the graph computes once
+// per observation, do not depend on how many observations share the call
+// nor on its place among them.
+func TestObservationPlace(t *testing.T) {
+	for _, kind := range []string{"gaussian", "mdn", "maf", "nsf"} {
+		for _, d := range []int{1, 2} {
+			rm := runtimetest.Open(t, runtimetest.RandomModel(t, kind, d, 3, 0, 3), runtime.Options{Threads: 1, Workers: 1})
+			nd := rm.Metadata().Noise.Dim()
+			const n = runtime.Lanes
+			noise := rm.Noise(nil, n, rand.NewPCG(1, 2))
+			x0 := []float32{0.3, -0.7, 1.1}
+			run := func(at, b int) []float32 {
+				r := rand.New(rand.NewPCG(uint64(b), 9))
+				x := make([]float32, b*3)
+				for i := range x {
+					x[i] = float32(r.NormFloat64())
+				}
+				copy(x[at*3:], x0)
+				nz := rm.Noise(nil, b*n, r)
+				copy(nz[at*n*nd:], noise)
+				out, err := rm.Run(x, b, nil, 0, nz, n, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return out.Sample[at*n*d : (at+1)*n*d]
+			}
+			want := run(0, 1)
+			for b := 2; b <= 18; b++ {
+				for _, at := range []int{0, b / 2, b - 1} {
+					if got := run(at, b); !slices.Equal(got, want) {
+						t.Errorf("%s, θ dim %d: draws of observation %d of %d differ from the same draws alone", kind, d, at, b)
+					}
+				}
+			}
+		}
+	}
+}

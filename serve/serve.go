@@ -76,9 +76,9 @@ type Config struct {
 	MaxConcurrent int
 	// Timeout bounds one request's work (default 30 s).
 	Timeout time.Duration
-	// BatchDraws bounds the draws of one onnxruntime call that serves
-	// concurrent sample requests together (default
-	// posterior.DefaultBatchDraws).
+	// BatchDraws bounds the draws of one round of onnxruntime calls that
+	// serves concurrent sample requests together (default
+	// posterior.DefaultBatchDraws; see posterior.SamplerOptions).
 	BatchDraws int
 	// Workers is the number of goroutines per model that make those calls
 	// (default GOMAXPROCS: each call runs on one core).

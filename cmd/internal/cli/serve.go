@@ -92,7 +92,7 @@ request goes to stderr.`,
 	f.IntVar(&cfg.MaxConcurrent, "max-concurrent", serve.DefaultMaxConcurrent, "model requests in progress at once (503 beyond)")
 	f.DurationVar(&cfg.Timeout, "timeout", serve.DefaultTimeout, "time limit of one request")
 	f.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", serve.DefaultShutdownTimeout, "grace period for in-flight requests on SIGINT/SIGTERM")
-	f.IntVar(&cfg.BatchDraws, "batch-draws", posterior.DefaultBatchDraws, "most draws per onnxruntime call shared by concurrent sample requests")
+	f.IntVar(&cfg.BatchDraws, "batch-draws", posterior.DefaultBatchDraws, "most draws per round of onnxruntime calls shared by concurrent sample requests")
 	f.IntVar(&cfg.Workers, "workers", 0, "sampling goroutines per model (0: one per core)")
 	f.StringVar(&logFormat, "log-format", "text", "log format: text or json")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")

@@ -1,0 +1,29 @@
+package posterior
+
+import (
+	"slices"
+	"testing"
+)
+
+// TestGroups: streams share a call while the draws they get beyond their
+// plans stay within maxWaste; waiting streams (plan 0) get none.
+func TestGroups(t *testing.T) {
+	for _, c := range []struct {
+		plan []int
+		want [][]int
+	}{
+		{[]int{104, 104, 104}, [][]int{{0, 1, 2}}},
+		{[]int{104, 0, 104}, [][]int{{0, 2}}},
+		{[]int{112, 112, 16, 112, 512, 100}, [][]int{{4}, {0, 1, 3, 5}, {2}}},
+		// A second 60 would bring the waste to 80 draws.
+		{[]int{60, 100, 60, 100}, [][]int{{1, 3, 0}, {2}}},
+		{[]int{100, 60}, [][]int{{0, 1}}},
+		{[]int{0}, nil},
+	} {
+		b := &batch{plan: c.plan}
+		got := b.groups()
+		if !slices.EqualFunc(got, c.want, slices.Equal) {
+			t.Errorf("plans %v: groups %v, want %v", c.plan, got, c.want)
+		}
+	}
+}

@@ -305,8 +305,8 @@ const obsPad = 16
 // padding rows are zeros, computed and never spread.
 func (g *graph) observations(xd int) *value {
 	b := g.node("Shape", 0, 0, []*onnxpb.AttributeProto{intAttr("start", 0), intAttr("end", 1)}, format.InputX)
-	p := g.int64Init(obsPad)
-	short := g.node("Mod", 0, 0, nil, g.node("Sub", 0, 0, nil, p, g.node("Mod", 0, 0, nil, b.name, p).name).name, p)
+	// −B mod obsPad rows more: ONNX's integer Mod takes the divisor's sign.
+	short := g.node("Mod", 0, 0, nil, g.node("Neg", 0, 0, nil, b.name).name, g.int64Init(obsPad))
 	pads := g.node("Concat", 0, 0, []*onnxpb.AttributeProto{intAttr("axis", 0)}, g.int64Init(0, 0), short.name, g.int64Init(0))
 	x := g.node("Pad", 0, 0, nil, format.InputX, pads.name)
 	x.cols = xd
@@ -317,11 +317,12 @@ func (g *graph) observations(xd int) *value {
 // input [B,S,·], S rows per observation, with symbolic row count rows.
 func (g *graph) path(input, rows string) {
 	bs := g.node("Shape", 0, 0, []*onnxpb.AttributeProto{intAttr("start", 0), intAttr("end", 2)}, input)
-	b := g.node("Shape", 0, 0, []*onnxpb.AttributeProto{intAttr("start", 0), intAttr("end", 1)}, input)
-	b = g.node("Squeeze", 0, 0, nil, b.name, g.int64Init(0))
-	obs := g.node("Range", 0, 0, nil, g.int64Scalar(0), b.name, g.int64Scalar(1))
-	obs = g.node("Unsqueeze", 0, 0, nil, obs.name, g.int64Init(1))
-	obs = g.node("Expand", 0, 0, nil, obs.name, bs.name)
+	// Ones summed down the observations' axis, less one: each row's
+	// observation.
+	one := &onnxpb.TensorProto{DataType: proto.Int32(int32(onnxpb.TensorProto_INT64)), Dims: []int64{1}, Int64Data: []int64{1}}
+	ones := g.node("ConstantOfShape", 0, 0, []*onnxpb.AttributeProto{tensorAttr("value", one)}, bs.name)
+	obs := g.node("CumSum", 0, 0, nil, ones.name, g.int64Scalar(0))
+	obs = g.node("Sub", 0, 0, nil, obs.name, g.int64Init(1))
 	obs = g.node("Reshape", 0, 0, nil, obs.name, g.int64Init(-1))
 	g.spread, g.rows, g.spreads = obs.name, rows, map[string]*value{}
 }
@@ -357,6 +358,10 @@ func (g *graph) align(vs []*value) {
 
 func intAttr(name string, v int64) *onnxpb.AttributeProto {
 	return &onnxpb.AttributeProto{Name: proto.String(name), Type: onnxpb.AttributeProto_INT.Enum(), I: proto.Int64(v)}
+}
+
+func tensorAttr(name string, t *onnxpb.TensorProto) *onnxpb.AttributeProto {
+	return &onnxpb.AttributeProto{Name: proto.String(name), Type: onnxpb.AttributeProto_TENSOR.Enum(), T: t}
 }
 
 func intsAttr(name string, vs ...int64) *onnxpb.AttributeProto {

@@ -139,7 +139,7 @@ func (t *state[T]) restore(rows int) (bool, error) {
 		return mismatch("learning rate", c.LearningRate, o.LearningRate)
 	case c.ClipMaxNorm != o.ClipMaxNorm:
 		return mismatch("gradient clip", c.ClipMaxNorm, o.ClipMaxNorm)
-	case c.LRDecay != o.LRDecay || c.LRPatience != o.LRPatience:
+	case c.LRDecay != o.LRDecay || (o.LRDecay != 0 && c.LRPatience != o.LRPatience): // patience means nothing without decay
 		return mismatch("learning-rate decay", fmt.Sprintf("%v after %d", c.LRDecay, c.LRPatience), fmt.Sprintf("%v after %d", o.LRDecay, o.LRPatience))
 	case c.Rows != rows || c.Fingerprint != t.dataHash:
 		return false, fmt.Errorf("%w: %s was written for other data", ErrCheckpoint, o.CheckpointPath)

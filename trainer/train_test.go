@@ -316,6 +316,10 @@ func TestResumeMismatch(t *testing.T) {
 	if _, err := Train(context.Background(), spec, other, x, opts); !errors.Is(err, ErrCheckpoint) {
 		t.Errorf("other data: %v", err)
 	}
+	opts.LRPatience = 3 // unused without a decay
+	if _, err := Train(context.Background(), spec, theta, x, opts); err != nil {
+		t.Errorf("other patience without decay: %v", err)
+	}
 	opts.BatchSize = 32
 	if _, err := Train(context.Background(), spec, theta, x, opts); !errors.Is(err, ErrCheckpoint) {
 		t.Errorf("other batch size: %v", err)

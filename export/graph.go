@@ -101,8 +101,17 @@ func (g *graph) floatInit(name string, rows, cols int, data []float32) *value {
 	return v
 }
 
+// int64Init is a 1-D int64 initializer holding vals.
 func (g *graph) int64Init(vals ...int64) string {
-	name := "i64"
+	return g.int64Const("i64", []int64{int64(len(vals))}, vals)
+}
+
+// int64Scalar is a 0-D int64 initializer.
+func (g *graph) int64Scalar(v int64) string { return g.int64Const("i64s", nil, []int64{v}) }
+
+// int64Const stores an int64 initializer once, named by prefix and values.
+func (g *graph) int64Const(prefix string, dims, vals []int64) string {
+	name := prefix
 	for _, v := range vals {
 		name += "_" + strconv.FormatInt(v, 10)
 	}
@@ -110,19 +119,7 @@ func (g *graph) int64Init(vals ...int64) string {
 	if _, ok := g.named[name]; !ok {
 		g.inits = append(g.inits, &onnxpb.TensorProto{
 			Name: proto.String(name), DataType: proto.Int32(int32(onnxpb.TensorProto_INT64)),
-			Dims: []int64{int64(len(vals))}, Int64Data: vals,
-		})
-		g.named[name] = &value{name: name}
-	}
-	return name
-}
-
-// int64Scalar is a 0-D int64 initializer.
-func (g *graph) int64Scalar(v int64) string {
-	name := sanitize("i64s_" + strconv.FormatInt(v, 10))
-	if _, ok := g.named[name]; !ok {
-		g.inits = append(g.inits, &onnxpb.TensorProto{
-			Name: proto.String(name), DataType: proto.Int32(int32(onnxpb.TensorProto_INT64)), Int64Data: []int64{v},
+			Dims: dims, Int64Data: vals,
 		})
 		g.named[name] = &value{name: name}
 	}

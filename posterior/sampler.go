@@ -205,14 +205,20 @@ type stream struct {
 	// count holds the draws accepted (Inside) and those examined up to
 	// the last one accepted (Proposed).
 	count Samples
+	// ended is set by finish, before done is sent; the worker reads it
+	// after, to drop the stream.
+	ended bool
 }
 
-func (st *stream) finish(err error) { st.done <- err }
+// finish hands the stream back to its caller with its outcome.
+func (st *stream) finish(err error) {
+	st.ended = true
+	st.done <- err
+}
 
 // batch is a worker's reusable memory.
 type batch struct {
 	plan  []int // draws per active stream
-	done  []bool
 	order []int
 	group [][]int
 	x     []float32
@@ -282,16 +288,14 @@ func (s *Sampler) round(active []*stream, b *batch) []*stream {
 		b.plan = append(b.plan, k)
 		total += k
 	}
-	b.done = grow(b.done, len(active))
-	clear(b.done)
 	var inside, proposed int
 	for _, g := range b.groups() {
 		in, pr := s.call(active, g, b)
 		inside, proposed = inside+in, proposed+pr
 	}
 	keep := active[:0]
-	for i, st := range active {
-		if !b.done[i] {
+	for _, st := range active {
+		if !st.ended {
 			keep = append(keep, st)
 		}
 	}
@@ -354,7 +358,6 @@ func (s *Sampler) call(active []*stream, g []int, b *batch) (inside, proposed in
 	if _, err := m.Run(b.x, len(g), nil, 0, b.noise, n, &b.out); err != nil {
 		for _, i := range g {
 			active[i].finish(err)
-			b.done[i] = true
 		}
 		return 0, 0
 	}
@@ -381,10 +384,8 @@ func (s *Sampler) call(active []*stream, g []int, b *batch) (inside, proposed in
 		switch err := s.post.judge(c, st.row); {
 		case c.Inside == st.n:
 			st.finish(nil)
-			b.done[i] = true
 		case err != nil:
 			st.finish(err)
-			b.done[i] = true
 		}
 	}
 	return inside, proposed
@@ -434,7 +435,7 @@ func gcd(a, b int) int {
 func roundUp(k, m int) int { return max((k+m-1)/m, 1) * m }
 
 // grow returns s with length n, reusing its memory when it is large enough.
-func grow[T float32 | float64 | bool](s []T, n int) []T {
+func grow[T float32 | float64](s []T, n int) []T {
 	if cap(s) < n {
 		return make([]T, n)
 	}

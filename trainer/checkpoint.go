@@ -1,11 +1,14 @@
 package trainer
 
 import (
+	"bytes"
+	"crypto/sha256"
 	"encoding/binary"
 	"encoding/gob"
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"io"
 	"io/fs"
 	"math"
 	"os"
@@ -19,6 +22,20 @@ import (
 // checkpointVersion changes whenever checkpointFile does. Version 1 had
 // no learning-rate schedule; it resumes as a run without one.
 const checkpointVersion = 2
+
+// checkpointMagic starts a checkpoint file; the payload's length (uint64,
+// little-endian) and SHA-256 follow, then the payload, checkpointFile in
+// gob, so that a truncated or corrupted file is refused rather than resumed
+// with damaged weights. Files without the magic are older checkpoints
+// (versions 1 and 2), written before the checksum: they are still resumed,
+// guarded only by gob's decoding and restore's consistency checks, and
+// the next checkpoint is written with a checksum.
+var checkpointMagic = []byte("amortize checkpoint\n")
+
+const (
+	checkpointHeader     = 8 + sha256.Size
+	lastUncheckedVersion = 2
+)
 
 // checkpointFile is everything a run needs to continue exactly where it
 // stopped. Values are float64 whatever the training dtype: float32 values
@@ -88,7 +105,7 @@ func (t *state[T]) checkpoint(start time.Time) (err error) {
 			err = fmt.Errorf("trainer: writing checkpoint: %w", err)
 		}
 	}()
-	if err = gob.NewEncoder(f).Encode(&c); err != nil {
+	if err = encodeCheckpoint(f, &c); err != nil {
 		return err
 	}
 	if err = f.Sync(); err != nil {
@@ -103,17 +120,16 @@ func (t *state[T]) checkpoint(start time.Time) (err error) {
 // restore loads the checkpoint at the options' path into t. It reports
 // false, and no error, when there is no checkpoint yet.
 func (t *state[T]) restore(rows int) (bool, error) {
-	f, err := os.Open(t.opts.CheckpointPath)
+	b, err := os.ReadFile(t.opts.CheckpointPath)
 	if errors.Is(err, fs.ErrNotExist) {
 		return false, nil
 	}
 	if err != nil {
 		return false, fmt.Errorf("trainer: reading checkpoint: %w", err)
 	}
-	defer f.Close()
-	var c checkpointFile
-	if err := gob.NewDecoder(f).Decode(&c); err != nil {
-		return false, fmt.Errorf("%w: %s: %v", ErrCheckpoint, t.opts.CheckpointPath, err)
+	c, err := decodeCheckpoint(b)
+	if err != nil {
+		return false, fmt.Errorf("%w: %s: %w", ErrCheckpoint, t.opts.CheckpointPath, err)
 	}
 	o := t.opts
 	mismatch := func(what string, have, want any) (bool, error) {
@@ -170,6 +186,53 @@ func (t *state[T]) restore(rows int) (bool, error) {
 	t.bestValLoss, t.bestEpoch, t.sinceImprovement = c.BestValLoss, c.BestEpoch, c.SinceImprovement
 	t.epoch, t.step, t.trainLossSum, t.steps, t.elapsed = c.Epoch, c.Step, c.TrainLossSum, c.Steps, c.Elapsed
 	return true, nil
+}
+
+// encodeCheckpoint writes c with its header.
+func encodeCheckpoint(w io.Writer, c *checkpointFile) error {
+	var payload bytes.Buffer
+	if err := gob.NewEncoder(&payload).Encode(c); err != nil {
+		return err
+	}
+	sum := sha256.Sum256(payload.Bytes())
+	head := binary.LittleEndian.AppendUint64(append([]byte(nil), checkpointMagic...), uint64(payload.Len()))
+	for _, b := range [][]byte{head, sum[:], payload.Bytes()} {
+		if _, err := w.Write(b); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// decodeCheckpoint reads a checkpoint file, checking its checksum.
+func decodeCheckpoint(b []byte) (*checkpointFile, error) {
+	var c checkpointFile
+	payload, ok := bytes.CutPrefix(b, checkpointMagic)
+	if !ok {
+		// An older checkpoint without a checksum.
+		if err := gob.NewDecoder(bytes.NewReader(b)).Decode(&c); err != nil {
+			return nil, fmt.Errorf("not a checkpoint, or a damaged one: %w", err)
+		}
+		if c.Version > lastUncheckedVersion {
+			return nil, errors.New("damaged: the checksum header is missing")
+		}
+		return &c, nil
+	}
+	if len(payload) < checkpointHeader {
+		return nil, fmt.Errorf("truncated: %d bytes after the magic, the header alone is %d", len(payload), checkpointHeader)
+	}
+	n := binary.LittleEndian.Uint64(payload)
+	sum, payload := payload[8:checkpointHeader], payload[checkpointHeader:]
+	if n != uint64(len(payload)) {
+		return nil, fmt.Errorf("truncated or damaged: the header says %d bytes of state, the file holds %d", n, len(payload))
+	}
+	if got := sha256.Sum256(payload); !bytes.Equal(got[:], sum) {
+		return nil, errors.New("damaged: the SHA-256 checksum does not match the contents")
+	}
+	if err := gob.NewDecoder(bytes.NewReader(payload)).Decode(&c); err != nil {
+		return nil, fmt.Errorf("damaged: %w", err)
+	}
+	return &c, nil
 }
 
 func widen[T float](v []T) []float64 {

@@ -19,7 +19,7 @@ type Options struct {
 	LearningRate       float64 // Adam's step size; default 5e-4
 	ValidationFraction float64 // share of rows held out for early stopping; default 0.1
 	StopAfterEpochs    int     // epochs without validation improvement before stopping; default 20
-	ClipMaxNorm        float64 // global gradient-norm clip; default 5, negative disables
+	ClipMaxNorm        float64 // global gradient-norm clip; default 5; NoClip (any negative) disables
 	MaxEpochs          int     // default (0) 2³¹−1, as sbi
 	Seed               uint64  // fixes initialisation, split and minibatch order
 
@@ -51,6 +51,10 @@ type Options struct {
 	// networks of sbi's default sizes.
 	Threads int
 }
+
+// NoClip as Options.ClipMaxNorm turns gradient clipping off (zero takes
+// sbi's default, 5).
+const NoClip = -1.0
 
 // Progress reports one finished epoch. Losses are −mean log q(θ|x) with θ
 // in raw units, as sbi reports them (the z-score Jacobian included), so the
@@ -93,8 +97,11 @@ func (o Options) withDefaults() (Options, error) {
 	if o.StopAfterEpochs == 0 {
 		o.StopAfterEpochs = 20
 	}
-	if o.ClipMaxNorm == 0 {
+	switch {
+	case o.ClipMaxNorm == 0:
 		o.ClipMaxNorm = 5
+	case o.ClipMaxNorm < 0:
+		o.ClipMaxNorm = NoClip // one value for "off", as checkpoints compare it
 	}
 	if o.MaxEpochs == 0 {
 		o.MaxEpochs = math.MaxInt32
@@ -115,6 +122,8 @@ func (o Options) withDefaults() (Options, error) {
 		return o, fmt.Errorf("trainer: at most %d epochs", o.MaxEpochs)
 	case o.LRDecay != 0 && !(o.LRDecay > 0 && o.LRDecay < 1):
 		return o, fmt.Errorf("trainer: learning-rate decay %v not in (0, 1)", o.LRDecay)
+	case math.IsNaN(o.ClipMaxNorm):
+		return o, fmt.Errorf("trainer: gradient clip %v", o.ClipMaxNorm)
 	case o.LRPatience < 1:
 		return o, fmt.Errorf("trainer: learning-rate patience %d", o.LRPatience)
 	case o.Resume && o.CheckpointPath == "":

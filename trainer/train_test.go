@@ -430,17 +430,18 @@ func TestResumeVersion1(t *testing.T) {
 	if _, err := Train(newCancelAfter(6), spec, theta, x, opts); !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled run returned %v", err)
 	}
-	var c checkpointFile
 	f, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := gob.NewDecoder(bytes.NewReader(f)).Decode(&c); err != nil {
+	c, err := decodeCheckpoint(f)
+	if err != nil {
 		t.Fatal(err)
 	}
+	// Version 1 files were bare gob, without the checksum header.
 	c.Version, c.LRPatience, c.LR, c.PlateauBad = 1, 0, 0, 0
 	var buf bytes.Buffer
-	if err := gob.NewEncoder(&buf).Encode(&c); err != nil {
+	if err := gob.NewEncoder(&buf).Encode(c); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
@@ -453,5 +454,76 @@ func TestResumeVersion1(t *testing.T) {
 	}
 	if d := weightDiff(got, want); d != 0 {
 		t.Errorf("resumed weights differ by %g", d)
+	}
+}
+
+// TestCheckpointDamaged: a checkpoint with a flipped bit or cut short is
+// refused, naming the damage, instead of resumed with altered weights.
+func TestCheckpointDamaged(t *testing.T) {
+	theta, x := linearGaussian(200, 0.5, 6)
+	spec := gaussianSpec(t)
+	spec.Hidden = 8
+	path := filepath.Join(t.TempDir(), "run.ckpt")
+	opts := Options{Seed: 3, BatchSize: 64, MaxEpochs: 1, CheckpointPath: path, Resume: true}
+	if _, err := Train(context.Background(), spec, theta, x, opts); err != nil {
+		t.Fatal(err)
+	}
+	good, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A flip that gob still decodes, into other numbers: without the
+	// checksum it would resume silently.
+	if !bytes.HasPrefix(good, checkpointMagic) {
+		t.Fatal("the checkpoint does not start with its checksum header")
+	}
+	flipped := bytes.Clone(good)
+	payload := flipped[len(checkpointMagic)+checkpointHeader:]
+	for i := len(payload) / 2; ; i++ {
+		payload[i] ^= 1
+		var c checkpointFile
+		if gob.NewDecoder(bytes.NewReader(payload)).Decode(&c) == nil {
+			break
+		}
+		payload[i] ^= 1
+	}
+	for _, c := range []struct {
+		name string
+		file []byte
+		want string
+	}{
+		{"bit flip", flipped, "checksum"},
+		{"truncated", good[:len(good)-100], "truncated"},
+		{"header only", good[:len(checkpointMagic)+4], "truncated"},
+	} {
+		if err := os.WriteFile(path, c.file, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, err := Train(context.Background(), spec, theta, x, opts)
+		if !errors.Is(err, ErrCheckpoint) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v, want %v naming %q", c.name, err, ErrCheckpoint, c.want)
+		}
+	}
+	// The intact file still resumes.
+	if err := os.WriteFile(path, good, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	opts.MaxEpochs = 2
+	if _, err := Train(context.Background(), spec, theta, x, opts); err != nil {
+		t.Errorf("intact checkpoint: %v", err)
+	}
+}
+
+// TestClipOptions: any negative clip means off, as one value (so that a
+// checkpoint compares it), zero takes sbi's 5, and NaN is refused.
+func TestClipOptions(t *testing.T) {
+	for _, c := range []struct{ in, want float64 }{{0, 5}, {-3, NoClip}, {NoClip, NoClip}, {2, 2}} {
+		o, err := Options{ClipMaxNorm: c.in}.withDefaults()
+		if err != nil || o.ClipMaxNorm != c.want {
+			t.Errorf("clip %v: %v, %v; want %v", c.in, o.ClipMaxNorm, err, c.want)
+		}
+	}
+	if _, err := (Options{ClipMaxNorm: math.NaN()}).withDefaults(); err == nil {
+		t.Error("clip NaN accepted")
 	}
 }

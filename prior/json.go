@@ -104,7 +104,7 @@ func symFromRows(rows [][]float64, n int) (*mat.SymDense, error) {
 	}
 	for i, r := range rows {
 		if len(r) != n {
-			return nil, fmt.Errorf("%w: multivariate_normal: cov row %d has %d values, want %d", ErrInvalid, i, len(r), n)
+			return nil, fmt.Errorf("%w: multivariate_normal: cov row %d has %d values, want %d", ErrInvalid, i+1, len(r), n)
 		}
 	}
 	s := mat.NewSymDense(n, nil)

@@ -168,7 +168,7 @@ func TestUnmarshalErrors(t *testing.T) {
 		{`{"type":"independent","marginals":[{"family":"gamma","params":[1],"shape":2}]}`, ErrJSON, `unknown field "shape"`},
 		{`{"type":"independent","marginals":[{"family":"gamma","params":[1]}]}`, ErrInvalid, "dimension 0: gamma takes 2 parameters"},
 		{`{"type":"multivariate_normal","mean":[0,0],"cov":[[1,0]]}`, ErrInvalid, "cov has 1 rows, mean has 2 values"},
-		{`{"type":"multivariate_normal","mean":[0,0],"cov":[[1],[0,1]]}`, ErrInvalid, "cov row 0 has 1 values, want 2"},
+		{`{"type":"multivariate_normal","mean":[0,0],"cov":[[1],[0,1]]}`, ErrInvalid, "cov row 1 has 1 values, want 2"},
 		{`{"type":"multivariate_normal","mean":[0,0],"cov":[[1,0.5],[0.4,1]]}`, ErrInvalid, "cov[0][1] = 0.5 but cov[1][0] = 0.4"},
 		{`{"type":"multivariate_normal","mean":[0,0],"cov":[[1,2],[2,1]]}`, ErrInvalid, "not positive definite"},
 		{`{"type":"multivariate_normal","mean":[],"cov":[]}`, ErrInvalid, "empty mean"},

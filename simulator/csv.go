@@ -219,6 +219,9 @@ func newCSVRows(r io.Reader) (*csvRows, error) {
 		if _, err := strconv.ParseFloat(h, 64); err != nil {
 			numeric = false
 		}
+		if k := slices.Index(names[:j], h); k >= 0 {
+			return nil, fmt.Errorf("simulator: csv line 1, column %d: %w: column name %q repeats column %d", j+1, ErrFormat, h, k+1)
+		}
 		names[j] = h
 	}
 	if numeric {

@@ -116,6 +116,8 @@ func TestCSVMalformed(t *testing.T) {
 		{"no header", "1,2\n3,4\n", 1, true, []string{"line 1", "missing header"}},
 		{"header only", "a,b\n", 1, true, []string{"no data rows"}},
 		{"empty name", "a,,c\n1,2,3\n", 1, true, []string{"line 1, column 2", "empty column name"}},
+		{"repeated name", "a,b,a\n1,2,3\n", 1, true, []string{"line 1, column 3", `"a" repeats column 1`}},
+		{"repeated after trimming", "theta, x,x \n1,2,3\n", 1, true, []string{"column 3", `"x" repeats column 2`}},
 		{"short row", "a,b,c\n1,2,3\n4,5\n", 1, true, []string{"line 3", "2 fields, the header has 3"}},
 		{"long row", "a,b\n1,2\n\n3,4,5\n", 1, true, []string{"line 4", "3 fields"}},
 		{"not a number", "a,b\n1,2\n3,abc\n", 1, true, []string{"line 3, column 2 (b)", `"abc"`}},
@@ -150,7 +152,7 @@ func TestReadMatrixCSV(t *testing.T) {
 	if !slices.Equal(names, []string{"p1", "p2"}) || !mat.Equal(m, mat.NewDense(3, 2, []float64{1, 2, 3, 4, 5, 6})) {
 		t.Errorf("got %q %v", names, m.RawMatrix().Data)
 	}
-	for _, in := range []string{"", "p\n", "p,q\n1,2\n3\n", "1,2\n"} {
+	for _, in := range []string{"", "p\n", "p,q\n1,2\n3\n", "1,2\n", "p,p\n1,2\n"} {
 		if _, _, err := simulator.ReadMatrixCSV(strings.NewReader(in)); !errors.Is(err, simulator.ErrFormat) {
 			t.Errorf("%q: got %v, want ErrFormat", in, err)
 		}

@@ -232,7 +232,7 @@ func forEachChunk(ctx context.Context, n int, opts Options, fn func(chunk, lo, h
 					mu.Lock()
 					if c < errChunk {
 						errChunk = c
-						firstErr = fmt.Errorf("simulator: chunk %d (rows %d to %d): %w", c, lo, hi-1, err)
+						firstErr = fmt.Errorf("simulator: chunk %d (rows %d to %d): %w", c+1, lo+1, hi, err) // 1-based, as every row number users see
 					}
 					mu.Unlock()
 					cancel()

@@ -300,7 +300,8 @@ func TestSimulateError(t *testing.T) {
 	if first < 0 {
 		t.Fatal("no row fails, the test exercises nothing")
 	}
-	want := fmt.Sprintf("chunk %d ", first)
+	// Chunks and rows are numbered from 1 in messages.
+	want := fmt.Sprintf("chunk %d (rows %d to ", first+1, first*chunk+1)
 	for _, w := range []int{1, 3, 8} {
 		_, err := simulator.Simulate(context.Background(), box{3}, sim, n, simulator.Options{Workers: w, ChunkSize: chunk})
 		if !errors.Is(err, errBoom) || !strings.Contains(err.Error(), want) {

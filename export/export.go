@@ -185,7 +185,12 @@ func WriteFile(m *models.Model, path string) (err error) {
 	if err = Write(m, f); err != nil {
 		return err
 	}
-	if err = f.Close(); err != nil {
+	// CreateTemp makes the file private; a model file is an ordinary
+	// output, for servers running as other users too (as simulator.Save).
+	if err = f.Chmod(0o644); err == nil {
+		err = f.Close()
+	}
+	if err != nil {
 		return fmt.Errorf("export: %w", err)
 	}
 	if err = os.Rename(f.Name(), path); err != nil {

@@ -258,6 +258,22 @@ func TestErrors(t *testing.T) {
 	}
 }
 
+// TestWriteFileMode: a model file is readable by all, as datasets and
+// every other output are (0644), not private as a temporary file is.
+func TestWriteFileMode(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "m.onnx")
+	if err := export.WriteFile(randomModel(t, "maf", 2, 3, 1), path); err != nil {
+		t.Fatal(err)
+	}
+	st, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Mode().Perm() != 0o644 {
+		t.Errorf("model file mode %v, want -rw-r--r--", st.Mode().Perm())
+	}
+}
+
 // TestPerObservation checks that what an estimator computes from x alone
 // is computed once per observation: every product with a weight of a layer
 // that sees x alone (all of a Gaussian's and a mixture's, all of a spline

@@ -208,10 +208,13 @@ func parseObs(s string) ([]int, error) {
 	var out []int
 	for _, f := range strings.Split(s, ",") {
 		if lo, hi, ok := strings.Cut(f, "-"); ok {
-			a, err1 := strconv.Atoi(lo)
-			b, err2 := strconv.Atoi(hi)
-			if err1 != nil || err2 != nil || a > b {
+			a, err1 := strconv.Atoi(strings.TrimSpace(lo))
+			b, err2 := strconv.Atoi(strings.TrimSpace(hi))
+			if err1 != nil || err2 != nil || a < 1 || a > b {
 				return nil, fmt.Errorf("bad observation range %q", f)
+			}
+			if b-a >= maxObservations-len(out) {
+				return nil, fmt.Errorf("--obs %s: more than %d observations", s, maxObservations)
 			}
 			for i := a; i <= b; i++ {
 				out = append(out, i)
@@ -221,6 +224,9 @@ func parseObs(s string) ([]int, error) {
 		v, err := strconv.Atoi(strings.TrimSpace(f))
 		if err != nil || v < 1 {
 			return nil, fmt.Errorf("bad observation number %q", f)
+		}
+		if len(out) == maxObservations {
+			return nil, fmt.Errorf("--obs %s: more than %d observations", s, maxObservations)
 		}
 		out = append(out, v)
 	}
@@ -258,6 +264,9 @@ recipe) against the reference samples. Writes DIR/obsNN_samples.csv.`,
 				r.obs = []int{0}
 			}
 			r.task = t
+			if err := r.check(); err != nil {
+				return err
+			}
 			if r.benchDir == "" {
 				r.benchDir = tasks.BenchmarkDir()
 			}

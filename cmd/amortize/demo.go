@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/amortize/amortize/cmd/internal/cli"
 	"github.com/amortize/amortize/diagnostics"
 	"github.com/amortize/amortize/simulator/tasks"
 	"github.com/spf13/cobra"
@@ -33,6 +34,12 @@ data is present) and writes a pair plot.`,
 				return err
 			}
 			r.task, r.obs = t, []int{obs}
+			if err := cli.CheckRange("--obs", obs, 1, 10); err != nil {
+				return err
+			}
+			if err := r.check(); err != nil {
+				return err
+			}
 			if r.benchDir == "" {
 				r.benchDir = tasks.BenchmarkDir()
 			}

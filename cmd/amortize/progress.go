@@ -3,24 +3,45 @@ package main
 import (
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"time"
 )
 
-// bar draws a one-line progress bar on w (stderr), at most every 100 ms.
+// bar draws a one-line progress bar on w (stderr), at most every 100 ms,
+// when w is a terminal. On a file or a pipe, where carriage returns and
+// escape codes would pile up as junk, it writes plain lines instead: the
+// final count of a bar, and one line per training epoch.
 type bar struct {
 	w     io.Writer
+	tty   bool
 	label string
 	start time.Time
 	last  time.Time
 }
 
 func newBar(w io.Writer, label string) *bar {
-	return &bar{w: w, label: label, start: time.Now()}
+	return &bar{w: w, tty: isTerminal(w), label: label, start: time.Now()}
+}
+
+// isTerminal reports whether w is a character device, as a terminal is.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
 
 func (b *bar) update(done, total int, extra string) {
 	now := time.Now()
+	if !b.tty {
+		if done >= total {
+			fmt.Fprintln(b.w, strings.TrimSpace(fmt.Sprintf("%s %d/%d in %s %s", b.label, done, total, now.Sub(b.start).Round(time.Millisecond), extra)))
+		}
+		return
+	}
 	if done < total && now.Sub(b.last) < 100*time.Millisecond {
 		return
 	}
@@ -44,7 +65,15 @@ func (b *bar) update(done, total int, extra string) {
 
 // line rewrites the current status line (for open-ended jobs like training).
 func (b *bar) line(s string) {
+	if !b.tty {
+		fmt.Fprintf(b.w, "%s %s\n", b.label, s)
+		return
+	}
 	fmt.Fprintf(b.w, "\r%s %s\x1b[K", b.label, s)
 }
 
-func (b *bar) done() { fmt.Fprintln(b.w) }
+func (b *bar) done() {
+	if b.tty {
+		fmt.Fprintln(b.w)
+	}
+}

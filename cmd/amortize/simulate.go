@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"github.com/amortize/amortize/cmd/internal/cli"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -57,8 +58,8 @@ func simulateCmd() *cobra.Command {
   amortize simulate --prior prior.json --simulator-cmd "python3 sim.py" --x-dim 4 --n 5000 --out sims.npz`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if out == "" {
-				return usagef("--out is required (.npz or .csv)")
+			if ext := strings.ToLower(filepath.Ext(out)); ext != ".npz" && ext != ".csv" {
+				return usagef("--out %q: want a .npz or .csv file", out)
 			}
 			t, err := userTask(cmd, task, priorFile, simCmd, xDim)
 			if err != nil {
@@ -71,11 +72,11 @@ func simulateCmd() *cobra.Command {
 			if err := simulator.Save(out, res.Data); err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "wrote %d simulations of %s to %s (%d dropped for NaN/Inf)\n", res.Data.Len(), task, out, res.Dropped)
+			fmt.Fprintf(cmd.OutOrStdout(), "wrote %d simulations of %s to %s (%d dropped for NaN/Inf)\n", res.Data.Len(), t.Name, out, res.Dropped)
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&task, "task", "two_moons", "task name (see `amortize tasks`)")
+	cmd.Flags().StringVar(&task, "task", "two_moons", "task name (see amortize tasks)")
 	cmd.Flags().IntVar(&n, "n", 10000, "number of simulations")
 	cmd.Flags().Uint64Var(&seed, "seed", 1, "random seed")
 	cmd.Flags().IntVar(&workers, "workers", 0, "goroutines (0: all cores); results do not depend on it")
@@ -89,6 +90,13 @@ func simulateCmd() *cobra.Command {
 // userTask is the built-in task, or a task made of a prior file and an
 // external simulator program.
 func userTask(cmd *cobra.Command, task, priorFile, simCmd string, xDim int) (*tasks.Task, error) {
+	args := strings.Fields(simCmd)
+	if simCmd != "" && len(args) == 0 {
+		return nil, usagef("--simulator-cmd is empty")
+	}
+	if simCmd != "" && cmd.Flags().Changed("task") {
+		return nil, usagef("give --task or --simulator-cmd, not both")
+	}
 	if simCmd == "" {
 		t, err := tasks.Get(task)
 		if err != nil {
@@ -96,8 +104,11 @@ func userTask(cmd *cobra.Command, task, priorFile, simCmd string, xDim int) (*ta
 		}
 		return t, nil
 	}
-	if priorFile == "" || xDim < 1 {
+	if priorFile == "" || xDim == 0 {
 		return nil, usagef("--simulator-cmd needs --prior and --x-dim")
+	}
+	if err := cli.CheckRange("--x-dim", xDim, 1, cli.MaxValues); err != nil {
+		return nil, err
 	}
 	b, err := os.ReadFile(priorFile)
 	if err != nil {
@@ -107,9 +118,8 @@ func userTask(cmd *cobra.Command, task, priorFile, simCmd string, xDim int) (*ta
 	if err != nil {
 		return nil, cli.Usage(err)
 	}
-	args := strings.Fields(simCmd)
 	return &tasks.Task{
-		Name:      filepath.Base(args[0]),
+		Name:      strings.Join(args, " "), // the user's simulator, in messages
 		Prior:     p,
 		Simulator: &simulator.Command{Dim: xDim, Path: args[0], Args: args[1:], Context: cmd.Context()},
 	}, nil
@@ -117,10 +127,20 @@ func userTask(cmd *cobra.Command, task, priorFile, simCmd string, xDim int) (*ta
 
 // simulate runs a task with a progress bar on stderr.
 func simulate(cmd *cobra.Command, t *tasks.Task, n int, seed uint64, workers int) (*simulator.Result, error) {
-	if n < 1 {
-		return nil, usagef("--n must be positive, got %d", n)
+	if err := cli.CheckRange("--workers", workers, 0, math.MaxInt); err != nil {
+		return nil, err
 	}
-	b := newBar(os.Stderr, "simulate "+t.Name)
+	flag := "--sims" // simulate's own flag is --n
+	if cmd.Flags().Lookup("sims") == nil {
+		flag = "--n"
+	}
+	if err := cli.CheckRange(flag, n, 1, math.MaxInt); err != nil {
+		return nil, err
+	}
+	if err := cli.CheckValues(flag, n, t.Prior.Dim()+t.Simulator.XDim()); err != nil {
+		return nil, err
+	}
+	b := newBar(cmd.ErrOrStderr(), "simulate "+t.Name)
 	res, err := simulator.Simulate(cmd.Context(), t.Prior, t.Simulator, n, simulator.Options{
 		Seed: seed, Workers: workers,
 		Progress: func(done, total int) { b.update(done, total, "") },

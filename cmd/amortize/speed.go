@@ -7,9 +7,13 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/amortize/amortize/cmd/internal/cli"
 	"github.com/amortize/amortize/runtime"
 	"github.com/spf13/cobra"
 )
+
+// maxReps bounds --reps: the latency figure keeps 100 timings per rep.
+const maxReps = 10_000
 
 // speedCmd times the four figures users compare with sbi on one model file:
 // many samples for one x, single-sample latency, many observations at once,
@@ -23,12 +27,15 @@ func speedCmd() *cobra.Command {
   amortize bench speed model.onnx --reps 50 --threads 0`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if reps < 1 {
-				return usagef("--reps must be positive")
+			if err := cli.CheckRange("--reps", reps, 1, maxReps); err != nil {
+				return err
 			}
 			// --library and --threads are the root's persistent flags.
 			library, _ := cmd.Flags().GetString("library")
 			threads, _ := cmd.Flags().GetInt("threads")
+			if err := cli.CheckRange("--threads", threads, 0, cli.MaxThreads); err != nil {
+				return err
+			}
 			start := time.Now()
 			m, err := runtime.Open(args[0], runtime.Options{LibraryPath: library, Threads: threads})
 			if err != nil {

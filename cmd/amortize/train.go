@@ -73,8 +73,8 @@ func (f *trainFlags) train(cmd *cobra.Command, data *simulator.Dataset, p prior.
 	if err != nil {
 		return nil, err
 	}
-	b := newBar(os.Stderr, "train "+spec.Kind)
-	opts := f.opts
+	b := newBar(cmd.ErrOrStderr(), "train "+spec.Kind)
+	opts := f.options()
 	opts.Progress = func(p trainer.Progress) {
 		lr := ""
 		if opts.LRDecay > 0 {
@@ -109,6 +109,7 @@ func trainCmd() *cobra.Command {
 		onnxOut   string
 		simCmd    string
 		xDim      int
+		force     bool
 	)
 	cmd := &cobra.Command{
 		Use:   "train",
@@ -120,6 +121,12 @@ func trainCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if out == "" && onnxOut == "" {
 				return usagef("give --out (trained model, JSON) and/or --onnx (model file)")
+			}
+			if err := tf.check(); err != nil {
+				return err
+			}
+			if err := checkCheckpoint(tf.opts.CheckpointPath, tf.opts.Resume, force); err != nil {
+				return err
 			}
 			var ds *simulator.Dataset
 			var p prior.Prior
@@ -148,6 +155,7 @@ func trainCmd() *cobra.Command {
 					return err
 				}
 				ds, p = res.Data, t.Prior
+				fmt.Fprintf(cmd.OutOrStdout(), "simulated %d of %s (%d dropped for NaN/Inf)\n", ds.Len(), t.Name, res.Dropped)
 			}
 			m, err := tf.train(cmd, ds, p)
 			if err != nil {
@@ -176,12 +184,13 @@ func trainCmd() *cobra.Command {
 	fl.StringVar(&data, "data", "", "dataset file (.npz with arrays theta and x, or .csv)")
 	fl.IntVar(&thetaDim, "theta-dim", 0, "number of θ columns in a .csv dataset")
 	fl.StringVar(&priorFile, "prior", "", "prior JSON for --data or --simulator-cmd (stored in the model file)")
-	fl.StringVar(&simCmd, "simulator-cmd", "", "external simulator program and arguments (see `amortize simulate --help`)")
+	fl.StringVar(&simCmd, "simulator-cmd", "", "external simulator program and arguments (see amortize simulate --help)")
 	fl.IntVar(&xDim, "x-dim", 0, "dimension of x written by --simulator-cmd")
 	fl.StringVar(&out, "out", "", "write the trained model (JSON) here")
 	fl.StringVar(&onnxOut, "onnx", "", "also export the model file (.onnx) here")
 	fl.StringVar(&tf.opts.CheckpointPath, "checkpoint", "", "checkpoint file, written every epoch")
 	fl.BoolVar(&tf.opts.Resume, "resume", false, "resume from --checkpoint")
+	fl.BoolVar(&force, "force", false, "start afresh, overwriting an existing --checkpoint")
 	return cmd
 }
 

@@ -54,7 +54,7 @@ func Run(ctx context.Context, root *cobra.Command, args []string, stdout, stderr
 	if code == 2 && cmd != nil {
 		msg += fmt.Sprintf(" (see '%s --help')", cmd.CommandPath())
 	}
-	fmt.Fprintln(stderr, root.Name()+": "+msg)
+	fmt.Fprintln(stderr, Name(root)+": "+msg)
 	return code
 }
 
@@ -86,8 +86,8 @@ func AddInference(root *cobra.Command) {
 
 // open loads a model file, with the usage check that the path names one.
 func open(g *globals, path string) (*runtime.Model, error) {
-	if g.threads < 0 {
-		return nil, usagef("--threads %d: want 0 or more", g.threads)
+	if err := CheckRange("--threads", g.threads, 0, MaxThreads); err != nil {
+		return nil, err
 	}
 	if st, err := os.Stat(path); err != nil {
 		return nil, UsageError{err}

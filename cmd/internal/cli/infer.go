@@ -28,7 +28,7 @@ func (s *seedFlag) get(cmd *cobra.Command) uint64 {
 		return s.v
 	}
 	s.v = rand.Uint64() >> 11 // as the server draws them
-	fmt.Fprintf(cmd.ErrOrStderr(), "amortize-infer: seed %d (pass --seed %d to repeat this run)\n", s.v, s.v)
+	fmt.Fprintf(cmd.ErrOrStderr(), "%s: seed %d (pass --seed %d to repeat this run)\n", Name(cmd), s.v, s.v)
 	return s.v
 }
 
@@ -61,11 +61,11 @@ is the same table as float64. JSON output is the server's response object.`,
 			if err := out.resolve(); err != nil {
 				return err
 			}
-			if n < 1 {
-				return usagef("--n %d: want at least 1", n)
+			if err := CheckRange("--n", n, 1, MaxValues); err != nil {
+				return err
 			}
-			if batch < 0 {
-				return usagef("--batch-draws %d: want 0 or more", batch)
+			if err := CheckRange("--batch-draws", batch, 1, MaxValues); err != nil {
+				return err
 			}
 			m, err := open(g, args[0])
 			if err != nil {
@@ -74,6 +74,16 @@ is the same table as float64. JSON output is the server's response object.`,
 			defer m.Close()
 			xs, err := x.read(m.XDim())
 			if err != nil {
+				return err
+			}
+			// The samples of every observation, an observation column, and
+			// the draws of one round with their noise.
+			rows, _ := xs.Dims()
+			if err := CheckValues("--n", n, rows, m.ThetaDim()+1); err != nil {
+				return err
+			}
+			noise := m.Metadata().Noise
+			if err := CheckValues("--batch-draws", batch, m.ThetaDim()+noise.Normal+noise.Uniform); err != nil {
 				return err
 			}
 			s, err := posterior.NewSampler(m, posterior.SamplerOptions{BatchDraws: batch})
@@ -118,7 +128,7 @@ is the same table as float64. JSON output is the server's response object.`,
 // the training data.
 func warnExtrapolating(cmd *cobra.Command, obs int, dims []int) {
 	if len(dims) > 0 {
-		fmt.Fprintf(cmd.ErrOrStderr(), "amortize-infer: warning: observation %d: x dimensions %v are more than 5 training standard deviations from the training mean; the posterior there is an extrapolation\n", obs, dims)
+		fmt.Fprintf(cmd.ErrOrStderr(), "%s: warning: observation %d: x dimensions %v are more than 5 training standard deviations from the training mean; the posterior there is an extrapolation\n", Name(cmd), obs, dims)
 	}
 }
 
@@ -236,14 +246,22 @@ The output is one row: θ and its log-density.`,
 			if err := out.resolve(); err != nil {
 				return err
 			}
-			if opts.Candidates < 0 || opts.Starts < 0 || opts.MaxEvaluations < 0 {
-				return usagef("--candidates, --starts and --max-evaluations must not be negative")
+			for _, f := range []struct {
+				name string
+				v    int
+			}{{"--candidates", opts.Candidates}, {"--starts", opts.Starts}, {"--max-evaluations", opts.MaxEvaluations}} {
+				if err := CheckRange(f.name, f.v, 1, MaxValues); err != nil {
+					return err
+				}
 			}
 			m, xv, err := openWithObservation(g, args[0], &x)
 			if err != nil {
 				return err
 			}
 			defer m.Close()
+			if err := CheckValues("--candidates", opts.Candidates, m.ThetaDim()); err != nil {
+				return err
+			}
 			d, err := posterior.NewDirect(m, posterior.DirectOptions{})
 			if err != nil {
 				return err

@@ -45,6 +45,9 @@ request goes to stderr.`,
 			if cfg.Dir == "" {
 				return usagef("--models is required")
 			}
+			if err := checkServeFlags(&cfg); err != nil {
+				return err
+			}
 			if st, err := os.Stat(cfg.Dir); err != nil {
 				return UsageError{err}
 			} else if !st.IsDir() {

@@ -211,7 +211,7 @@ func sampleDims(name string, s *mat.Dense) (rows, cols int, err error) {
 	for i := range rows {
 		for j, v := range s.RawRowView(i) {
 			if math.IsNaN(v) || math.IsInf(v, 0) {
-				return 0, 0, fmt.Errorf("%w: %s sample %d, coordinate %d is %v", ErrNonFinite, name, i, j, v)
+				return 0, 0, fmt.Errorf("%w: %s sample %d, coordinate %d is %v", ErrNonFinite, name, i+1, j+1, v)
 			}
 		}
 	}
@@ -254,7 +254,7 @@ func zScore(x []float64, dim, nRef int) error {
 			if row >= nRef {
 				set, row = "algorithm", row-nRef
 			}
-			return fmt.Errorf("%w: %s sample %d, coordinate %d overflows when z-scored", ErrNonFinite, set, row, j)
+			return fmt.Errorf("%w: %s sample %d, coordinate %d overflows when z-scored", ErrNonFinite, set, row+1, j+1)
 		}
 	}
 	return nil

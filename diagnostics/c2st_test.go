@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -154,6 +155,11 @@ func TestC2STErrors(t *testing.T) {
 		if !errors.Is(err, c.want) {
 			t.Errorf("%s: C2ST = %v, %v; want error %v", c.name, got, err, c.want)
 		}
+	}
+	// Samples and coordinates are numbered from 1, as rows everywhere.
+	_, err := diagnostics.C2ST(context.Background(), ok, bad(math.NaN()), diagnostics.C2STOptions{})
+	if want := "algorithm sample 8, coordinate 2 is NaN"; err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("NaN: %v, want %q", err, want)
 	}
 }
 

@@ -140,9 +140,6 @@ func (r *accuracyRun) references(cmd *cobra.Command) ([]*tasks.Reference, *mat.D
 	for i, o := range r.obs {
 		switch {
 		case r.x != nil:
-			if len(r.x) != r.task.Simulator.XDim() {
-				return nil, nil, fmt.Errorf("--x has %d values, %s's x has %d", len(r.x), r.task.Name, r.task.Simulator.XDim())
-			}
 			post, err := r.task.Posterior(r.x, 10000, rand.NewPCG(0, 0x9057))
 			if err != nil {
 				return nil, nil, err
@@ -238,6 +235,7 @@ func accuracyCmd() *cobra.Command {
 		r    accuracyRun
 		task string
 		obs  string
+		x    string
 	)
 	cmd := &cobra.Command{
 		Use:   "accuracy",
@@ -257,9 +255,15 @@ recipe) against the reference samples. Writes DIR/obsNN_samples.csv.`,
 			if r.obs, err = parseObs(obs); err != nil {
 				return cli.Usage(err)
 			}
-			if r.x != nil {
+			if x != "" {
 				if t.Posterior == nil {
 					return cli.Usage(fmt.Errorf("--x needs a task with an exact posterior; %s has none", t.Name))
+				}
+				if r.x, err = cli.ParseRow(x); err != nil {
+					return cli.Usagef("--x: %w", err)
+				}
+				if len(r.x) != t.Simulator.XDim() {
+					return cli.Usagef("--x has %d values, %s's x has %d", len(r.x), t.Name, t.Simulator.XDim())
 				}
 				r.obs = []int{0}
 			}
@@ -283,6 +287,6 @@ recipe) against the reference samples. Writes DIR/obsNN_samples.csv.`,
 	fl.StringVar(&r.benchDir, "bench-dir", "", "reference data directory (default $AMORTIZE_BENCHMARKS or ../shared/benchmarks)")
 	fl.IntVar(&r.samples, "samples", 10000, "posterior samples per observation")
 	fl.IntVar(&r.c2stN, "c2st-n", 0, "compare only the first N samples of each set (0: all)")
-	fl.Float64SliceVar(&r.x, "x", nil, "score this one observation (numbered 0) against the task's exact posterior instead")
+	fl.StringVar(&x, "x", "", "score this one observation, comma-separated values, against the task's exact posterior instead (numbered 0)")
 	return cmd
 }

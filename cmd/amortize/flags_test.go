@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -89,6 +90,8 @@ func TestBadFlagValues(t *testing.T) {
 		{append(accuracy, "--samples", "1000000000"), "--samples 1000000000"},
 		{append(accuracy, "--c2st-n", "-1"), "--c2st-n -1"},
 		{append(accuracy, "--batch", "0"), "--batch 0"},
+		{[]string{"bench", "accuracy", "--task", "gaussian_linear_3d", "--x", "1,a,3"}, `--x: row 1: "a" is not a number`},
+		{[]string{"bench", "accuracy", "--task", "gaussian_linear_3d", "--x", "1,2"}, "--x has 2 values"},
 		{[]string{"bench", "accuracy", "--obs", "0-3"}, "bad observation range"},
 		{[]string{"bench", "accuracy", "--obs", "1-1000000000"}, "more than 1000 observations"},
 		{[]string{"demo", "--obs", "0"}, "--obs 0"},
@@ -277,8 +280,11 @@ func TestFlagUsage(t *testing.T) {
 			case strings.Contains(f.Usage, "  "), strings.HasSuffix(f.Usage, "."):
 				t.Errorf("%s: usage %q has a double space or a full stop", name, f.Usage)
 			}
-			if typ, _ := pflag.UnquoteUsage(f); strings.Contains(typ, " ") {
-				t.Errorf("%s: value name %q", name, typ)
+			// The value names pflag prints for people; "float64Slice" and
+			// a default of "[]" are not for them.
+			typ, _ := pflag.UnquoteUsage(f)
+			if !slices.Contains([]string{"", "string", "int", "float", "uint", "duration"}, typ) || f.DefValue == "[]" {
+				t.Errorf("%s: value %s, default %q", name, typ, f.DefValue)
 			}
 		}
 		c.LocalFlags().VisitAll(check)

@@ -209,3 +209,15 @@ func (o *output) write(stdout io.Writer, header []string, rows *mat.Dense, bits 
 	}
 	return simulator.WriteMatrixCSV(w, header, rows, bits)
 }
+
+// ParseRow reads one row of comma-separated numbers, as --x takes them.
+func ParseRow(s string) ([]float64, error) {
+	m, err := parseInline(s)
+	if err != nil {
+		return nil, err
+	}
+	if r, _ := m.Dims(); r != 1 {
+		return nil, fmt.Errorf("%d rows, want one", r)
+	}
+	return m.RawRowView(0), nil
+}

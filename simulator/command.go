@@ -16,8 +16,8 @@ import (
 // that simulators written in any language (Python, Julia, C) plug into the
 // parallel runner. The program reads θ as CSV on stdin (a header row
 // theta_1,…, then one row per parameter set) and writes CSV on stdout (a
-// header row of its choice, then one row of XDim values per θ row, in
-// order); NaN or Inf values mark failed simulations. Its randomness should come from the
+// header row of distinct names of its choice, then one row of XDim values
+// per θ row, in order); NaN or Inf values mark failed simulations. Its randomness should come from the
 // seed in $AMORTIZE_SEED, which the runner derives from the chunk's stream,
 // so results stay reproducible.
 type Command struct {

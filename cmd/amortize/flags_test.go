@@ -119,6 +119,8 @@ func TestBadFlagValues(t *testing.T) {
 		{[]string{"serve", "--models", dir, "--workers", "1000000000"}, "--workers 1000000000"},
 		{[]string{"serve", "--models", dir, "--timeout", "0s"}, "--timeout 0s"},
 		{[]string{"serve", "--models", dir, "--shutdown-timeout", "-1s"}, "--shutdown-timeout -1s"},
+		{[]string{"serve", "--models", dir, "--addr", "8080"}, `--addr "8080": want host:port`},
+		{[]string{"serve", "--models", dir, "--addr", ":70000"}, "port 70000 out of range"},
 	} {
 		name := strings.Join(c.args, " ")
 		stdout, stderr, code := run(c.args...)

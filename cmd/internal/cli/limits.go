@@ -2,6 +2,8 @@ package cli
 
 import (
 	"math"
+	"net"
+	"strconv"
 	"time"
 
 	"github.com/amortize/amortize/serve"
@@ -57,7 +59,15 @@ func Name(cmd *cobra.Command) string { return cmd.Root().Name() }
 
 // checkServeFlags rejects serve's flag values that serve.New would take
 // for its defaults (zero) or refuse later, or that would not fit in memory.
-func checkServeFlags(cfg *serve.Config) error {
+func checkServeFlags(cfg *serve.Config, addr string) error {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return Usagef("--addr %q: want host:port, e.g. 127.0.0.1:8080: %w", addr, err)
+	}
+	// A named port ("http") is the listener's to resolve.
+	if n, err := strconv.Atoi(port); err == nil && (n < 0 || n > 65535) {
+		return Usagef("--addr %q: port %d out of range", addr, n)
+	}
 	for _, v := range []struct {
 		flag        string
 		v, min, max int

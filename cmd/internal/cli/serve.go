@@ -45,7 +45,7 @@ request goes to stderr.`,
 			if cfg.Dir == "" {
 				return usagef("--models is required")
 			}
-			if err := checkServeFlags(&cfg); err != nil {
+			if err := checkServeFlags(&cfg, addr); err != nil {
 				return err
 			}
 			if st, err := os.Stat(cfg.Dir); err != nil {

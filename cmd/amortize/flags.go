@@ -12,6 +12,9 @@ import (
 // silently replace by a default, before any simulation runs.
 func (f *trainFlags) check() error {
 	o := f.opts
+	// Only signs here: the network's sizes are bounded by models.New when
+	// the spec is built, and a batch larger than the data is the whole
+	// training split.
 	for _, v := range []struct {
 		flag   string
 		v, min int
@@ -25,8 +28,6 @@ func (f *trainFlags) check() error {
 			return err
 		}
 	}
-	// The network's sizes are bounded by models.New when the spec is
-	// built; a batch larger than the data is the whole training split.
 	switch {
 	case !(o.LearningRate > 0) || math.IsInf(o.LearningRate, 0):
 		return cli.Usagef("--lr %v: want a positive number", o.LearningRate)

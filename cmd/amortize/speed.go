@@ -7,6 +7,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/amortize/amortize/cmd/internal/cli"
 	"github.com/amortize/amortize/runtime"
 	"github.com/spf13/cobra"
 )
@@ -26,11 +27,12 @@ func speedCmd() *cobra.Command {
 			if reps < 1 {
 				return usagef("--reps must be positive")
 			}
-			// --library and --threads are the root's persistent flags.
-			library, _ := cmd.Flags().GetString("library")
-			threads, _ := cmd.Flags().GetInt("threads")
+			opts, err := cli.RuntimeOptions(cmd)
+			if err != nil {
+				return err
+			}
 			start := time.Now()
-			m, err := runtime.Open(args[0], runtime.Options{LibraryPath: library, Threads: threads})
+			m, err := runtime.Open(args[0], opts)
 			if err != nil {
 				return err
 			}

@@ -21,6 +21,11 @@ const telemetryEnv = "ORT_DISABLE_TELEMETRY"
 // ORTVersion is the onnxruntime release scripts/onnxruntime.sh fetches.
 const ORTVersion = "1.30.0"
 
+// CUDAORTVersion is the onnxruntime release scripts/onnxruntime-cuda.sh
+// fetches: a core and the CUDA execution provider of the same version (a
+// provider loads only into the core it was built with).
+const CUDAORTVersion = "1.29.0"
+
 // ErrNoLibrary is returned when no onnxruntime shared library is found.
 var ErrNoLibrary = errors.New("runtime: onnxruntime shared library not found")
 
@@ -36,6 +41,16 @@ var systemPaths = []string{
 
 // cachePath is where scripts/onnxruntime.sh caches the library.
 func cachePath() string {
+	return cacheFile("onnxruntime", ORTVersion, "libonnxruntime.so.1")
+}
+
+// cudaCachePath is where scripts/onnxruntime-cuda.sh caches the core library
+// that its CUDA provider loads into.
+func cudaCachePath() string {
+	return cacheFile("onnxruntime-cuda", CUDAORTVersion, "libonnxruntime.so")
+}
+
+func cacheFile(elem ...string) string {
 	dir := os.Getenv("AMORTIZE_CACHE")
 	if dir == "" {
 		base := os.Getenv("XDG_CACHE_HOME")
@@ -48,13 +63,19 @@ func cachePath() string {
 		}
 		dir = filepath.Join(base, "amortize")
 	}
-	return filepath.Join(dir, "onnxruntime", ORTVersion, "libonnxruntime.so.1")
+	return filepath.Join(append([]string{dir}, elem...)...)
 }
 
 // FindLibrary returns the onnxruntime library to load: explicit (if not
 // empty), else $ONNXRUNTIME_SHARED_LIBRARY_PATH, else the project cache, else
 // the system paths. The error lists every place it looked.
 func FindLibrary(explicit string) (string, error) {
+	return findLibrary(explicit, CPU)
+}
+
+// findLibrary is FindLibrary for a device: CUDA looks in the CUDA cache
+// before the CPU one, since only that core can load the CUDA provider.
+func findLibrary(explicit string, d Device) (string, error) {
 	type candidate struct{ path, from string }
 	var cands []candidate
 	if explicit != "" {
@@ -66,6 +87,9 @@ func FindLibrary(explicit string) (string, error) {
 	}
 	if env := os.Getenv(LibraryEnv); env != "" {
 		cands = append(cands, candidate{env, "$" + LibraryEnv})
+	}
+	if c := cudaCachePath(); d == CUDA && c != "" {
+		cands = append(cands, candidate{c, "project CUDA cache (scripts/onnxruntime-cuda.sh)"})
 	}
 	if c := cachePath(); c != "" {
 		cands = append(cands, candidate{c, "project cache (scripts/onnxruntime.sh)"})
@@ -92,7 +116,7 @@ var env struct {
 	err  error
 }
 
-func initEnvironment(explicit string) error {
+func initEnvironment(explicit string, d Device) error {
 	env.Lock()
 	defer env.Unlock()
 	if env.path != "" {
@@ -101,7 +125,7 @@ func initEnvironment(explicit string) error {
 		}
 		return nil
 	}
-	path, err := FindLibrary(explicit)
+	path, err := findLibrary(explicit, d)
 	if err != nil {
 		return err
 	}

@@ -85,3 +85,22 @@ func TestCachePath(t *testing.T) {
 		t.Errorf("under AMORTIZE_CACHE: %s", got)
 	}
 }
+
+// CUDA prefers the core that scripts/onnxruntime-cuda.sh caches, since only
+// it loads the CUDA provider; the CPU never picks it.
+func TestFindLibraryCUDA(t *testing.T) {
+	home := isolate(t)
+	cpu := filepath.Join(home, ".cache", "amortize", "onnxruntime", ORTVersion, "libonnxruntime.so.1")
+	cuda := filepath.Join(home, ".cache", "amortize", "onnxruntime-cuda", CUDAORTVersion, "libonnxruntime.so")
+	touch(t, cpu)
+	if got, err := findLibrary("", CUDA); got != cpu || err != nil {
+		t.Errorf("CUDA without its cache: %q, %v", got, err)
+	}
+	touch(t, cuda)
+	if got, err := findLibrary("", CUDA); got != cuda || err != nil {
+		t.Errorf("CUDA: %q, %v", got, err)
+	}
+	if got, err := findLibrary("", CPU); got != cpu || err != nil {
+		t.Errorf("CPU: %q, %v", got, err)
+	}
+}

@@ -52,6 +52,17 @@ func (d Device) String() string {
 	return fmt.Sprintf("Device(%d)", int(d))
 }
 
+// ParseDevice reads a device name as String writes it: "cpu" or "cuda".
+func ParseDevice(s string) (Device, error) {
+	switch s {
+	case "cpu":
+		return CPU, nil
+	case "cuda":
+		return CUDA, nil
+	}
+	return CPU, fmt.Errorf("%w: unknown device %q (want cpu or cuda)", ErrInput, s)
+}
+
 // Options configure Open. The zero value runs on the CPU, a large call cut
 // into pieces that run on every core, finding the library as FindLibrary
 // does.
@@ -131,7 +142,7 @@ func OpenBytes(data []byte, opts Options) (*Model, error) {
 	if opts.Device != CPU && opts.Device != CUDA {
 		return nil, fmt.Errorf("%w: unknown device %v", ErrDevice, opts.Device)
 	}
-	if err := initEnvironment(opts.LibraryPath); err != nil {
+	if err := initEnvironment(opts.LibraryPath, opts.Device); err != nil {
 		return nil, err
 	}
 	mp, meta, err := parse(data)
@@ -192,22 +203,6 @@ func logger(o Options) *slog.Logger {
 		return o.Logger
 	}
 	return slog.Default()
-}
-
-func appendCUDA(so *ort.SessionOptions, id int) error {
-	fail := func(err error) error { return fmt.Errorf("%w: CUDA device %d: %v", ErrDevice, id, err) }
-	co, err := ort.NewCUDAProviderOptions()
-	if err != nil {
-		return fail(err)
-	}
-	defer co.Destroy()
-	if err := co.Update(map[string]string{"device_id": fmt.Sprint(id)}); err != nil {
-		return fail(err)
-	}
-	if err := so.AppendExecutionProviderCUDA(co); err != nil {
-		return fail(err)
-	}
-	return nil
 }
 
 // Metadata is the file's contract metadata. Callers must not modify it.

@@ -524,6 +524,10 @@ func TestCUDA(t *testing.T) {
 	if msg := err.Error(); !strings.HasPrefix(msg, prefix) || len(msg) < len(prefix)+10 {
 		t.Errorf("error %q lacks onnxruntime's reason", msg)
 	}
+	remedies := []string{"onnxruntime-cuda.sh", "LD_LIBRARY_PATH", "needs onnxruntime", "found no GPU"}
+	if !slices.ContainsFunc(remedies, func(r string) bool { return strings.Contains(err.Error(), r) }) {
+		t.Errorf("error %q names no remedy (one of %q)", err, remedies)
+	}
 
 	if _, err := runtime.OpenBytes(data, runtime.Options{Device: 7}); !errors.Is(err, runtime.ErrDevice) || !strings.Contains(err.Error(), "Device(7)") {
 		t.Errorf("unknown device: %v", err)

@@ -30,14 +30,12 @@ func speedCmd() *cobra.Command {
 			if err := cli.CheckRange("--reps", reps, 1, maxReps); err != nil {
 				return err
 			}
-			// --library and --threads are the root's persistent flags.
-			library, _ := cmd.Flags().GetString("library")
-			threads, _ := cmd.Flags().GetInt("threads")
-			if err := cli.CheckRange("--threads", threads, 0, cli.MaxThreads); err != nil {
+			opts, err := cli.RuntimeOptions(cmd)
+			if err != nil {
 				return err
 			}
 			start := time.Now()
-			m, err := runtime.Open(args[0], runtime.Options{LibraryPath: library, Threads: threads})
+			m, err := runtime.Open(args[0], opts)
 			if err != nil {
 				return err
 			}

@@ -31,12 +31,37 @@ func usagef(format string, a ...any) error { return Usagef(format, a...) }
 
 // globals are the flags every command shares.
 type globals struct {
-	library string
-	threads int
+	library  string
+	threads  int
+	device   string
+	deviceID int
 }
 
-func (g *globals) options() runtime.Options {
-	return runtime.Options{LibraryPath: g.library, Threads: g.threads}
+func (g *globals) options() (runtime.Options, error) {
+	o := runtime.Options{LibraryPath: g.library, Threads: g.threads, DeviceID: g.deviceID}
+	var err error
+	if o.Device, err = runtime.ParseDevice(g.device); err != nil {
+		return o, usagef("--device %q: want cpu or cuda", g.device)
+	}
+	if err := CheckRange("--threads", g.threads, 0, MaxThreads); err != nil {
+		return o, err
+	}
+	if g.deviceID < 0 {
+		return o, usagef("--device-id %d: want 0 or more", g.deviceID)
+	}
+	return o, nil
+}
+
+// RuntimeOptions reads the shared runtime flags (--library, --threads,
+// --device, --device-id) of cmd, for commands outside this package.
+func RuntimeOptions(cmd *cobra.Command) (runtime.Options, error) {
+	var g globals
+	f := cmd.Flags()
+	g.library, _ = f.GetString("library")
+	g.threads, _ = f.GetInt("threads")
+	g.device, _ = f.GetString("device")
+	g.deviceID, _ = f.GetInt("device-id")
+	return g.options()
 }
 
 // Run executes root with args and returns the exit code: 0 success, 1
@@ -80,13 +105,16 @@ func AddInference(root *cobra.Command) {
 	g := &globals{}
 	root.PersistentFlags().StringVar(&g.library, "library", "", "onnxruntime shared library (default: $ONNXRUNTIME_SHARED_LIBRARY_PATH, the project cache, system paths)")
 	root.PersistentFlags().IntVar(&g.threads, "threads", 0, "onnxruntime intra-op threads per call (0: one, large calls cut over every core)")
+	root.PersistentFlags().StringVar(&g.device, "device", "cpu", "where models run: cpu or cuda (cuda needs scripts/onnxruntime-cuda.sh's library)")
+	root.PersistentFlags().IntVar(&g.deviceID, "device-id", 0, "which GPU --device cuda uses")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return UsageError{err} })
 	root.AddCommand(inspectCmd(g), sampleCmd(g), logProbCmd(g), mapCmd(g), serveCmd(g))
 }
 
 // open loads a model file, with the usage check that the path names one.
 func open(g *globals, path string) (*runtime.Model, error) {
-	if err := CheckRange("--threads", g.threads, 0, MaxThreads); err != nil {
+	opts, err := g.options()
+	if err != nil {
 		return nil, err
 	}
 	if st, err := os.Stat(path); err != nil {
@@ -94,5 +122,5 @@ func open(g *globals, path string) (*runtime.Model, error) {
 	} else if st.IsDir() {
 		return nil, usagef("%s is a directory, not a model file", path)
 	}
-	return runtime.Open(path, g.options())
+	return runtime.Open(path, opts)
 }

@@ -66,7 +66,10 @@ request goes to stderr.`,
 			default:
 				return usagef("--log-format %q: want text or json", logFormat)
 			}
-			cfg.Runtime = g.options()
+			var err error
+			if cfg.Runtime, err = g.options(); err != nil {
+				return err
+			}
 			// One Go processor more than the onnxruntime workers: while
 			// every worker's thread is inside a call, the spare one keeps
 			// reading and answering requests. It cut the p99 at 16 clients

@@ -90,22 +90,31 @@ func UI(cfg UIConfig) (http.Handler, error) {
 		http.NotFound(w, r)
 	})
 	mux.HandleFunc("GET /models/{$}", func(w http.ResponseWriter, r *http.Request) {
-		names, err := fs.Glob(os.DirFS(cfg.Models), "*.onnx")
+		entries, err := os.ReadDir(cfg.Models)
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
 			return
+		}
+		names := []string{}
+		for _, e := range entries {
+			if !modelName(e.Name()) {
+				continue
+			}
+			if f := openFile(cfg.Models, e.Name()); f != nil {
+				f.Close()
+				names = append(names, e.Name())
+			}
 		}
 		sort.Strings(names)
 		w.Header().Set("Content-Type", "application/json")
 		json.NewEncoder(w).Encode(names)
 	})
 	mux.HandleFunc("GET /models/{file}", func(w http.ResponseWriter, r *http.Request) {
-		name := r.PathValue("file")
-		if !strings.HasSuffix(name, ".onnx") || strings.HasPrefix(name, ".") {
+		if name := r.PathValue("file"); modelName(name) {
+			serveFile(w, r, cfg.Models, name)
+		} else {
 			http.NotFound(w, r)
-			return
 		}
-		serveFile(w, r, cfg.Models, name)
 	})
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cross-Origin-Opener-Policy", "same-origin")
@@ -114,17 +123,35 @@ func UI(cfg UIConfig) (http.Handler, error) {
 	}), nil
 }
 
-// serveFile serves the regular file name of dir: os.OpenInRoot keeps a
-// name from reaching outside the directory, links included.
-func serveFile(w http.ResponseWriter, r *http.Request, dir, name string) {
+// modelName reports whether the UI lists and serves a file of this name.
+func modelName(name string) bool {
+	return strings.HasSuffix(name, ".onnx") && !strings.HasPrefix(name, ".")
+}
+
+// openFile opens the regular file name of dir, or returns nil (and
+// closes what it opened): os.OpenInRoot keeps a name from reaching
+// outside the directory, links included.
+func openFile(dir, name string) *os.File {
 	f, err := os.OpenInRoot(dir, name)
 	if err != nil {
+		return nil
+	}
+	if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
+		f.Close()
+		return nil
+	}
+	return f
+}
+
+func serveFile(w http.ResponseWriter, r *http.Request, dir, name string) {
+	f := openFile(dir, name)
+	if f == nil {
 		http.NotFound(w, r)
 		return
 	}
 	defer f.Close()
 	st, err := f.Stat()
-	if err != nil || !st.Mode().IsRegular() {
+	if err != nil {
 		http.NotFound(w, r)
 		return
 	}

@@ -52,12 +52,13 @@ type request struct {
 }
 
 type report struct {
-	Isolated bool     `json:"isolated"`
-	Console  []string `json:"console"`
-	Requests []string `json:"requests"`
-	Metadata string   `json:"metadata"`
-	Summary  string   `json:"summary"`
-	Stats    string   `json:"stats"`
+	Isolated bool           `json:"isolated"`
+	Laps     map[string]int `json:"laps"`
+	Console  []string       `json:"console"`
+	Requests []string       `json:"requests"`
+	Metadata string         `json:"metadata"`
+	Summary  string         `json:"summary"`
+	Stats    string         `json:"stats"`
 	UI       struct {
 		Noise, Sample, SampleLogProb []float64
 		Inside                       []int
@@ -180,7 +181,7 @@ func TestPage(t *testing.T) {
 	if r.Error != "" {
 		t.Fatalf("the page failed: %s\nconsole: %s", r.Error, strings.Join(r.Console, "\n"))
 	}
-	t.Logf("screenshots in %s; console: %q", art, r.Console)
+	t.Logf("screenshots in %s; console: %q; cross-origin isolated: %v; milliseconds since start: %v", art, r.Console, r.Isolated, r.Laps)
 
 	// Offline: the page asked nothing of any other origin.
 	for _, u := range r.Requests {

@@ -7,6 +7,9 @@ import { readFileSync } from 'node:fs';
 import { chromium } from 'playwright-core';
 
 const cfg = JSON.parse(readFileSync(process.argv[2], 'utf8'));
+const t0 = Date.now();
+const laps = {};
+const lap = (what) => { laps[what] = Date.now() - t0; };
 const browser = await chromium.launchPersistentContext(cfg.profile, {
   executablePath: cfg.chromium,
   headless: true,
@@ -15,7 +18,8 @@ const browser = await chromium.launchPersistentContext(cfg.profile, {
     '--disable-component-update', '--disable-sync'],
   viewport: { width: 1000, height: 1400 },
 });
-const out = { console: [], requests: [] };
+const out = { console: [], requests: [], laps };
+lap('launched');
 try {
   const page = browser.pages()[0] ?? await browser.newPage();
   page.on('console', (m) => out.console.push(m.text()));
@@ -25,6 +29,7 @@ try {
   await page.goto(cfg.url);
   await page.waitForSelector('body[data-ready]');
   out.isolated = await page.evaluate(() => self.crossOriginIsolated);
+  lap('page ready');
 
   const error = () => page.evaluate(() => (document.getElementById('error').hidden ? '' : document.getElementById('error').textContent));
   const runs = async () => Number(await page.evaluate(() => document.body.dataset.runs || 0));
@@ -39,6 +44,7 @@ try {
   await page.waitForFunction(() => !document.getElementById('observe').hidden || !document.getElementById('error').hidden);
   if (await error()) throw new Error(`page error: ${await error()}`);
   out.metadata = await page.textContent('#meta-table');
+  lap('file loaded');
   await page.fill('#x', cfg.ui.x.join(', '));
   await page.fill('#n', String(cfg.ui.n));
   await page.fill('#seed', String(cfg.ui.seed));
@@ -51,9 +57,11 @@ try {
     return { noise: Array.from(l.noise), sample: Array.from(l.sample), sampleLogProb: Array.from(l.sampleLogProb),
       inside: Array.from(l.inside), kept: l.kept, mean: l.mean, std: l.std, ms: l.ms };
   });
+  lap('sampled');
   await page.screenshot({ path: cfg.screenshot, fullPage: true });
   await page.locator('#plot').screenshot({ path: cfg.plot });
 
+  lap('screenshots');
   // Both paths of every golden file, loaded from the served directory.
   out.evals = [];
   for (const e of cfg.evals) {
@@ -64,6 +72,7 @@ try {
     }, e));
   }
 
+  lap('evaluated');
   // Speed: an sbi-sized NSF chosen from the served list; the first run
   // includes V8's tier-up of the WASM code, the next ones are steady.
   await page.selectOption('#models', cfg.perf.model);
@@ -77,6 +86,7 @@ try {
     await waitRuns(before + 1);
     out.perf_ms.push(await page.evaluate(() => window.amortize.last.ms));
   }
+  lap('speed');
   out.error = await error();
 } catch (e) {
   out.error = String(e.stack || e);

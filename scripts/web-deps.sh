@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the Node and browser examples and their tests need, only what
-# is missing, and prints where it is as key=value lines on stdout:
+# is missing, and prints where it is as key=value lines on stdout
+# (`scripts/web-deps.sh node`: only the Node example's node and node_modules):
 #   node=…          the node binary (Debian package nodejs when missing)
 #   chromium=…      the browser binary (Debian package chromium when missing)
 #   node_modules=…  examples/node's packages (onnxruntime-node, from its package-lock)
@@ -12,6 +13,8 @@
 # --ignore-scripts: onnxruntime-node's install script would download CUDA
 # libraries, and its CPU library is inside the package.
 # The cache directory is $AMORTIZE_CACHE (default: $XDG_CACHE_HOME/amortize or ~/.cache/amortize).
+# Exit status 3: Node, npm or Chromium is missing and cannot be installed
+# (the tests skip, except under CI); any other failure is an error.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -36,13 +39,14 @@ apt_install() {
 	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "$@" >&2
 }
 
+only=${1:-}
 missing=()
 command -v node >/dev/null || missing+=(nodejs)
 command -v npm >/dev/null || missing+=(npm)
-command -v chromium >/dev/null || missing+=(chromium)
+[ "$only" = node ] || command -v chromium >/dev/null || missing+=(chromium)
 if [ ${#missing[@]} -gt 0 ]; then
-	command -v apt-get >/dev/null || { echo "web-deps.sh: missing ${missing[*]} and no apt-get to install them" >&2; exit 1; }
-	apt_install "${missing[@]}"
+	command -v apt-get >/dev/null || { echo "web-deps.sh: missing ${missing[*]} and no apt-get to install them" >&2; exit 3; }
+	apt_install "${missing[@]}" || { echo "web-deps.sh: could not install ${missing[*]}" >&2; exit 3; }
 fi
 
 # modules installs the lock file of examples/$1 into a cache directory named
@@ -62,6 +66,11 @@ modules() {
 	echo "$dir/node_modules"
 }
 node_modules=$(modules node)
+if [ "$only" = node ]; then
+	echo "node=$(command -v node)"
+	echo "node_modules=$node_modules"
+	exit 0
+fi
 web_modules=$(modules browser)
 
 ort_web=$cache/onnxruntime-web/$ort_web_version

@@ -77,7 +77,7 @@ type report struct {
 // TestPage serves the page as `amortize serve --ui` does, drives it in
 // headless Chromium and compares what it computes with the Go runtime.
 func TestPage(t *testing.T) {
-	deps := webdeps.Get(t)
+	deps := webdeps.Get(t, webdeps.All)
 	runtimetest.RequireLibrary(t)
 	dir := webdeps.Stage(t, deps, map[string]string{"browser": deps.WebModules}, "browser")
 

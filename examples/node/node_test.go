@@ -51,7 +51,7 @@ type answer struct {
 // and compares with the Go runtime, bit for bit: both call onnxruntime
 // 1.30's CPU kernels on identical inputs and shapes.
 func TestNodeMatchesGo(t *testing.T) {
-	deps := webdeps.Get(t)
+	deps := webdeps.Get(t, webdeps.NodeOnly)
 	dir := webdeps.Stage(t, deps, map[string]string{"node": deps.NodeModules}, "node", "browser")
 	files, err := filepath.Glob(filepath.Join(deps.Root, "testdata", "golden", "*.onnx"))
 	if err != nil || len(files) == 0 {
@@ -140,7 +140,7 @@ func TestNodeMatchesGo(t *testing.T) {
 // TestNodeGoldenOutputs feeds each golden file's own inputs and compares
 // with the outputs stored beside it.
 func TestNodeGoldenOutputs(t *testing.T) {
-	deps := webdeps.Get(t)
+	deps := webdeps.Get(t, webdeps.NodeOnly)
 	dir := webdeps.Stage(t, deps, map[string]string{"node": deps.NodeModules}, "node", "browser")
 	files, _ := filepath.Glob(filepath.Join(deps.Root, "testdata", "golden", "*.json"))
 	for _, js := range files {

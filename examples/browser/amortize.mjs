@@ -56,6 +56,11 @@ export function readMetadata(bytes) {
   if (meta.thetaDim < 1 || meta.xDim < 1) throw new Error(`metadata dims θ ${meta.thetaDim}, x ${meta.xDim} must be ≥ 1`);
   if (!Array.isArray(meta.thetaNames) || meta.thetaNames.length !== meta.thetaDim) throw new Error('theta_names does not match theta_dim');
   if (!Array.isArray(meta.xNames) || meta.xNames.length !== meta.xDim) throw new Error('x_names does not match x_dim');
+  const z = meta.zscore ?? {};
+  const dims = { theta_mean: meta.thetaDim, theta_std: meta.thetaDim, x_mean: meta.xDim, x_std: meta.xDim };
+  for (const [k, n] of Object.entries(dims)) {
+    if (!Array.isArray(z[k]) || z[k].length !== n || !z[k].every(Number.isFinite)) throw new Error(`zscore.${k} needs ${n} numbers`);
+  }
   const { normal, uniform } = meta.noise ?? {};
   if (!Number.isInteger(normal) || !Number.isInteger(uniform) || normal < 0 || uniform < 0 || normal + uniform < 1) {
     throw new Error(`bad noise layout ${JSON.stringify(meta.noise)}`);

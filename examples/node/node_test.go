@@ -235,3 +235,36 @@ func jsonEqual(t *testing.T, a, b json.RawMessage) bool {
 	jb, _ := json.Marshal(y)
 	return bytes.Equal(ja, jb)
 }
+
+// TestNodeBadFiles: a file that is not a whole amortize model is a clear
+// error from the metadata reader, before onnxruntime sees it.
+func TestNodeBadFiles(t *testing.T) {
+	deps := webdeps.Get(t, webdeps.NodeOnly)
+	dir := webdeps.Stage(t, deps, map[string]string{"node": deps.NodeModules}, "node", "browser")
+	good, err := os.ReadFile(filepath.Join(deps.Root, "testdata", "golden", "nsf.onnx"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, c := range map[string]struct {
+		data []byte
+		want string
+	}{
+		"truncated": {good[:len(good)/2], "not an ONNX model"},
+		"junk":      {[]byte("\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff junk"), "not an ONNX model"},
+		"empty":     {nil, "metadata key amortize.format_version missing"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "model.onnx")
+			if err := os.WriteFile(path, c.data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			cmd := exec.Command(deps.Node, "posterior.mjs", path, "-")
+			cmd.Dir = filepath.Join(dir, "node")
+			cmd.Stdin = strings.NewReader(`{"x":[0,0]}`)
+			out, err := cmd.CombinedOutput()
+			if err == nil || !strings.Contains(string(out), c.want) {
+				t.Errorf("posterior.mjs on a %s file: %v, output %q; want an error saying %q", name, err, out, c.want)
+			}
+		})
+	}
+}

@@ -31,10 +31,9 @@ async function load(bytes, name) {
   if (model) await model.session.release();
   model = null;
   const session = await ort.InferenceSession.create(bytes, { executionProviders: ['wasm'] });
-  // A few small runs while the user reads the metadata: V8 compiles the
-  // hot WASM code in the background, so that the first posterior is fast.
-  const warm = noise(meta, 256, 0);
-  for (let k = 0; k < 3; k++) await evaluate(ort, session, meta, { x: meta.zscore.x_mean, noise: warm, nSample: 256 });
+  // A small run while the user reads the metadata: V8 starts compiling the
+  // hot WASM code in the background, so that the first posterior is faster.
+  await evaluate(ort, session, meta, { x: meta.zscore.x_mean, noise: noise(meta, 256, 0), nSample: 256 });
   model = { name, meta, session };
   const t = meta.training;
   const rows = [

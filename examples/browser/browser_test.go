@@ -156,7 +156,7 @@ func TestPage(t *testing.T) {
 		"plot":       filepath.Join(art, "plot.png"),
 		"timeout_ms": 90_000,
 		"ui":         ui,
-		"perf":       map[string]any{"model": perfModel, "x": make([]float64, 8), "n": 10_000, "runs": 3},
+		"perf":       map[string]any{"model": perfModel, "x": make([]float64, 8), "n": 10_000, "runs": 2},
 		"evals":      evals,
 	}
 	cfgPath := filepath.Join(t.TempDir(), "config.json")

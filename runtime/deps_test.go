@@ -9,7 +9,8 @@ import (
 )
 
 // TestNoTrainerDeps keeps the serving side light: the runtime, the
-// posterior and the inference command must not link gorgonia.
+// posterior, the inference command and the Go service example must not
+// link gorgonia.
 func TestNoTrainerDeps(t *testing.T) {
 	goTool, err := exec.LookPath("go")
 	if err != nil {
@@ -19,7 +20,7 @@ func TestNoTrainerDeps(t *testing.T) {
 		t.Skip("no go command:", err)
 	}
 	root := moduleRoot(t)
-	pkgs := []string{"./runtime", "./posterior"}
+	pkgs := []string{"./runtime", "./posterior", "./examples/goservice"}
 	if files, _ := filepath.Glob(filepath.Join(root, "cmd", "amortize-infer", "*.go")); len(files) > 0 {
 		pkgs = append(pkgs, "./cmd/amortize-infer")
 	}

@@ -338,6 +338,7 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"serve"}, 2, "--models is required"},
 		{[]string{"serve", "--models", "nowhere"}, 2, "no such file"},
 		{[]string{"serve", "--models", ".", "--log-format", "xml"}, 2, "--log-format"},
+		{[]string{"serve", "--models", ".", "--ui", "--ui-ort", "nowhere"}, 2, "run scripts/web-deps.sh"},
 		{[]string{"inspect", "junk.onnx"}, 1, "breaks the amortize contract"},
 		{[]string{"sample", "small.onnx", "--x", "0,0,0", "--library", "nowhere.so"}, 1, "onnxruntime shared library not found"},
 	} {

@@ -5,6 +5,7 @@ import (
 	"os"
 	goruntime "runtime"
 
+	"github.com/amortize/amortize/examples/browser"
 	"github.com/amortize/amortize/posterior"
 	"github.com/amortize/amortize/serve"
 	"github.com/spf13/cobra"
@@ -16,6 +17,8 @@ func serveCmd(g *globals) *cobra.Command {
 		addr      string
 		logFormat string
 		logLevel  string
+		ui        bool
+		uiORT     string
 	)
 	cmd := &cobra.Command{
 		Use:   "serve --models DIR",
@@ -87,6 +90,13 @@ request goes to stderr.`,
 			if err != nil {
 				return UsageError{err}
 			}
+			if ui {
+				h, err := serve.UI(serve.UIConfig{Page: browser.Page, ORTWeb: uiORT, Models: cfg.Dir})
+				if err != nil {
+					return UsageError{err}
+				}
+				s.MountUI(h)
+			}
 			return s.ListenAndServe(cmd.Context(), addr)
 		},
 	}
@@ -102,5 +112,7 @@ request goes to stderr.`,
 	f.IntVar(&cfg.Workers, "workers", 0, "sampling goroutines per model (0: one per core)")
 	f.StringVar(&logFormat, "log-format", "text", "log format: text or json")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	f.BoolVar(&ui, "ui", false, "also serve, under /ui/, a page that loads these model files and samples them in the browser")
+	f.StringVar(&uiORT, "ui-ort", serve.DefaultORTWebDir(), "directory of onnxruntime-web's files for --ui (scripts/web-deps.sh fetches them)")
 	return cmd
 }

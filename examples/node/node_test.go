@@ -1,0 +1,270 @@
+package node_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"math"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/amortize/amortize/examples/internal/webdeps"
+	"github.com/amortize/amortize/prior"
+	"github.com/amortize/amortize/runtime"
+)
+
+// methods are those whose graph posterior.mjs evaluates (METHODS in
+// examples/browser/amortize.mjs).
+var methods = []string{"npe"}
+
+// request is posterior.mjs's input, in float64 that holds each float32
+// exactly, so that JavaScript reads the very float32 values Go fed.
+type request struct {
+	X        []float64 `json:"x"`
+	B        int       `json:"b"`
+	Theta    []float64 `json:"theta"`
+	NTheta   int       `json:"n_theta"`
+	Noise    []float64 `json:"noise"`
+	NSamples int       `json:"n_samples"`
+}
+
+type answer struct {
+	Metadata struct {
+		Method     string          `json:"method"`
+		Estimator  string          `json:"estimator"`
+		ThetaDim   int             `json:"thetaDim"`
+		ThetaNames []string        `json:"thetaNames"`
+		XNames     []string        `json:"xNames"`
+		Prior      json.RawMessage `json:"prior"`
+	} `json:"metadata"`
+	LogProb       []float64 `json:"log_prob"`
+	Sample        []float64 `json:"sample"`
+	SampleLogProb []float64 `json:"sample_log_prob"`
+	Inside        []bool    `json:"inside"`
+}
+
+// TestNodeMatchesGo runs every golden model file through the Node example
+// and compares with the Go runtime, bit for bit: both call onnxruntime
+// 1.30's CPU kernels on identical inputs and shapes.
+func TestNodeMatchesGo(t *testing.T) {
+	deps := webdeps.Get(t, webdeps.NodeOnly)
+	dir := webdeps.Stage(t, deps, map[string]string{"node": deps.NodeModules}, "node", "browser")
+	files, err := filepath.Glob(filepath.Join(deps.Root, "testdata", "golden", "*.onnx"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no golden model files in testdata/golden (%v)", err)
+	}
+	rejected := 0
+	for _, file := range files {
+		t.Run(strings.TrimSuffix(filepath.Base(file), ".onnx"), func(t *testing.T) {
+			// One call, one thread: the Go runtime cuts nothing, so both
+			// runtimes see the same tensor shapes.
+			m, err := runtime.Open(file, runtime.Options{Threads: 1, Workers: 1, ChunkRows: -1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer m.Close()
+			meta := m.Metadata()
+			if !slices.Contains(methods, meta.Method) {
+				t.Skipf("method %q is not evaluated by examples/node (it knows %v); skipped", meta.Method, methods)
+			}
+			d, nd := m.ThetaDim(), meta.Noise.Dim()
+			rng := rand.New(rand.NewPCG(7, uint64(len(file))))
+			normals := func(n int, scale float64) []float32 {
+				v := make([]float32, n)
+				for i := range v {
+					v[i] = float32(scale * rng.NormFloat64())
+				}
+				return v
+			}
+			// Draws and θ rows that are not multiples of runtime.Lanes, so
+			// that the kernels' scalar tails are compared too; noise
+			// widened so that some draws leave the prior's box.
+			const b, nTheta, nSample = 2, 21, 45
+			noise := m.Noise(nil, b*nSample, rand.NewPCG(8, 8))
+			for i := range noise {
+				if i%nd < meta.Noise.Normal {
+					noise[i] *= 1.5
+				}
+			}
+			x, theta := normals(b*m.XDim(), 1), normals(b*nTheta*d, 1.5)
+			want, err := m.Run(x, b, theta, nTheta, noise, nSample, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := run(t, deps.Node, dir, file, request{X: f64(x), B: b, Theta: f64(theta), NTheta: nTheta, Noise: f64(noise), NSamples: nSample})
+
+			if got.Metadata.Method != meta.Method || got.Metadata.Estimator != meta.Estimator || got.Metadata.ThetaDim != d ||
+				!slices.Equal(got.Metadata.ThetaNames, meta.ThetaNames) || !slices.Equal(got.Metadata.XNames, meta.XNames) {
+				t.Errorf("Node read metadata %+v, Go %+v", got.Metadata, meta)
+			}
+			if !jsonEqual(t, got.Metadata.Prior, meta.Prior) {
+				t.Errorf("Node read prior %s, Go %s", got.Metadata.Prior, meta.Prior)
+			}
+			same(t, "log_prob", got.LogProb, want.LogProb)
+			same(t, "sample", got.Sample, want.Sample)
+			same(t, "sample_log_prob", got.SampleLogProb, want.SampleLogProb)
+
+			// Rejection: the Node example keeps a draw exactly when the
+			// Go prior's support holds it.
+			if len(got.Inside) != b*nSample {
+				t.Fatalf("inside has %d values, want %d", len(got.Inside), b*nSample)
+			}
+			p := m.Prior()
+			if _, box := p.(*prior.BoxUniform); !box {
+				t.Logf("prior %s is not a box: the example rejects nothing", meta.Prior)
+				return
+			}
+			row := make([]float64, d)
+			for i, in := range got.Inside {
+				for j := range row {
+					row[j] = float64(want.Sample[i*d+j])
+				}
+				if in != p.InSupport(row) {
+					t.Errorf("draw %d %v: Node says inside=%v, the Go prior %v", i, row, in, p.InSupport(row))
+				}
+				if !in {
+					rejected++
+				}
+			}
+		})
+	}
+	if rejected == 0 {
+		t.Error("no draw fell outside a box prior: the rejection was not exercised")
+	}
+}
+
+// TestNodeGoldenOutputs feeds each golden file's own inputs and compares
+// with the outputs stored beside it.
+func TestNodeGoldenOutputs(t *testing.T) {
+	deps := webdeps.Get(t, webdeps.NodeOnly)
+	dir := webdeps.Stage(t, deps, map[string]string{"node": deps.NodeModules}, "node", "browser")
+	files, _ := filepath.Glob(filepath.Join(deps.Root, "testdata", "golden", "*.json"))
+	for _, js := range files {
+		model := strings.TrimSuffix(js, ".json") + ".onnx"
+		t.Run(filepath.Base(model), func(t *testing.T) {
+			var g struct {
+				X, Theta, Noise []float32
+				B, S            int
+				LogProb         []float32 `json:"log_prob"`
+				Sample          []float32 `json:"sample"`
+				SampleLogProb   []float32 `json:"sample_log_prob"`
+			}
+			raw, err := os.ReadFile(js)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := json.Unmarshal(raw, &g); err != nil {
+				t.Fatal(err)
+			}
+			m, err := runtime.Open(model, runtime.Options{Threads: 1, Workers: 1, ChunkRows: -1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			method := m.Metadata().Method
+			m.Close()
+			if !slices.Contains(methods, method) {
+				t.Skipf("method %q is not evaluated by examples/node (it knows %v); skipped", method, methods)
+			}
+			got := run(t, deps.Node, dir, model, request{X: f64(g.X), B: g.B, Theta: f64(g.Theta), NTheta: g.S, Noise: f64(g.Noise), NSamples: g.S})
+			// The golden outputs were written by the Go runtime in one
+			// call of the same shapes.
+			same(t, "log_prob", got.LogProb, g.LogProb)
+			same(t, "sample", got.Sample, g.Sample)
+			same(t, "sample_log_prob", got.SampleLogProb, g.SampleLogProb)
+		})
+	}
+}
+
+func run(t *testing.T, node, dir, model string, req request) answer {
+	t.Helper()
+	in, err := json.Marshal(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(node, "posterior.mjs", model, "-")
+	cmd.Dir = filepath.Join(dir, "node")
+	cmd.Stdin = bytes.NewReader(in)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("node posterior.mjs: %v\n%s", err, stderr.String())
+	}
+	var a answer
+	if err := json.Unmarshal(out, &a); err != nil {
+		t.Fatalf("node posterior.mjs printed %q: %v", out, err)
+	}
+	return a
+}
+
+// same fails unless got holds exactly the float32 values of want.
+func same(t *testing.T, name string, got []float64, want []float32) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("%s: Node gave %d values, Go %d", name, len(got), len(want))
+	}
+	for i := range got {
+		if g := float32(got[i]); float64(g) != got[i] || math.Float32bits(g) != math.Float32bits(want[i]) {
+			t.Errorf("%s[%d]: Node %v, Go %v", name, i, got[i], want[i])
+		}
+	}
+}
+
+func f64(v []float32) []float64 {
+	out := make([]float64, len(v))
+	for i, f := range v {
+		out[i] = float64(f)
+	}
+	return out
+}
+
+func jsonEqual(t *testing.T, a, b json.RawMessage) bool {
+	t.Helper()
+	var x, y any
+	if len(b) == 0 {
+		b = json.RawMessage("null")
+	}
+	if json.Unmarshal(a, &x) != nil || json.Unmarshal(b, &y) != nil {
+		return false
+	}
+	ja, _ := json.Marshal(x)
+	jb, _ := json.Marshal(y)
+	return bytes.Equal(ja, jb)
+}
+
+// TestNodeBadFiles: a file that is not a whole amortize model is a clear
+// error from the metadata reader, before onnxruntime sees it.
+func TestNodeBadFiles(t *testing.T) {
+	deps := webdeps.Get(t, webdeps.NodeOnly)
+	dir := webdeps.Stage(t, deps, map[string]string{"node": deps.NodeModules}, "node", "browser")
+	good, err := os.ReadFile(filepath.Join(deps.Root, "testdata", "golden", "nsf.onnx"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, c := range map[string]struct {
+		data []byte
+		want string
+	}{
+		"truncated": {good[:len(good)/2], "not an ONNX model"},
+		"junk":      {[]byte("\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff junk"), "not an ONNX model"},
+		"empty":     {nil, "metadata key amortize.format_version missing"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "model.onnx")
+			if err := os.WriteFile(path, c.data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			cmd := exec.Command(deps.Node, "posterior.mjs", path, "-")
+			cmd.Dir = filepath.Join(dir, "node")
+			cmd.Stdin = strings.NewReader(`{"x":[0,0]}`)
+			out, err := cmd.CombinedOutput()
+			if err == nil || !strings.Contains(string(out), c.want) {
+				t.Errorf("posterior.mjs on a %s file: %v, output %q; want an error saying %q", name, err, out, c.want)
+			}
+		})
+	}
+}

@@ -111,3 +111,46 @@ func TestGolden(t *testing.T) {
 		})
 	}
 }
+
+// TestFormat10Files checks that every file written under format 1.0 still
+// opens and gives, bit for bit, the outputs recorded when it was written.
+func TestFormat10Files(t *testing.T) {
+	paths, err := filepath.Glob(filepath.Join("..", "testdata", "golden", "v1.0", "*.onnx"))
+	if err != nil || len(paths) == 0 {
+		t.Fatalf("no format-1.0 files: %v", err)
+	}
+	for _, p := range paths {
+		js, err := os.ReadFile(p[:len(p)-len(".onnx")] + ".json")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var g golden
+		if err := json.Unmarshal(js, &g); err != nil {
+			t.Fatal(err)
+		}
+		rm, err := runtime.Open(p, runtime.Options{Threads: 1})
+		if err != nil {
+			t.Fatalf("%s: %v", p, err)
+		}
+		if rm.Method() != "npe" || rm.Metadata().FormatVersion != "1.0" {
+			t.Errorf("%s: method %q, version %q", p, rm.Method(), rm.Metadata().FormatVersion)
+		}
+		out, err := rm.Run(g.X, g.B, g.Theta, g.S, g.Noise, g.S, nil)
+		rm.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for name, pair := range map[string][2][]float32{
+			"log_prob": {out.LogProb, g.LogProb}, "sample": {out.Sample, g.Sample}, "sample_log_prob": {out.SampleLogProb, g.SampleLogProb},
+		} {
+			if len(pair[0]) != len(pair[1]) {
+				t.Fatalf("%s %s: %d values, recorded %d", p, name, len(pair[0]), len(pair[1]))
+			}
+			for i := range pair[0] {
+				if math.Float32bits(pair[0][i]) != math.Float32bits(pair[1][i]) {
+					t.Errorf("%s %s[%d] = %v, recorded %v", p, name, i, pair[0][i], pair[1][i])
+				}
+			}
+		}
+	}
+}

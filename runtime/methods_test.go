@@ -58,7 +58,7 @@ func TestMethodCalls(t *testing.T) {
 	}
 }
 
-func second[T any](_ T, err error) error      { return err }
+func second[T any](_ T, err error) error        { return err }
 func third[T, U any](_ T, _ U, err error) error { return err }
 
 // TestLogLikelihoodIID checks the sum over a set of trials shared by many θ

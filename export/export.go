@@ -71,11 +71,6 @@ func Build(m *models.Model) (*onnxpb.ModelProto, error) {
 		tensorInfo(l.Values, f32, "batch", "n_"+l.Values, l.ValueDim),
 	}
 	outputs := []*onnxpb.ValueInfoProto{tensorInfo(l.LogOut, f32, "batch", "n_"+l.Values)}
-	if m.Method == models.MethodNPE {
-		// Format 1.0's names of the axes.
-		inputs[1] = tensorInfo(l.Values, f32, "batch", "n_theta", l.ValueDim)
-		outputs[0] = tensorInfo(l.LogOut, f32, "batch", "n_theta")
-	}
 
 	if e, ok := net.(models.Estimator); ok && l.Sampling {
 		// sample: noise [B,S',n] and the condition → draws [B,S',V] and

@@ -22,8 +22,8 @@ type net[T float] struct {
 	theta, x, w []T // input backing slices, filled in place before a run
 	vm          gorgonia.VM
 
-	lp   []T // per-row objective, forward nets
-	bal  []T // per-row BNRE balance, forward classifier nets with one
+	lp   []T // per-row objective
+	bal  []T // per-row BNRE balance, classifier nets with one
 	loss []T // −Σ wᵢ objᵢ (+ λ(Σ wᵢ balᵢ)²), training nets
 	grad []T // gradient, laid out as Weights.flat, training nets
 }
@@ -62,15 +62,14 @@ func newNet[T float](e models.Network, w *Weights, rows int, train bool, lossFn 
 	if s := lp.Shape(); s[0] != rows || s[1] != 1 {
 		return nil, fmt.Errorf("trainer: %s objective has shape %v, want [%d 1]", spec.Kind, s, rows)
 	}
-	var outs []*gorgonia.Node
-	if !train {
-		n.lp = make([]T, rows)
-		outs = append(outs, capture(lp, n.lp))
-		if bal != nil {
-			n.bal = make([]T, rows)
-			outs = append(outs, capture(node(bal), n.bal))
-		}
-	} else {
+	// Training nets capture the per-row objectives too, for Net.Loss.
+	n.lp = make([]T, rows)
+	outs := []*gorgonia.Node{capture(lp, n.lp)}
+	if bal != nil {
+		n.bal = make([]T, rows)
+		outs = append(outs, capture(node(bal), n.bal))
+	}
+	if train {
 		wt, wv := g.Input(rows, 1)
 		n.w = raw[T](wv)
 		loss := apply(opLoss, [2]int{}, nil, lp, node(wt))

@@ -1,8 +1,11 @@
 package trainer
 
 import (
+	"context"
+	"errors"
 	"math"
 	"math/rand/v2"
+	"path/filepath"
 	"slices"
 	"testing"
 
@@ -176,6 +179,47 @@ func TestContrasts(t *testing.T) {
 				if v == float64(r) || !slices.Contains(batchRows, int(v)) && k <= len(batchRows)-1 {
 					t.Errorf("row %d: contrast %v is its own θ or outside the batch", i, v)
 				}
+			}
+		}
+	}
+}
+
+// TestResumeNLENRE: an NLE and an NRE run stopped mid-epoch and resumed
+// from its checkpoint end with the uninterrupted run's weights (the
+// contrasting θ depend on the seed, epoch and step only), and a
+// checkpoint of another loss is refused.
+func TestResumeNLENRE(t *testing.T) {
+	theta, x := linearGaussian(500, 0.5, 15)
+	for _, c := range []struct {
+		kind, method string
+		loss         models.Loss
+	}{{"maf", models.MethodNLE, models.Loss{}}, {"resnet", models.MethodNRE, models.Loss{Kind: models.LossNREC}}} {
+		spec, _ := models.DefaultSpec(c.kind, 2, 2)
+		spec.Method, spec.Hidden = c.method, 8
+		opts := Options{Seed: 3, BatchSize: 64, MaxEpochs: 3, Loss: c.loss}
+		want, err := Train(context.Background(), spec, theta, x, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		opts.CheckpointPath = filepath.Join(t.TempDir(), "run.ckpt")
+		if _, err := Train(newCancelAfter(12), spec, theta, x, opts); !errors.Is(err, context.Canceled) {
+			t.Fatalf("%s: cancelled run returned %v", c.method, err)
+		}
+		opts.Resume = true
+		got, err := Train(context.Background(), spec, theta, x, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := weightDiff(got, want); d != 0 || got.Summary.BestValLoss != want.Summary.BestValLoss {
+			t.Errorf("%s: resumed weights differ by %g, best loss %v vs %v", c.method, d, got.Summary.BestValLoss, want.Summary.BestValLoss)
+		}
+		if got.Method != c.method || (c.method == models.MethodNRE) != (got.Loss != nil && got.Loss.Kind == models.LossNREC) {
+			t.Errorf("model method %q, loss %+v", got.Method, got.Loss)
+		}
+		if c.method == models.MethodNRE {
+			opts.Loss = models.Loss{Kind: models.LossNREB}
+			if _, err := Train(context.Background(), spec, theta, x, opts); !errors.Is(err, ErrCheckpoint) {
+				t.Errorf("resume with another loss: %v", err)
 			}
 		}
 	}

@@ -30,10 +30,10 @@ type Loss struct {
 }
 
 // WithDefaults fills sbi's defaults and checks the settings; an empty kind
-// is NRE-A.
+// is NRE-B, which sbi calls NRE.
 func (l Loss) WithDefaults() (Loss, error) {
 	if l.Kind == "" {
-		l.Kind = LossNREA
+		l.Kind = LossNREB
 	}
 	switch l.Kind {
 	case LossNREB:

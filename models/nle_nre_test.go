@@ -216,6 +216,9 @@ func TestLossObjectives(t *testing.T) {
 			}
 		}
 	}
+	if l, _ := (models.Loss{}).WithDefaults(); l.Kind != models.LossNREB || l.Atoms != 10 {
+		t.Errorf("default loss %+v, want sbi's NRE: nre-b with 10 atoms", l)
+	}
 	for _, bad := range []models.Loss{{Kind: "nre-b", Atoms: 1}, {Kind: "nre-c", Gamma: -1}, {Kind: "bnre", Lambda: -2}, {Kind: "x"}} {
 		if _, err := bad.WithDefaults(); err == nil {
 			t.Errorf("%+v accepted", bad)

@@ -32,7 +32,7 @@ type Estimator struct {
 // BuildOptions configure Build.
 type BuildOptions struct {
 	Seed uint64      // initialisation and NRE contrasts
-	Loss models.Loss // NRE's loss (zero: NRE-A); density estimators ignore it
+	Loss models.Loss // NRE's loss (zero: NRE-B, sbi's NRE); density estimators ignore it
 }
 
 // Build returns a freshly initialised network of spec (method NPE, NLE or

@@ -37,8 +37,8 @@ type Options struct {
 	Float64 bool
 
 	// Loss is a classifier's (NRE's) loss and its settings; the zero value
-	// is NRE-A. Density estimators (NPE, NLE) always minimise −mean log q
-	// and refuse any other kind.
+	// is NRE-B, sbi's NRE. Density estimators (NPE, NLE) always minimise
+	// −mean log q and refuse any other kind.
 	Loss models.Loss
 
 	// Progress, if set, is called after every epoch.

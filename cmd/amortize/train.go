@@ -34,7 +34,7 @@ func (f *trainFlags) register(cmd *cobra.Command) {
 	fl.StringVar(&f.method, "method", "npe", "what to estimate: npe (posterior), nle (likelihood), nre (likelihood-to-evidence ratio)")
 	fl.StringVar(&f.estimator, "estimator", "", "density estimator for npe and nle: gaussian, mdn, maf, nsf (default: nsf for npe, maf for nle, as sbi)")
 	fl.StringVar(&f.classifier, "classifier", "resnet", "classifier for nre: resnet, mlp, linear")
-	fl.StringVar(&f.opts.Loss.Kind, "loss", "nre-a", "nre loss: nre-a (binary), nre-b (contrastive), nre-c (K classes), bnre (balanced)")
+	fl.StringVar(&f.opts.Loss.Kind, "loss", "nre-b", "nre loss: nre-b (contrastive, sbi's NRE), nre-a (binary), nre-c (K classes), bnre (balanced)")
 	fl.IntVar(&f.opts.Loss.Atoms, "atoms", 0, "nre-b: θ per x, its own included (0: 10); nre-c: classes K (0: 5)")
 	fl.Float64Var(&f.opts.Loss.Gamma, "gamma", 0, "nre-c: γ, the joint classes' weight against the marginal one (0: 1)")
 	fl.Float64Var(&f.opts.Loss.Lambda, "bnre-lambda", 0, "bnre: strength of the balancing regulariser (0: 100)")

@@ -21,44 +21,71 @@ import (
 // ErrUntrained is returned for a model without weights.
 var ErrUntrained = errors.New("export: model has no trained weights")
 
-// Build returns the ONNX model of a trained estimator.
+// Build returns the ONNX model of a trained estimator (NPE, NLE) or
+// classifier (NRE).
 func Build(m *models.Model) (*onnxpb.ModelProto, error) {
 	if m == nil || len(m.Weights) == 0 {
 		return nil, ErrUntrained
 	}
-	e, err := m.Estimator()
+	if m.Method == "" {
+		return nil, errors.New("export: model has no method (npe, nle, nre)")
+	}
+	net, err := m.Network()
 	if err != nil {
 		return nil, fmt.Errorf("export: %w", err)
-	}
-	if m.Method == "" {
-		return nil, errors.New("export: model has no method (npe)")
 	}
 	if len(m.ThetaNames) != m.Spec.ThetaDim || len(m.XNames) != m.Spec.XDim {
 		return nil, fmt.Errorf("export: %d θ names and %d x names for dims %d and %d",
 			len(m.ThetaNames), len(m.XNames), m.Spec.ThetaDim, m.Spec.XDim)
 	}
-	g := newGraph(e, m.Weights)
-	d, xd := m.Spec.ThetaDim, m.Spec.XDim
-	nn, nu := e.Noise()
-
-	// log_prob: theta [B,S,D] and x [B,X] → rows of B·S.
-	g.path(format.InputTheta, "rows_log_prob")
-	theta := g.sized(g.node("Reshape", 0, d, nil, format.InputTheta, g.int64Init(-1, int64(d))), g.rows)
-	lp := g.spreadOut(tv(m.LogProb(g, e, theta, g.observations(xd))))
-	g.output(format.OutputLogProb, lp.name, format.InputTheta)
-
-	// sample: noise [B,S',n] and x → θ [B,S',D] and its log-prob [B,S'].
-	g.path(format.InputNoise, "rows_sample")
-	noise := g.sized(g.node("Reshape", 0, nn+nu, nil, format.InputNoise, g.int64Init(-1, int64(nn+nu))), g.rows)
-	st, slp := m.Sample(g, e, noise, g.observations(xd))
-	g.output(format.OutputSample, g.spreadOut(tv(st)).name, format.InputNoise, int64(d))
-	g.output(format.OutputSampleLog, g.spreadOut(tv(slp)).name, format.InputNoise)
-
-	meta, err := metadata(m, format.Noise{Normal: nn, Uniform: nu})
+	g := newGraph(net, m.Weights)
+	var noise format.Noise
+	if e, ok := net.(models.Estimator); ok {
+		noise.Normal, noise.Uniform = e.Noise()
+	}
+	meta, err := metadata(m, noise)
 	if err != nil {
 		return nil, err
 	}
-	f32 := onnxpb.TensorProto_FLOAT
+	l := (&format.Metadata{Method: m.Method, ThetaDim: m.Spec.ThetaDim, XDim: m.Spec.XDim}).Layout()
+
+	// log_prob (log_ratio): values [B,S,V] and the condition [B,C] → rows
+	// of B·S.
+	g.path(l.Values, "rows_log_prob")
+	vals := g.sized(g.node("Reshape", 0, l.ValueDim, nil, l.Values, g.int64Init(-1, int64(l.ValueDim))), g.rows)
+	cond := g.observations(l.Cond, l.CondDim)
+	theta, x := vals, cond
+	if l.Cond == format.InputTheta {
+		theta, x = cond, vals
+	}
+	var lp models.Tensor
+	switch n := net.(type) {
+	case models.Estimator:
+		lp = m.LogProb(g, n, theta, x)
+	case models.Classifier:
+		lp = m.LogRatio(g, n, theta, x)
+	}
+	g.output(l.LogOut, g.spreadOut(tv(lp)).name, l.Values)
+	inputs := []*onnxpb.ValueInfoProto{
+		tensorInfo(l.Cond, f32, "batch", l.CondDim),
+		tensorInfo(l.Values, f32, "batch", "n_"+l.Values, l.ValueDim),
+	}
+	outputs := []*onnxpb.ValueInfoProto{tensorInfo(l.LogOut, f32, "batch", "n_"+l.Values)}
+
+	if e, ok := net.(models.Estimator); ok && l.Sampling {
+		// sample: noise [B,S',n] and the condition → draws [B,S',V] and
+		// their log-prob [B,S'].
+		nd := noise.Dim()
+		g.path(format.InputNoise, "rows_sample")
+		eps := g.sized(g.node("Reshape", 0, nd, nil, format.InputNoise, g.int64Init(-1, int64(nd))), g.rows)
+		st, slp := m.Sample(g, e, eps, g.observations(l.Cond, l.CondDim))
+		g.output(format.OutputSample, g.spreadOut(tv(st)).name, format.InputNoise, int64(l.ValueDim))
+		g.output(format.OutputSampleLog, g.spreadOut(tv(slp)).name, format.InputNoise)
+		inputs = append(inputs, tensorInfo(format.InputNoise, f32, "batch", "n_samples", nd))
+		outputs = append(outputs,
+			tensorInfo(format.OutputSample, f32, "batch", "n_samples", l.ValueDim),
+			tensorInfo(format.OutputSampleLog, f32, "batch", "n_samples"))
+	}
 	return &onnxpb.ModelProto{
 		IrVersion:       proto.Int64(format.IR),
 		ProducerName:    proto.String("amortize"),
@@ -70,20 +97,14 @@ func Build(m *models.Model) (*onnxpb.ModelProto, error) {
 			Name:        proto.String("amortize_" + m.Spec.Kind),
 			Node:        g.nodes,
 			Initializer: g.inits,
-			Input: []*onnxpb.ValueInfoProto{
-				tensorInfo(format.InputX, f32, "batch", xd),
-				tensorInfo(format.InputTheta, f32, "batch", "n_theta", d),
-				tensorInfo(format.InputNoise, f32, "batch", "n_samples", nn+nu),
-			},
-			Output: []*onnxpb.ValueInfoProto{
-				tensorInfo(format.OutputLogProb, f32, "batch", "n_theta"),
-				tensorInfo(format.OutputSample, f32, "batch", "n_samples", d),
-				tensorInfo(format.OutputSampleLog, f32, "batch", "n_samples"),
-			},
-			ValueInfo: g.valueInfo(),
+			Input:       inputs,
+			Output:      outputs,
+			ValueInfo:   g.valueInfo(),
 		},
 	}, nil
 }
+
+const f32 = onnxpb.TensorProto_FLOAT
 
 // output reshapes rows back to the first two axes of input (the batch and
 // the per-x count), followed by tail, under the contract's name.
@@ -143,6 +164,11 @@ func metadata(m *models.Model, noise format.Noise) ([]*onnxpb.StringStringEntryP
 		Prior:  m.Prior,
 		ZScore: format.ZScore{ThetaMean: m.ThetaMean, ThetaStd: m.ThetaStd, XMean: m.XMean, XStd: m.XStd},
 		Noise:  noise, Training: m.Summary,
+	}
+	if m.Loss != nil {
+		if md.Loss, err = json.Marshal(m.Loss); err != nil {
+			return nil, fmt.Errorf("export: %w", err)
+		}
 	}
 	kv, err := md.Encode()
 	if err != nil {

@@ -22,12 +22,28 @@ import (
 // jittered, so that no transform is the identity and parity means something.
 func randomModel(t testing.TB, kind string, d, xd int, seed uint64) *models.Model {
 	t.Helper()
+	return randomModelOf(t, models.MethodNPE, kind, d, xd, seed)
+}
+
+// randomModelOf is randomModel for a method: a density estimator's kind
+// for npe and nle, a classifier's for nre.
+func randomModelOf(t testing.TB, method, kind string, d, xd int, seed uint64) *models.Model {
+	t.Helper()
 	spec, err := models.DefaultSpec(kind, d, xd)
 	if err != nil {
 		t.Fatal(err)
 	}
 	spec.Hidden = 8
-	e, err := models.New(spec)
+	var e models.Network
+	switch method {
+	case models.MethodNPE:
+		e, err = models.New(spec)
+	case models.MethodNLE:
+		spec.Method = method
+		e, err = models.New(spec)
+	default:
+		e, err = models.NewClassifier(spec)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,7 +59,13 @@ func randomModel(t testing.TB, kind string, d, xd int, seed uint64) *models.Mode
 		w[name] = f
 	}
 	low, high := make([]float64, d), make([]float64, d)
-	m := &models.Model{Spec: e.Spec(), Weights: w, Method: "npe"}
+	m := &models.Model{Spec: e.Spec(), Weights: w, Method: method}
+	switch method {
+	case models.MethodNLE:
+		m.Loss = &models.Loss{Kind: models.LossNLL}
+	case models.MethodNRE:
+		m.Loss = &models.Loss{Kind: models.LossNREB, Atoms: 10}
+	}
 	for i := range d {
 		low[i], high[i] = -3, 3
 		m.ThetaMean = append(m.ThetaMean, 0.1*float64(i))

@@ -5,7 +5,6 @@ import (
 	"math"
 	"strconv"
 
-	"github.com/amortize/amortize/export/format"
 	"github.com/amortize/amortize/export/onnxpb"
 	"github.com/amortize/amortize/models"
 	"google.golang.org/protobuf/proto"
@@ -47,7 +46,7 @@ type graph struct {
 
 var _ models.Ops = (*graph)(nil)
 
-func newGraph(e models.Estimator, weights map[string][]float32) *graph {
+func newGraph(e models.Network, weights map[string][]float32) *graph {
 	g := &graph{named: map[string]*value{}, weights: weights, shapes: map[string][2]int{}}
 	for _, p := range e.Params() {
 		g.shapes[p.Name] = [2]int{p.Rows, p.Cols}
@@ -293,19 +292,20 @@ const obsRows = "obs_rows"
 // many others share its call.
 const obsPad = 16
 
-// observations returns the graph input x as a per-observation value.
+// observations returns the graph input x (for NLE: θ, the condition) as a
+// per-observation value.
 //
 // Whatever an estimator computes from x alone (z-scoring, context layers,
 // gates, a Gaussian's or mixture's whole network) is then computed once per
 // observation rather than once per draw, and spread onto the draws' rows
 // where it meets them. Its rows are padded to a multiple of obsPad; the
 // padding rows are zeros, computed and never spread.
-func (g *graph) observations(xd int) *value {
-	b := g.node("Shape", 0, 0, []*onnxpb.AttributeProto{intAttr("start", 0), intAttr("end", 1)}, format.InputX)
+func (g *graph) observations(input string, xd int) *value {
+	b := g.node("Shape", 0, 0, []*onnxpb.AttributeProto{intAttr("start", 0), intAttr("end", 1)}, input)
 	// −B mod obsPad rows more: ONNX's integer Mod takes the divisor's sign.
 	short := g.node("Mod", 0, 0, nil, g.node("Neg", 0, 0, nil, b.name).name, g.int64Init(obsPad))
 	pads := g.node("Concat", 0, 0, []*onnxpb.AttributeProto{intAttr("axis", 0)}, g.int64Init(0, 0), short.name, g.int64Init(0))
-	x := g.node("Pad", 0, 0, nil, format.InputX, pads.name)
+	x := g.node("Pad", 0, 0, nil, input, pads.name)
 	x.cols = xd
 	return g.sized(x, obsRows)
 }

@@ -5,19 +5,31 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"sort"
+
+	"github.com/amortize/amortize/export/format"
 )
 
-// Estimator is a conditional density estimator q(θ | x) over standardised
-// (z-scored) θ and x.
-type Estimator interface {
-	// Spec is the estimator's full description; New(Spec()) rebuilds it.
+// Network is what every trainable family declares: its full description
+// and its parameters.
+type Network interface {
+	// Spec is the network's full description; New(Spec()) or
+	// NewClassifier(Spec()) rebuilds it.
 	Spec() Spec
 	// Params declares every trainable parameter, in a fixed order.
 	Params() []ParamSpec
-	// LogProb is log q(θ|x) → [N,1] for θ [N,ThetaDim] and x [N,XDim].
+}
+
+// Estimator is a conditional density estimator over standardised (z-scored)
+// values: q(θ | x) for neural posterior estimation, q(x | θ) for neural
+// likelihood estimation. The code is the same; Spec.Method decides which
+// variable is the density's (InDim columns) and which the condition
+// (CondDim columns), and the estimator's comments say θ and x for the first.
+type Estimator interface {
+	Network
+	// LogProb is log q(θ|x) → [N,1] for θ [N,InDim] and x [N,CondDim].
 	LogProb(o Ops, theta, x Tensor) Tensor
 	// Sample maps noise [N, NoiseNormal+NoiseUniform] (standard normal
-	// columns first, then uniform(0,1) columns) and x to θ [N,ThetaDim] and
+	// columns first, then uniform(0,1) columns) and x to θ [N,InDim] and
 	// its log q(θ|x) [N,1]. It is deterministic given the noise.
 	Sample(o Ops, noise, x Tensor) (theta, logProb Tensor)
 	// Noise is the number of standard-normal and uniform(0,1) noise columns
@@ -59,7 +71,7 @@ func Constant(v float64) Init {
 
 // InitParams draws initial values for every parameter of e, in declaration
 // order, from one seeded stream so that a seed fixes the whole network.
-func InitParams(e Estimator, src rand.Source) map[string][]float64 {
+func InitParams(e Network, src rand.Source) map[string][]float64 {
 	rng := rand.New(src)
 	out := make(map[string][]float64)
 	for _, p := range e.Params() {
@@ -75,7 +87,10 @@ func InitParams(e Estimator, src rand.Source) map[string][]float64 {
 // Spec describes an estimator: its kind, dimensions and sizes. Fields that
 // a kind does not use are zero and omitted from JSON.
 type Spec struct {
-	Kind     string `json:"kind"`
+	Kind string `json:"kind"`
+	// Method is what the network estimates: "" or MethodNPE (q(θ|x)),
+	// MethodNLE (q(x|θ)) or MethodNRE (a classifier of (θ, x)).
+	Method   string `json:"method,omitempty"`
 	ThetaDim int    `json:"theta_dim"`
 	XDim     int    `json:"x_dim"`
 
@@ -86,6 +101,37 @@ type Spec struct {
 	Transforms int     `json:"transforms,omitempty"` // maf, nsf
 	Bins       int     `json:"bins,omitempty"`       // nsf
 	TailBound  float64 `json:"tail_bound,omitempty"` // nsf
+}
+
+// Methods of simulation-based inference a Spec can describe.
+const (
+	MethodNPE = format.MethodNPE
+	MethodNLE = format.MethodNLE
+	MethodNRE = format.MethodNRE
+)
+
+// MethodName is the spec's method, MethodNPE when it is empty.
+func (s Spec) MethodName() string {
+	if s.Method == "" {
+		return MethodNPE
+	}
+	return s.Method
+}
+
+// InDim is the dimension of the density's variable: θ for NPE, x for NLE.
+func (s Spec) InDim() int {
+	if s.Method == MethodNLE {
+		return s.XDim
+	}
+	return s.ThetaDim
+}
+
+// CondDim is the dimension of the condition: x for NPE, θ for NLE.
+func (s Spec) CondDim() int {
+	if s.Method == MethodNLE {
+		return s.ThetaDim
+	}
+	return s.XDim
 }
 
 // ErrUnknownKind is returned for an estimator kind no constructor handles.
@@ -103,7 +149,8 @@ func register(kind string, defaults func(*Spec), build func(Spec) (Estimator, er
 	}{defaults, build}
 }
 
-// Kinds lists the registered estimator kinds.
+// Kinds lists the registered estimator kinds (density estimators, for NPE
+// and NLE).
 func Kinds() []string {
 	var ks []string
 	for k := range registry {
@@ -113,28 +160,44 @@ func Kinds() []string {
 	return ks
 }
 
-// DefaultSpec is the spec of kind with sbi's default sizes.
+// ErrMethod is returned for a method a spec or kind does not allow.
+var ErrMethod = errors.New("models: unknown or unsuitable method")
+
+// DefaultSpec is the spec of kind with sbi's default sizes. A classifier
+// kind (ClassifierKinds) gets method MethodNRE; a density estimator's
+// method is left empty (NPE): set Method to MethodNLE for a likelihood.
 func DefaultSpec(kind string, thetaDim, xDim int) (Spec, error) {
+	if c, ok := classifiers[kind]; ok {
+		s := Spec{Kind: kind, Method: MethodNRE, ThetaDim: thetaDim, XDim: xDim}
+		c.defaults(&s)
+		return s, nil
+	}
 	r, ok := registry[kind]
 	if !ok {
-		return Spec{}, fmt.Errorf("%w %q (known: %v)", ErrUnknownKind, kind, Kinds())
+		return Spec{}, fmt.Errorf("%w %q (known: %v, classifiers %v)", ErrUnknownKind, kind, Kinds(), ClassifierKinds())
 	}
 	s := Spec{Kind: kind, ThetaDim: thetaDim, XDim: xDim}
 	r.defaults(&s)
 	return s, nil
 }
 
-// New builds the estimator a spec describes. Zero sizes take the kind's
-// defaults, so a spec may name only what it changes.
+// New builds the density estimator a spec describes (method NPE or NLE).
+// Zero sizes take the kind's defaults, so a spec may name only what it
+// changes.
 func New(s Spec) (Estimator, error) {
+	switch s.Method {
+	case "", MethodNPE, MethodNLE:
+	default:
+		return nil, fmt.Errorf("%w: a %s density estimator cannot have method %q (npe, nle; classifiers: NewClassifier)", ErrMethod, s.Kind, s.Method)
+	}
 	r, ok := registry[s.Kind]
 	if !ok {
 		return nil, fmt.Errorf("%w %q (known: %v)", ErrUnknownKind, s.Kind, Kinds())
 	}
-	if s.ThetaDim < 1 || s.XDim < 1 {
-		return nil, fmt.Errorf("models: %s needs theta_dim ≥ 1 and x_dim ≥ 1, got %d and %d", s.Kind, s.ThetaDim, s.XDim)
+	if err := s.checkDims(); err != nil {
+		return nil, err
 	}
-	d := Spec{Kind: s.Kind, ThetaDim: s.ThetaDim, XDim: s.XDim}
+	d := Spec{Kind: s.Kind, Method: s.Method, ThetaDim: s.ThetaDim, XDim: s.XDim}
 	r.defaults(&d)
 	fill(&s.Hidden, d.Hidden)
 	fill(&s.Layers, d.Layers)
@@ -152,8 +215,26 @@ func New(s Spec) (Estimator, error) {
 	default:
 		return nil, fmt.Errorf("models: unknown activation %q (relu, tanh, elu)", s.Activation)
 	}
+	if err := s.checkSizes(); err != nil {
+		return nil, err
+	}
+	return r.build(s)
+}
+
+func (s Spec) checkDims() error {
+	if s.ThetaDim < 1 || s.XDim < 1 {
+		return fmt.Errorf("models: %s needs theta_dim ≥ 1 and x_dim ≥ 1, got %d and %d", s.Kind, s.ThetaDim, s.XDim)
+	}
+	// NLE's density variable is x: its limit is θ's.
+	if s.Method == MethodNLE && s.XDim > 10_000 {
+		return fmt.Errorf("models: x_dim %d exceeds the limit 10000 of a likelihood's variable", s.XDim)
+	}
+	return nil
+}
+
+func (s Spec) checkSizes() error {
 	if s.Hidden < 0 || s.Layers < 0 || s.Components < 0 || s.Transforms < 0 || s.Bins < 0 || s.TailBound < 0 {
-		return nil, fmt.Errorf("models: negative size in spec %+v", s)
+		return fmt.Errorf("models: negative size in spec %+v", s)
 	}
 	// Sizes beyond these are typos, not networks: refuse them before any
 	// allocation can fail.
@@ -163,10 +244,10 @@ func New(s Spec) (Estimator, error) {
 	}{{"theta_dim", s.ThetaDim, 10_000}, {"x_dim", s.XDim, 100_000}, {"hidden", s.Hidden, 10_000},
 		{"layers", s.Layers, 100}, {"components", s.Components, 1000}, {"transforms", s.Transforms, 100}} {
 		if l.v > l.hi {
-			return nil, fmt.Errorf("models: %s %d exceeds the limit %d", l.name, l.v, l.hi)
+			return fmt.Errorf("models: %s %d exceeds the limit %d", l.name, l.v, l.hi)
 		}
 	}
-	return r.build(s)
+	return nil
 }
 
 func fill(v *int, def int) {

@@ -29,21 +29,21 @@ func newGaussian(s Spec) (Estimator, error) {
 		return nil, fmt.Errorf("models: gaussian takes no components, transforms, bins or tail bound, got %d, %d, %d and %v",
 			s.Components, s.Transforms, s.Bins, s.TailBound)
 	}
-	return &gaussian{spec: s, net: hiddenNet{in: s.XDim, hidden: s.Hidden, layers: s.Layers, activation: s.Activation}}, nil
+	return &gaussian{spec: s, net: hiddenNet{in: s.CondDim(), hidden: s.Hidden, layers: s.Layers, activation: s.Activation}}, nil
 }
 
 func (e *gaussian) Spec() Spec { return e.spec }
 
 func (e *gaussian) Params() []ParamSpec {
-	return append(e.net.params(), LinearParams("out", e.spec.Hidden, 2*e.spec.ThetaDim)...)
+	return append(e.net.params(), LinearParams("out", e.spec.Hidden, 2*e.spec.InDim())...)
 }
 
-func (e *gaussian) Noise() (normal, uniform int) { return e.spec.ThetaDim, 0 }
+func (e *gaussian) Noise() (normal, uniform int) { return e.spec.InDim(), 0 }
 
 // moments is μ [N,D] and log σ² [N,D]. One output layer feeds both, so the
 // graph has one GEMM where two heads would need two.
 func (e *gaussian) moments(o Ops, x Tensor) (mu, logVar Tensor) {
-	d := e.spec.ThetaDim
+	d := e.spec.InDim()
 	out := Linear(o, e.net.apply(o, x), "out")
 	return o.Slice(out, 0, d), o.Slice(out, d, 2*d)
 }
@@ -52,7 +52,7 @@ func (e *gaussian) moments(o Ops, x Tensor) (mu, logVar Tensor) {
 func (e *gaussian) LogProb(o Ops, theta, x Tensor) Tensor {
 	mu, logVar := e.moments(o, x)
 	sq := o.Mul(o.Square(o.Sub(theta, mu)), o.Exp(o.Neg(logVar)))
-	d := float64(e.spec.ThetaDim)
+	d := float64(e.spec.InDim())
 	return o.Sub(o.Mul(o.Scalar(-0.5), o.SumCols(o.Add(sq, logVar))), o.Scalar(0.5*d*math.Log(2*math.Pi)))
 }
 

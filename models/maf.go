@@ -41,9 +41,9 @@ func newMAF(s Spec) (Estimator, error) {
 	}
 	e := &maf{spec: s}
 	for t := range s.Transforms {
-		e.mades = append(e.mades, newMADE(fmt.Sprintf("maf%d", t), s.ThetaDim, s.XDim, s.Hidden, s.Layers, s.Activation))
+		e.mades = append(e.mades, newMADE(fmt.Sprintf("maf%d", t), s.InDim(), s.CondDim(), s.Hidden, s.Layers, s.Activation))
 	}
-	if d := s.ThetaDim; d > 1 {
+	if d := s.InDim(); d > 1 {
 		e.reverse = make([]float64, d*d)
 		for i := range d {
 			e.reverse[i*d+d-1-i] = 1
@@ -62,14 +62,14 @@ func (e *maf) Params() []ParamSpec {
 	return ps
 }
 
-func (e *maf) Noise() (normal, uniform int) { return e.spec.ThetaDim, 0 }
+func (e *maf) Noise() (normal, uniform int) { return e.spec.InDim(), 0 }
 
 // permute reverses the columns; the reversal is its own inverse.
 func (e *maf) permute(o Ops, y Tensor) Tensor {
 	if e.reverse == nil {
 		return y
 	}
-	d := e.spec.ThetaDim
+	d := e.spec.InDim()
 	return o.MatMul(y, o.Const(d, d, e.reverse))
 }
 
@@ -116,7 +116,7 @@ func (e *maf) Sample(o Ops, noise, x Tensor) (theta, logProb Tensor) {
 	for t := len(e.mades) - 1; t >= 0; t-- {
 		net := e.mades[t].bind(o, x)
 		var cur, s Tensor // cur nil: the first pass sees zeros
-		for range e.spec.ThetaDim {
+		for range e.spec.InDim() {
 			u, shift := net.params(o, cur)
 			s = mafScale(o, u)
 			cur = o.Div(o.Sub(y, shift), s)

@@ -56,10 +56,10 @@ func newMDN(s Spec) (Estimator, error) {
 	if s.Transforms != 0 || s.Bins != 0 || s.TailBound != 0 {
 		return nil, fmt.Errorf("models: mdn takes no transforms, bins or tail bound, got %d, %d and %v", s.Transforms, s.Bins, s.TailBound)
 	}
-	k, d := s.Components, s.ThetaDim
+	k, d := s.Components, s.InDim()
 	e := &mdn{
 		spec:  s,
-		net:   hiddenNet{in: s.XDim, hidden: s.Hidden, layers: s.Layers, activation: s.Activation},
+		net:   hiddenNet{in: s.CondDim(), hidden: s.Hidden, layers: s.Layers, activation: s.Activation},
 		k:     k,
 		d:     d,
 		pairs: d * (d - 1) / 2,

@@ -23,44 +23,72 @@ type Model struct {
 	ThetaNames []string        `json:"theta_names"`
 	XNames     []string        `json:"x_names"`
 	Prior      json.RawMessage `json:"prior,omitempty"`
-	Method     string          `json:"method"` // npe
-	Summary    Summary         `json:"summary"`
+	Method     string          `json:"method"` // npe, nle, nre: Spec.MethodName()
+	// Loss is how the model was trained (nil for NPE models of format 1.0).
+	Loss    *Loss   `json:"loss,omitempty"`
+	Summary Summary `json:"summary"`
 }
 
 // Summary records how a model was trained; the model file carries it.
 type Summary = format.Training
 
-// Estimator rebuilds the model's estimator and checks that the weights and
-// z-score statistics match it: the check every consumer of a Model needs.
+// Estimator rebuilds the model's density estimator (NPE, NLE) and checks
+// that the weights and z-score statistics match it: the check every
+// consumer of a Model needs.
 func (m *Model) Estimator() (Estimator, error) {
+	if m.Spec.Method == MethodNRE {
+		return nil, fmt.Errorf("%w: an nre model is a classifier, not a density estimator", ErrMethod)
+	}
 	e, err := New(m.Spec)
 	if err != nil {
 		return nil, err
 	}
+	return e, m.check(e)
+}
+
+// Classifier rebuilds the model's ratio estimator (NRE) and checks it as
+// Estimator does.
+func (m *Model) Classifier() (Classifier, error) {
+	c, err := NewClassifier(m.Spec)
+	if err != nil {
+		return nil, err
+	}
+	return c, m.check(c)
+}
+
+// Network is the model's estimator or classifier, checked.
+func (m *Model) Network() (Network, error) {
+	if m.Spec.Method == MethodNRE {
+		return m.Classifier()
+	}
+	return m.Estimator()
+}
+
+func (m *Model) check(e Network) error {
+	if m.Method != m.Spec.MethodName() {
+		return fmt.Errorf("%w: model method %q but spec method %q", ErrMethod, m.Method, m.Spec.MethodName())
+	}
 	for _, p := range e.Params() {
 		w, ok := m.Weights[p.Name]
 		if !ok {
-			return nil, fmt.Errorf("models: weights lack parameter %q", p.Name)
+			return fmt.Errorf("models: weights lack parameter %q", p.Name)
 		}
 		if len(w) != p.Size() {
-			return nil, fmt.Errorf("models: parameter %q has %d values, want %d×%d", p.Name, len(w), p.Rows, p.Cols)
+			return fmt.Errorf("models: parameter %q has %d values, want %d×%d", p.Name, len(w), p.Rows, p.Cols)
 		}
 		for i, v := range w {
 			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
-				return nil, fmt.Errorf("models: parameter %q[%d] is %v", p.Name, i, v)
+				return fmt.Errorf("models: parameter %q[%d] is %v", p.Name, i, v)
 			}
 		}
 	}
 	if len(m.Weights) != len(e.Params()) {
-		return nil, fmt.Errorf("models: %d weight tensors for %d parameters", len(m.Weights), len(e.Params()))
+		return fmt.Errorf("models: %d weight tensors for %d parameters", len(m.Weights), len(e.Params()))
 	}
 	if err := checkStats("theta", m.ThetaMean, m.ThetaStd, m.Spec.ThetaDim); err != nil {
-		return nil, err
+		return err
 	}
-	if err := checkStats("x", m.XMean, m.XStd, m.Spec.XDim); err != nil {
-		return nil, err
-	}
-	return e, nil
+	return checkStats("x", m.XMean, m.XStd, m.Spec.XDim)
 }
 
 func checkStats(what string, mean, std []float64, dim int) error {
@@ -91,26 +119,49 @@ func Unstandardize(o Ops, z Tensor, mean, std []float64) Tensor {
 	return o.Add(o.Mul(z, o.Const(1, d, std)), o.Const(1, d, mean))
 }
 
-// logJacobian is Σ log std_θ: the density of raw θ is the density of its
-// z-score minus this.
-func (m *Model) logJacobian() float64 {
+// LogJacobian is Σ log std of the density's variable (θ for NPE, x for
+// NLE): the density of the raw variable is the density of its z-score
+// minus this.
+func (m *Model) LogJacobian() float64 {
+	std := m.ThetaStd
+	if m.Spec.Method == MethodNLE {
+		std = m.XStd
+	}
 	var s float64
-	for _, v := range m.ThetaStd {
+	for _, v := range std {
 		s += math.Log(v)
 	}
 	return s
 }
 
-// LogProb is log q(θ|x) in raw units → [N,1], z-score Jacobian included.
+// roles returns the density variable's and the condition's z-scores.
+func (m *Model) roles() (inMean, inStd, condMean, condStd []float64) {
+	if m.Spec.Method == MethodNLE {
+		return m.XMean, m.XStd, m.ThetaMean, m.ThetaStd
+	}
+	return m.ThetaMean, m.ThetaStd, m.XMean, m.XStd
+}
+
+// LogProb is the density in raw units → [N,1], z-score Jacobian included:
+// log q(θ|x) for NPE, log q(x|θ) for NLE.
 func (m *Model) LogProb(o Ops, e Estimator, theta, x Tensor) Tensor {
 	zt := Standardize(o, theta, m.ThetaMean, m.ThetaStd)
 	zx := Standardize(o, x, m.XMean, m.XStd)
-	return o.Sub(e.LogProb(o, zt, zx), o.Scalar(m.logJacobian()))
+	if m.Spec.Method == MethodNLE {
+		zt, zx = zx, zt
+	}
+	return o.Sub(e.LogProb(o, zt, zx), o.Scalar(m.LogJacobian()))
 }
 
-// Sample maps noise and raw x to raw θ and its log q(θ|x) → ([N,D], [N,1]).
-func (m *Model) Sample(o Ops, e Estimator, noise, x Tensor) (theta, logProb Tensor) {
-	zx := Standardize(o, x, m.XMean, m.XStd)
-	zt, lp := e.Sample(o, noise, zx)
-	return Unstandardize(o, zt, m.ThetaMean, m.ThetaStd), o.Sub(lp, o.Scalar(m.logJacobian()))
+// Sample maps noise and the raw condition (x for NPE, θ for NLE) to a raw
+// draw of the density's variable and its log-density → ([N,InDim], [N,1]).
+func (m *Model) Sample(o Ops, e Estimator, noise, cond Tensor) (draw, logProb Tensor) {
+	inMean, inStd, condMean, condStd := m.roles()
+	z, lp := e.Sample(o, noise, Standardize(o, cond, condMean, condStd))
+	return Unstandardize(o, z, inMean, inStd), o.Sub(lp, o.Scalar(m.LogJacobian()))
+}
+
+// LogRatio is an NRE classifier's logit for raw θ and x → [N,1].
+func (m *Model) LogRatio(o Ops, c Classifier, theta, x Tensor) Tensor {
+	return c.Logit(o, Standardize(o, theta, m.ThetaMean, m.ThetaStd), Standardize(o, x, m.XMean, m.XStd))
 }

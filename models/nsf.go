@@ -75,21 +75,21 @@ func newNSF(s Spec) (Estimator, error) {
 
 func (n *NSF) declare() []ParamSpec {
 	s := n.spec
-	h, d, out := s.Hidden, s.ThetaDim, 3*s.Bins-1
+	h, d, out := s.Hidden, s.InDim(), 3*s.Bins-1
 	var ps []ParamSpec
 	for t := range s.Transforms {
 		p := fmt.Sprintf("t%d.", t)
 		if d == 1 {
-			ps = append(ps, LinearParams(p+"in", s.XDim, h)...)
+			ps = append(ps, LinearParams(p+"in", s.CondDim(), h)...)
 			ps = append(ps, LinearParams(p+"hidden", h, h)...)
 			ps = append(ps, LinearParams(p+"out", h, out)...)
 			continue
 		}
 		kept, moved := nsfMask(d, t)
-		ps = append(ps, LinearParams(p+"in", len(kept)+s.XDim, h)...)
+		ps = append(ps, LinearParams(p+"in", len(kept)+s.CondDim(), h)...)
 		for b := range s.Layers {
 			q := fmt.Sprintf("%sb%d.", p, b)
-			ps = append(ps, LinearParams(q+"ctx", s.XDim, h)...)
+			ps = append(ps, LinearParams(q+"ctx", s.CondDim(), h)...)
 			ps = append(ps, LinearParams(q+"l0", h, h)...)
 			// nflows starts each block near the identity.
 			ps = append(ps,
@@ -127,7 +127,7 @@ func (n *NSF) Spec() Spec { return n.spec }
 func (n *NSF) Params() []ParamSpec { return slices.Clone(n.params) }
 
 // Noise is one standard-normal column per dimension of θ.
-func (n *NSF) Noise() (normal, uniform int) { return n.spec.ThetaDim, 0 }
+func (n *NSF) Noise() (normal, uniform int) { return n.spec.InDim(), 0 }
 
 // LogProb is log N(z; 0, I) + log|det ∂z/∂θ| with z the flow's image of θ.
 func (n *NSF) LogProb(o Ops, theta, x Tensor) Tensor {
@@ -148,7 +148,7 @@ func (n *NSF) Forward(o Ops, theta, x Tensor) (z, logAbsDet Tensor) {
 	lad := newNSFLogDet(o, false)
 	for t := range n.spec.Transforms {
 		z = n.coupling(o, t, z, x, lad)
-		if n.spec.ThetaDim > 1 {
+		if n.spec.InDim() > 1 {
 			z = n.lu(o, t, z, lad)
 		}
 	}
@@ -161,7 +161,7 @@ func (n *NSF) Inverse(o Ops, z, x Tensor) (theta, logAbsDet Tensor) {
 	theta = z
 	lad := newNSFLogDet(o, true)
 	for t := n.spec.Transforms - 1; t >= 0; t-- {
-		if n.spec.ThetaDim > 1 {
+		if n.spec.InDim() > 1 {
 			theta = n.lu(o, t, theta, lad)
 		}
 		theta = n.coupling(o, t, theta, x, lad)
@@ -209,7 +209,7 @@ func nsfAccumulate(o Ops, sum, v Tensor) Tensor {
 // dimensions pass unchanged, so the conditioner sees the same input both
 // ways.
 func (n *NSF) coupling(o Ops, t int, z, x Tensor, lad *nsfLogDet) Tensor {
-	d := n.spec.ThetaDim
+	d := n.spec.InDim()
 	if d == 1 {
 		return n.splines(o, z, n.contextNet(o, t, x), lad)
 	}
@@ -322,7 +322,7 @@ func (n *NSF) contextNet(o Ops, t int, x Tensor) Tensor {
 // not the d−1 sweeps of each triangle per row.
 func (n *NSF) lu(o Ops, t int, z Tensor, lad *nsfLogDet) Tensor {
 	p := fmt.Sprintf("t%d.lu.", t)
-	d := n.spec.ThetaDim
+	d := n.spec.InDim()
 	diag := o.Add(Softplus(o, o.Param(p+"diag")), o.Scalar(luEps))
 	logDet := o.SumCols(o.Log(diag))
 	lower := func(a Tensor) Tensor { return luStrict(o, a, o.Param(p+"lower"), d, false) }

@@ -18,6 +18,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/amortize/amortize/export/format"
 	"github.com/amortize/amortize/prior"
 	"github.com/amortize/amortize/runtime"
 	"gonum.org/v1/gonum/mat"
@@ -76,6 +77,9 @@ func (o *DirectOptions) defaults() {
 
 // NewDirect returns the direct posterior of a loaded model.
 func NewDirect(m *runtime.Model, opts DirectOptions) (*Direct, error) {
+	if m.Method() != format.MethodNPE {
+		return nil, fmt.Errorf("%w: a direct posterior needs an npe model, this one is %s (sample it by MCMC)", ErrInput, m.Method())
+	}
 	opts.defaults()
 	p := opts.Prior
 	if p == nil {

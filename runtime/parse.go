@@ -2,7 +2,9 @@ package runtime
 
 import (
 	"fmt"
+	"maps"
 	"math"
+	"slices"
 
 	"github.com/amortize/amortize/export/format"
 	"github.com/amortize/amortize/export/onnxpb"
@@ -63,13 +65,16 @@ func readMetadata(props []*onnxpb.StringStringEntryProto) (*format.Metadata, err
 // dynamic ones not fixed (a fixed batch would fail every other batch size).
 func checkIO(g *onnxpb.GraphProto, meta *format.Metadata) error {
 	const dyn = -1
+	l := meta.Layout()
 	want := map[string][]int64{
-		format.InputX:          {dyn, int64(meta.XDim)},
-		format.InputTheta:      {dyn, dyn, int64(meta.ThetaDim)},
-		format.InputNoise:      {dyn, dyn, int64(meta.Noise.Dim())},
-		format.OutputLogProb:   {dyn, dyn},
-		format.OutputSample:    {dyn, dyn, int64(meta.ThetaDim)},
-		format.OutputSampleLog: {dyn, dyn},
+		l.Cond:   {dyn, int64(l.CondDim)},
+		l.Values: {dyn, dyn, int64(l.ValueDim)},
+		l.LogOut: {dyn, dyn},
+	}
+	if l.Sampling {
+		want[format.InputNoise] = []int64{dyn, dyn, int64(meta.Noise.Dim())}
+		want[format.OutputSample] = []int64{dyn, dyn, int64(l.ValueDim)}
+		want[format.OutputSampleLog] = []int64{dyn, dyn}
 	}
 	seen := make(map[string]bool)
 	for _, v := range append(append([]*onnxpb.ValueInfoProto(nil), g.GetInput()...), g.GetOutput()...) {
@@ -103,9 +108,9 @@ func checkIO(g *onnxpb.GraphProto, meta *format.Metadata) error {
 			}
 		}
 	}
-	for _, name := range append(append([]string(nil), format.Inputs...), format.Outputs...) {
+	for name := range want {
 		if !seen[name] {
-			return fmt.Errorf("%w: it has no %s (inputs %v and outputs %v are required)", ErrContract, name, format.Inputs, format.Outputs)
+			return fmt.Errorf("%w: it has no %s (a %s file needs %v)", ErrContract, name, meta.Method, slices.Sorted(maps.Keys(want)))
 		}
 	}
 	return nil

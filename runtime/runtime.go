@@ -26,6 +26,7 @@ import (
 	"math/rand/v2"
 	"os"
 	goruntime "runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -114,8 +115,9 @@ var (
 
 // Model is an opened model file.
 type Model struct {
-	meta  *format.Metadata
-	prior prior.Prior // nil when the file has none
+	meta   *format.Metadata
+	layout format.Layout
+	prior  prior.Prior // nil when the file has none
 
 	mu        sync.RWMutex // guards paths against Close during Run
 	paths     [2]*path     // log-prob and sampling; nil once closed
@@ -149,7 +151,7 @@ func OpenBytes(data []byte, opts Options) (*Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := &Model{meta: meta}
+	m := &Model{meta: meta, layout: meta.Layout()}
 	if meta.Prior != nil {
 		if m.prior, err = prior.Unmarshal(meta.Prior); err != nil {
 			return nil, fmt.Errorf("%w: prior: %w", ErrContract, err)
@@ -192,7 +194,7 @@ func OpenBytes(data []byte, opts Options) (*Model, error) {
 			return nil, fmt.Errorf("runtime: threads: %w", err)
 		}
 	}
-	if m.paths, err = openPaths(mp, so); err != nil {
+	if m.paths, err = openPaths(mp, m.layout, so); err != nil {
 		return nil, err
 	}
 	return m, nil
@@ -208,9 +210,21 @@ func logger(o Options) *slog.Logger {
 // Metadata is the file's contract metadata. Callers must not modify it.
 func (m *Model) Metadata() *format.Metadata { return m.meta }
 
-// ThetaDim and XDim are the dimensions of θ and x.
+// ThetaDim and XDim are the dimensions of θ and x, whatever the method.
 func (m *Model) ThetaDim() int { return m.meta.ThetaDim }
 func (m *Model) XDim() int     { return m.meta.XDim }
+
+// Method is what the file estimates: format.MethodNPE (also for format-1.0
+// files), format.MethodNLE or format.MethodNRE.
+func (m *Model) Method() string { return m.meta.Method }
+
+// is returns an error wrapping ErrInput unless the model is of method.
+func (m *Model) is(method, call string) error {
+	if m.meta.Method != method {
+		return fmt.Errorf("%w: %s needs an %s model, this one is %s", ErrInput, call, method, m.meta.Method)
+	}
+	return nil
+}
 
 // Prior is the prior stored in the file, or nil.
 func (m *Model) Prior() prior.Prior { return m.prior }
@@ -237,24 +251,33 @@ func (m *Model) Close() error {
 // It returns logProb (b×nTheta), sample (b×nSample×ThetaDim) and
 // sampleLogProb (b×nSample), written into dst when its slices are large
 // enough (the destination idiom: a hot loop allocates nothing of its own).
+//
+// That is an NPE file's layout. For other methods (format.Layout) x is the
+// per-observation input and theta the values scored: an NLE file's θ
+// (b×ThetaDim) and x (b×nTheta×XDim), giving log q(x|θ) and x draws; an
+// NRE file's x and θ as for NPE, giving log r(θ, x) in logProb and no
+// draws (nSample must be 0).
 func (m *Model) Run(x []float32, b int, theta []float32, nTheta int, noise []float32, nSample int, dst *Output) (*Output, error) {
-	d, xd, nd := m.meta.ThetaDim, m.meta.XDim, m.meta.Noise.Dim()
+	l := m.layout
+	d, xd, nd := l.ValueDim, l.CondDim, m.meta.Noise.Dim()
 	switch {
 	case b < 1:
 		return nil, fmt.Errorf("%w: %d observations", ErrInput, b)
 	case nTheta < 0 || nSample < 0:
 		return nil, fmt.Errorf("%w: negative count", ErrInput)
+	case nSample > 0 && !l.Sampling:
+		return nil, fmt.Errorf("%w: an %s model draws no samples", ErrInput, m.meta.Method)
 	case !holds(x, b, 1, xd):
-		return nil, fmt.Errorf("%w: x has %d values, want %d observations × x_dim %d", ErrInput, len(x), b, xd)
+		return nil, fmt.Errorf("%w: %s has %d values, want %d %s × %s_dim %d", ErrInput, l.Cond, len(x), b, rowsName(l), l.Cond, xd)
 	case !holds(theta, b, nTheta, d):
-		return nil, fmt.Errorf("%w: theta has %d values, want %d observations × %d × theta_dim %d", ErrInput, len(theta), b, nTheta, d)
-	case !holds(noise, b, nSample, nd):
-		return nil, fmt.Errorf("%w: noise has %d values, want %d observations × %d × noise dim %d", ErrInput, len(noise), b, nSample, nd)
+		return nil, fmt.Errorf("%w: %s has %d values, want %d %s × %d × %s_dim %d", ErrInput, l.Values, len(theta), b, rowsName(l), nTheta, l.Values, d)
+	case nSample > 0 && !holds(noise, b, nSample, nd), nSample == 0 && len(noise) != 0:
+		return nil, fmt.Errorf("%w: noise has %d values, want %d %s × %d × noise dim %d", ErrInput, len(noise), b, rowsName(l), nSample, nd)
 	}
 	for _, in := range []struct {
 		name string
 		v    []float32
-	}{{"x", x}, {"theta", theta}, {"noise", noise}} {
+	}{{l.Cond, x}, {l.Values, theta}, {"noise", noise}} {
 		if err := finite(in.name, in.v); err != nil {
 			return nil, err
 		}
@@ -277,6 +300,15 @@ func (m *Model) Run(x []float32, b int, theta []float32, nTheta int, noise []flo
 	return dst, nil
 }
 
+// rowsName is what a call's rows are: observations, or parameter vectors
+// for NLE.
+func rowsName(l format.Layout) string {
+	if l.Cond == format.InputTheta {
+		return "parameter vectors"
+	}
+	return "observations"
+}
+
 // call is one evaluation: inputs and the outputs to fill.
 type call struct {
 	x       []float32
@@ -290,7 +322,7 @@ type call struct {
 
 // obs is the part of c for observations [i, j).
 func (c call) obs(m *Model, i, j int) call {
-	d, xd, nd := m.meta.ThetaDim, m.meta.XDim, m.meta.Noise.Dim()
+	d, xd, nd := m.layout.ValueDim, m.layout.CondDim, m.meta.Noise.Dim()
 	t, s := c.nTheta, c.nSample
 	return call{
 		x: c.x[i*xd : j*xd], b: j - i,
@@ -307,7 +339,7 @@ func (c call) obs(m *Model, i, j int) call {
 // rows is the part of c, one observation, for θ rows [t0, t1) and draws
 // [s0, s1).
 func (c call) rows(m *Model, t0, t1, s0, s1 int) call {
-	d, nd := m.meta.ThetaDim, m.meta.Noise.Dim()
+	d, nd := m.layout.ValueDim, m.meta.Noise.Dim()
 	return call{
 		x: c.x, b: 1,
 		theta: c.theta[t0*d : t1*d], nTheta: t1 - t0,
@@ -418,11 +450,12 @@ func (c call) pieces(m *Model, limit int) []call {
 // run is one onnxruntime call per path asked for, with tensors for the
 // inputs and outputs of those paths only: each costs two cgo calls.
 func (m *Model) run(c call) error {
-	d, xd, nd := m.meta.ThetaDim, m.meta.XDim, m.meta.Noise.Dim()
+	l := m.layout
+	d, xd, nd := l.ValueDim, l.CondDim, m.meta.Noise.Dim()
 	want := [2]bool{c.nTheta > 0, c.nSample > 0}
-	var used [6]bool
+	var used [7]bool
 	for i, p := range m.paths {
-		if !want[i] {
+		if !want[i] || p == nil {
 			continue
 		}
 		for _, j := range p.inputs {
@@ -432,7 +465,7 @@ func (m *Model) run(c call) error {
 			used[len(format.Inputs)+j] = true
 		}
 	}
-	var vals [6]ort.Value
+	var vals [7]ort.Value
 	defer func() {
 		for _, v := range vals {
 			if v != nil {
@@ -440,18 +473,20 @@ func (m *Model) run(c call) error {
 			}
 		}
 	}()
-	B, T, S := int64(c.b), int64(c.nTheta), int64(c.nSample)
-	for i, a := range [6]struct {
+	type arg struct {
 		shape ort.Shape
 		data  []float32
-	}{
-		{ort.NewShape(B, int64(xd)), c.x},
-		{ort.NewShape(B, T, int64(d)), c.theta},
-		{ort.NewShape(B, S, int64(nd)), c.noise},
-		{ort.NewShape(B, T), c.out.LogProb},
-		{ort.NewShape(B, S, int64(d)), c.out.Sample},
-		{ort.NewShape(B, S), c.out.SampleLogProb},
-	} {
+	}
+	// Slots in the order of format.Inputs and format.Outputs.
+	var args [7]arg
+	B, T, S := int64(c.b), int64(c.nTheta), int64(c.nSample)
+	args[slices.Index(format.Inputs, l.Cond)] = arg{ort.NewShape(B, int64(xd)), c.x}
+	args[slices.Index(format.Inputs, l.Values)] = arg{ort.NewShape(B, T, int64(d)), c.theta}
+	args[2] = arg{ort.NewShape(B, S, int64(nd)), c.noise}
+	args[3+slices.Index(format.Outputs, l.LogOut)] = arg{ort.NewShape(B, T), c.out.LogProb}
+	args[4] = arg{ort.NewShape(B, S, int64(d)), c.out.Sample}
+	args[5] = arg{ort.NewShape(B, S), c.out.SampleLogProb}
+	for i, a := range args {
 		if !used[i] {
 			continue
 		}
@@ -462,7 +497,7 @@ func (m *Model) run(c call) error {
 		vals[i] = t
 	}
 	for i, p := range m.paths {
-		if !want[i] {
+		if !want[i] || p == nil {
 			continue
 		}
 		if err := p.run(vals[:]); err != nil {
@@ -504,8 +539,12 @@ func finite(name string, v []float32) error {
 	return nil
 }
 
-// LogProb returns log q(θ|x) for nTheta parameter vectors per observation.
+// LogProb returns log q(θ|x) of an NPE model for nTheta parameter vectors
+// per observation.
 func (m *Model) LogProb(x []float32, b int, theta []float32, nTheta int) ([]float32, error) {
+	if err := m.is(format.MethodNPE, "LogProb"); err != nil {
+		return nil, err
+	}
 	out, err := m.Run(x, b, theta, nTheta, nil, 0, nil)
 	if err != nil {
 		return nil, err
@@ -513,9 +552,16 @@ func (m *Model) LogProb(x []float32, b int, theta []float32, nTheta int) ([]floa
 	return out.LogProb, nil
 }
 
-// Sample draws n samples per observation with noise from src, returning θ
-// (b×n×ThetaDim) and log q(θ|x) (b×n).
+// Sample draws n samples per observation of an NPE model with noise from
+// src, returning θ (b×n×ThetaDim) and log q(θ|x) (b×n).
 func (m *Model) Sample(x []float32, b, n int, src rand.Source) (theta, logProb []float32, err error) {
+	if err := m.is(format.MethodNPE, "Sample"); err != nil {
+		return nil, nil, err
+	}
+	return m.sample(x, b, n, src)
+}
+
+func (m *Model) sample(x []float32, b, n int, src rand.Source) (theta, logProb []float32, err error) {
 	if b < 1 || n < 0 || (n > 0 && b > math.MaxInt32/n) {
 		return nil, nil, fmt.Errorf("%w: %d samples for %d observations", ErrInput, n, b)
 	}
@@ -554,3 +600,67 @@ func (m *Model) Noise(dst []float32, draws int, src rand.Source) []float32 {
 type globalSource struct{}
 
 func (globalSource) Uint64() uint64 { return rand.Uint64() }
+
+// LogLikelihood returns log q(x | θ) of an NLE model for b parameter
+// vectors θ (b×ThetaDim) and n observations per θ (x: b×n×XDim), b×n
+// values in one evaluation: the log-likelihood of n iid trials of one θ is
+// the sum of its row (LogLikelihoodIID sums it).
+func (m *Model) LogLikelihood(theta []float32, b int, x []float32, n int) ([]float32, error) {
+	if err := m.is(format.MethodNLE, "LogLikelihood"); err != nil {
+		return nil, err
+	}
+	out, err := m.Run(theta, b, x, n, nil, 0, nil)
+	if err != nil {
+		return nil, err
+	}
+	return out.LogProb, nil
+}
+
+// LogLikelihoodIID returns Σ_j log q(x_j | θ_i) of an NLE model for b
+// parameter vectors θ (b×ThetaDim) and one set of n iid trials x (n×XDim)
+// shared by all of them: one evaluation of b·n rows, summed in float64.
+func (m *Model) LogLikelihoodIID(theta []float32, b int, x []float32, n int) ([]float64, error) {
+	xd := m.meta.XDim
+	if b < 1 || n < 1 || !holds(x, 1, n, xd) || b > math.MaxInt32/n/xd {
+		return nil, fmt.Errorf("%w: %d trials (x has %d values, x_dim %d) for %d parameter vectors", ErrInput, n, len(x), xd, b)
+	}
+	rep := make([]float32, 0, b*n*xd)
+	for range b {
+		rep = append(rep, x...)
+	}
+	lp, err := m.LogLikelihood(theta, b, rep, n)
+	if err != nil {
+		return nil, err
+	}
+	sums := make([]float64, b)
+	for i := range b {
+		for _, v := range lp[i*n : (i+1)*n] {
+			sums[i] += float64(v)
+		}
+	}
+	return sums, nil
+}
+
+// SampleX draws n observations x ~ q(x | θ) per parameter vector of an NLE
+// model (theta: b×ThetaDim) with noise from src, returning x (b×n×XDim) and
+// log q(x|θ) (b×n): the model as a surrogate simulator.
+func (m *Model) SampleX(theta []float32, b, n int, src rand.Source) (x, logProb []float32, err error) {
+	if err := m.is(format.MethodNLE, "SampleX"); err != nil {
+		return nil, nil, err
+	}
+	return m.sample(theta, b, n, src)
+}
+
+// LogRatio returns an NRE model's log r(θ, x) for b observations x
+// (b×XDim) and n parameter vectors per observation (theta: b×n×ThetaDim):
+// b×n logits, log p(x|θ) − log p(x) up to a constant of x for NRE-B/C.
+func (m *Model) LogRatio(x []float32, b int, theta []float32, n int) ([]float32, error) {
+	if err := m.is(format.MethodNRE, "LogRatio"); err != nil {
+		return nil, err
+	}
+	out, err := m.Run(x, b, theta, n, nil, 0, nil)
+	if err != nil {
+		return nil, err
+	}
+	return out.LogProb, nil
+}

@@ -28,16 +28,19 @@ type path struct {
 
 // openPaths builds the log-prob and sampling sessions of mp, at once:
 // onnxruntime spends most of an open optimising the graph, on one core.
-func openPaths(mp *onnxpb.ModelProto, so *ort.SessionOptions) ([2]*path, error) {
+func openPaths(mp *onnxpb.ModelProto, l format.Layout, so *ort.SessionOptions) ([2]*path, error) {
 	var (
 		ps   [2]*path
 		errs [2]error
 		wg   sync.WaitGroup
 	)
 	for i, outs := range [2][]string{
-		{format.OutputLogProb},
+		{l.LogOut},
 		{format.OutputSample, format.OutputSampleLog},
 	} {
+		if i == 1 && !l.Sampling {
+			break
+		}
 		data, ins, err := prune(mp, outs)
 		if err != nil {
 			return ps, err
@@ -88,7 +91,7 @@ func closePaths(ps [2]*path) error {
 // run evaluates the path on vals, the tensors of format.Inputs followed by
 // those of format.Outputs.
 func (p *path) run(vals []ort.Value) error {
-	var buf [6]ort.Value
+	var buf [7]ort.Value
 	in, out := buf[:0], buf[len(p.inputs):len(p.inputs)]
 	for _, i := range p.inputs {
 		in = append(in, vals[i])

@@ -22,6 +22,7 @@ type ModelInfo struct {
 	ZScore        format.ZScore   `json:"zscore"`
 	Noise         format.Noise    `json:"noise"`
 	Training      format.Training `json:"training"`
+	Loss          json.RawMessage `json:"loss,omitempty"` // format 1.1, nle and nre files
 	Inputs        []Tensor        `json:"inputs"`
 	Outputs       []Tensor        `json:"outputs"`
 }
@@ -46,7 +47,9 @@ func Describe(name string, m *format.Metadata) ModelInfo {
 	}
 	t := func(name string, shape ...any) Tensor { return Tensor{Name: name, Type: "float32", Shape: shape} }
 	d, xd, nd := m.ThetaDim, m.XDim, m.Noise.Dim()
-	return ModelInfo{
+	l := m.Layout()
+	n := "n_" + l.Values // n_theta (npe, nre) or n_x (nle), as the exporter names the axis
+	info := ModelInfo{
 		Name:          name,
 		FormatVersion: m.FormatVersion,
 		Method:        m.Method,
@@ -60,15 +63,13 @@ func Describe(name string, m *format.Metadata) ModelInfo {
 		ZScore:        m.ZScore,
 		Noise:         m.Noise,
 		Training:      m.Training,
-		Inputs: []Tensor{
-			t(format.InputX, "batch", xd),
-			t(format.InputTheta, "batch", "n_theta", d),
-			t(format.InputNoise, "batch", "n_samples", nd),
-		},
-		Outputs: []Tensor{
-			t(format.OutputLogProb, "batch", "n_theta"),
-			t(format.OutputSample, "batch", "n_samples", d),
-			t(format.OutputSampleLog, "batch", "n_samples"),
-		},
+		Loss:          m.Loss,
+		Inputs:        []Tensor{t(l.Cond, "batch", l.CondDim), t(l.Values, "batch", n, l.ValueDim)},
+		Outputs:       []Tensor{t(l.LogOut, "batch", n)},
 	}
+	if l.Sampling {
+		info.Inputs = append(info.Inputs, t(format.InputNoise, "batch", "n_samples", nd))
+		info.Outputs = append(info.Outputs, t(format.OutputSample, "batch", "n_samples", l.ValueDim), t(format.OutputSampleLog, "batch", "n_samples"))
+	}
+	return info
 }

@@ -43,8 +43,10 @@ const (
 type checkpointFile struct {
 	Version int
 
-	// What must match for a resumed run to be the same run.
+	// What must match for a resumed run to be the same run. Spec holds
+	// the method; Loss is zero for density estimators.
 	Spec               models.Spec
+	Loss               models.Loss
 	Seed               uint64
 	Float64            bool
 	BatchSize          int
@@ -82,7 +84,7 @@ func (t *state[T]) checkpoint(start time.Time) (err error) {
 	}
 	c := checkpointFile{
 		Version: checkpointVersion,
-		Spec:    t.spec, Seed: t.opts.Seed, Float64: t.opts.Float64, BatchSize: t.opts.BatchSize,
+		Spec:    t.spec, Loss: t.opts.Loss, Seed: t.opts.Seed, Float64: t.opts.Float64, BatchSize: t.opts.BatchSize,
 		ValidationFraction: t.opts.ValidationFraction, LearningRate: t.opts.LearningRate, ClipMaxNorm: t.opts.ClipMaxNorm,
 		LRDecay: t.opts.LRDecay, LRPatience: t.opts.LRPatience,
 		Rows: len(t.trainRows) + len(t.valRows), Fingerprint: t.dataHash,
@@ -143,6 +145,8 @@ func (t *state[T]) restore(rows int) (bool, error) {
 		return mismatch("format version", c.Version, checkpointVersion)
 	case c.Spec != t.spec:
 		return mismatch("spec", c.Spec, t.spec)
+	case c.Loss != o.Loss:
+		return mismatch("loss", c.Loss, o.Loss)
 	case c.Seed != o.Seed:
 		return mismatch("seed", c.Seed, o.Seed)
 	case c.Float64 != o.Float64:

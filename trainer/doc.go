@@ -1,10 +1,13 @@
-// Package trainer fits the estimators of package models to simulations by
-// neural posterior estimation (NPE), on gorgonia expression graphs.
+// Package trainer fits the networks of package models to simulations, on
+// gorgonia expression graphs: density estimators by neural posterior
+// estimation (NPE, q(θ|x)) or neural likelihood estimation (NLE, q(x|θ)),
+// classifiers by neural ratio estimation (NRE: NRE-A, NRE-B, NRE-C, BNRE).
 //
 // Train is the entry point: it z-scores θ and x, splits off a validation
-// set, and minimises −mean log q(θ|x) with Adam and global-norm gradient
-// clipping until the validation loss stops improving, as sbi does, with
-// sbi's defaults. Runs are reproducible from their seed, can be cancelled
+// set, and minimises the method's loss (−mean log q for NPE and NLE) with
+// Adam and global-norm gradient clipping until the validation loss stops
+// improving, as sbi does, with sbi's defaults. Build is the same machinery
+// for training loops of one's own. Runs are reproducible from their seed, can be cancelled
 // through their context and resumed from a checkpoint.
 //
 // Graph is the gorgonia implementation of models.Ops (and of

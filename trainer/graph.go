@@ -22,7 +22,7 @@ type Weights struct {
 // NewWeights lays out the estimator's parameters with the given values
 // (row-major, as models.InitParams returns them) in dtype Float32 or
 // Float64.
-func NewWeights(e models.Estimator, values map[string][]float64, dtype tensor.Dtype) (*Weights, error) {
+func NewWeights(e models.Network, values map[string][]float64, dtype tensor.Dtype) (*Weights, error) {
 	specs := e.Params()
 	size := 0
 	for _, p := range specs {

@@ -127,7 +127,11 @@ func eagerLogProb(t testing.TB, e models.Estimator, values map[string][]float64,
 		t.Fatal(err)
 	}
 	s := e.Spec()
-	lp := eager.Dense(e.LogProb(o, eager.Matrix(rows, s.ThetaDim, theta), eager.Matrix(rows, s.XDim, x)))
+	tm, xm := eager.Matrix(rows, s.ThetaDim, theta), eager.Matrix(rows, s.XDim, x)
+	if s.Method == models.MethodNLE {
+		tm, xm = xm, tm
+	}
+	lp := eager.Dense(e.LogProb(o, tm, xm))
 	return lp.RawMatrix().Data
 }
 
@@ -152,7 +156,7 @@ func trainNet[T float](t testing.TB, e models.Estimator, values map[string][]flo
 	if err != nil {
 		t.Fatal(err)
 	}
-	n, err := newNet[T](e, wts, len(w), true)
+	n, err := newNet[T](e, wts, len(w), true, models.Loss{})
 	if err != nil {
 		t.Fatal(err)
 	}

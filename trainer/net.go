@@ -8,21 +8,29 @@ import (
 )
 
 // net is an estimator's log-prob compiled for one batch size: a training
-// net also computes the weighted NPE loss and its gradient, a forward net
-// only the per-row log-probs. Nets built on the same Weights share them.
+// net also computes the weighted loss and its gradient, a forward net only
+// the per-row objectives. Nets built on the same Weights share them.
+//
+// A density estimator's rows are (θ, x) pairs and its objective is the
+// log-density: log q(θ|x) for NPE, log q(x|θ) for NLE. A classifier's rows
+// are observations x, each with cols = loss.Columns() (θ, x) pairs laid
+// out consecutively in the θ and x inputs (its own θ first, then the
+// contrasting θ), and its objective is loss.Objective of their logits.
 type net[T float] struct {
 	rows        int
+	cols        int // pairs per row: 1, or loss.Columns() for a classifier
 	theta, x, w []T // input backing slices, filled in place before a run
 	vm          gorgonia.VM
 
-	lp   []T // per-row log q(θ|x), forward nets
-	loss []T // −Σ wᵢ log q(θᵢ|xᵢ), training nets
+	lp   []T // per-row objective
+	bal  []T // per-row BNRE balance, classifier nets with one
+	loss []T // −Σ wᵢ objᵢ (+ λ(Σ wᵢ balᵢ)²), training nets
 	grad []T // gradient, laid out as Weights.flat, training nets
 }
 
 // newNet builds and compiles the graph. Estimator code panics on misuse;
-// that is reported here as an error.
-func newNet[T float](e models.Estimator, w *Weights, rows int, train bool) (n *net[T], err error) {
+// that is reported here as an error. lossFn matters for classifiers only.
+func newNet[T float](e models.Network, w *Weights, rows int, train bool, lossFn models.Loss) (n *net[T], err error) {
 	spec := e.Spec()
 	defer func() {
 		if r := recover(); r != nil {
@@ -33,22 +41,45 @@ func newNet[T float](e models.Estimator, w *Weights, rows int, train bool) (n *n
 		return nil, fmt.Errorf("trainer: weights of type %T for a %T net", w.flat, T(0))
 	}
 	g := NewGraph(w)
-	n = &net[T]{rows: rows}
-	theta, tv := g.Input(rows, spec.ThetaDim)
-	x, xv := g.Input(rows, spec.XDim)
-	n.theta, n.x = raw[T](tv), raw[T](xv)
-	lp := node(e.LogProb(g, theta, x))
-	if s := lp.Shape(); s[0] != rows || s[1] != 1 {
-		return nil, fmt.Errorf("trainer: %s log-prob has shape %v, want [%d 1]", spec.Kind, s, rows)
+	n = &net[T]{rows: rows, cols: 1}
+	c, isClassifier := e.(models.Classifier)
+	if isClassifier {
+		n.cols = lossFn.Columns()
 	}
-	var outs []*gorgonia.Node
-	if !train {
-		n.lp = make([]T, rows)
-		outs = append(outs, capture(lp, n.lp))
-	} else {
+	theta, tv := g.Input(rows*n.cols, spec.ThetaDim)
+	x, xv := g.Input(rows*n.cols, spec.XDim)
+	n.theta, n.x = raw[T](tv), raw[T](xv)
+	var obj, bal models.Tensor
+	switch {
+	case isClassifier:
+		obj, bal = lossFn.Objective(g, g.Reshape(c.Logit(g, theta, x), n.cols))
+	case spec.Method == models.MethodNLE:
+		obj = e.(models.Estimator).LogProb(g, x, theta)
+	default:
+		obj = e.(models.Estimator).LogProb(g, theta, x)
+	}
+	lp := node(obj)
+	if s := lp.Shape(); s[0] != rows || s[1] != 1 {
+		return nil, fmt.Errorf("trainer: %s objective has shape %v, want [%d 1]", spec.Kind, s, rows)
+	}
+	// Training nets capture the per-row objectives too, for Net.Loss.
+	n.lp = make([]T, rows)
+	outs := []*gorgonia.Node{capture(lp, n.lp)}
+	if bal != nil {
+		n.bal = make([]T, rows)
+		outs = append(outs, capture(node(bal), n.bal))
+	}
+	if train {
 		wt, wv := g.Input(rows, 1)
 		n.w = raw[T](wv)
 		loss := apply(opLoss, [2]int{}, nil, lp, node(wt))
+		if bal != nil {
+			// BNRE: + λ·(Σ wᵢ balᵢ)², the square of the batch's mean
+			// balance, as sbi's regulariser.
+			m := apply(opLoss, [2]int{}, nil, node(bal), node(wt))
+			lambda := gorgonia.NewScalar(g.g, g.dtype, gorgonia.WithName("lambda"), gorgonia.WithValue(T(lossFn.Lambda)))
+			loss = gorgonia.Must(gorgonia.Add(loss, gorgonia.Must(gorgonia.Mul(lambda, gorgonia.Must(gorgonia.Square(m))))))
+		}
 		seed := gorgonia.NewScalar(g.g, g.dtype, gorgonia.WithName("seed"), gorgonia.WithValue(T(1)))
 		// gorgonia refuses to differentiate with respect to a parameter the
 		// loss does not depend on (one that only reaches it through Step);

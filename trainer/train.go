@@ -15,7 +15,7 @@ import (
 
 // Options configure Train. Zero values take sbi's defaults.
 type Options struct {
-	BatchSize          int     // rows per gradient step; default 200
+	BatchSize          int     // rows per gradient step; default 200 (NLE: 50, as sbi's likelihood estimators)
 	LearningRate       float64 // Adam's step size; default 5e-4
 	ValidationFraction float64 // share of rows held out for early stopping; default 0.1
 	StopAfterEpochs    int     // epochs without validation improvement before stopping; default 20
@@ -35,6 +35,11 @@ type Options struct {
 
 	// Float64 trains in float64 instead of float32 (slower; for checks).
 	Float64 bool
+
+	// Loss is a classifier's (NRE's) loss and its settings; the zero value
+	// is NRE-B, sbi's NRE. Density estimators (NPE, NLE) always minimise
+	// −mean log q and refuse any other kind.
+	Loss models.Loss
 
 	// Progress, if set, is called after every epoch.
 	Progress func(Progress)
@@ -84,9 +89,22 @@ var (
 // unscaled (std 1), so it is only centred.
 const minStd = 1e-14
 
-func (o Options) withDefaults() (Options, error) {
+func (o Options) withDefaults(method string) (Options, error) {
 	if o.BatchSize == 0 {
 		o.BatchSize = 200
+		if method == models.MethodNLE {
+			o.BatchSize = 50
+		}
+	}
+	if method == models.MethodNRE {
+		var err error
+		if o.Loss, err = o.Loss.WithDefaults(); err != nil {
+			return o, err
+		}
+	} else if o.Loss != (models.Loss{}) && o.Loss.Kind != models.LossNLL {
+		return o, fmt.Errorf("%w: a %s density estimator trains by nll, not %s", models.ErrLoss, method, o.Loss.Kind)
+	} else {
+		o.Loss = models.Loss{}
 	}
 	if o.LearningRate == 0 {
 		o.LearningRate = 5e-4
@@ -132,23 +150,30 @@ func (o Options) withDefaults() (Options, error) {
 	return o, nil
 }
 
-// Train fits an estimator of the given spec to simulations by neural
-// posterior estimation: it minimises −mean log q(θ|x) over minibatches with
-// Adam, stopping once the validation loss has not improved for
-// StopAfterEpochs epochs, and returns the model with the best validation
-// loss. theta and x hold one simulation per row, in raw units; θ and x are
-// z-scored with the training split's mean and (unbiased) std, which the
-// model keeps. The caller fills the model's names and prior.
+// Train fits a network of the given spec to simulations, by the spec's
+// method: neural posterior estimation (minimising −mean log q(θ|x)),
+// neural likelihood estimation (−mean log q(x|θ)) or neural ratio
+// estimation (a classifier of (θ, x) pairs trained by Options.Loss). It
+// steps Adam over minibatches, stops once the validation loss has not
+// improved for StopAfterEpochs epochs, and returns the model with the best
+// validation loss. theta and x hold one simulation per row, in raw units;
+// θ and x are z-scored with the training split's mean and (unbiased) std,
+// which the model keeps. The caller fills the model's names and prior.
 //
 // The same seed and data give the same model, bit for bit. Cancelling ctx
 // stops between gradient steps with an error wrapping ctx.Err(), after
 // writing the checkpoint if there is a path.
 func Train(ctx context.Context, spec models.Spec, theta, x *mat.Dense, opts Options) (*models.Model, error) {
-	opts, err := opts.withDefaults()
+	opts, err := opts.withDefaults(spec.MethodName())
 	if err != nil {
 		return nil, err
 	}
-	e, err := models.New(spec)
+	var e models.Network
+	if spec.Method == models.MethodNRE {
+		e, err = models.NewClassifier(spec)
+	} else {
+		e, err = models.New(spec)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -220,9 +245,11 @@ func joinInts(v []int) string {
 // Streams of the seeded generator, one per use, so that changing one use
 // never shifts another.
 const (
-	streamInit  = 1
-	streamSplit = 2
-	streamEpoch = 1 << 32 // + epoch number
+	streamInit        = 1
+	streamSplit       = 2
+	streamValContrast = 3
+	streamEpoch       = 1 << 32 // + epoch number
+	streamContrast    = 1 << 56 // + epoch<<24 + step
 )
 
 // split shuffles the rows and holds out the last share for validation, as
@@ -280,7 +307,7 @@ func standardized[T float](m *mat.Dense, mean, std []float64) []T {
 
 // state is one training run; it is what a checkpoint saves.
 type state[T float] struct {
-	e    models.Estimator
+	e    models.Network
 	spec models.Spec
 	opts Options
 
@@ -291,7 +318,7 @@ type state[T float] struct {
 	thetaStd  []float64
 	xMean     []float64
 	xStd      []float64
-	logJac    float64 // Σ log std_θ: raw-unit loss = z-space loss + logJac
+	logJac    float64 // Σ log std of the density's variable: raw-unit loss = z-space loss + logJac
 	dataHash  uint64
 
 	w                *Weights
@@ -312,7 +339,7 @@ type state[T float] struct {
 	elapsed          time.Duration // before this process's start
 }
 
-func train[T float](ctx context.Context, e models.Estimator, theta, x *mat.Dense, opts Options) (*models.Model, error) {
+func train[T float](ctx context.Context, e models.Network, theta, x *mat.Dense, opts Options) (*models.Model, error) {
 	start := time.Now()
 	n, _ := theta.Dims()
 	t := &state[T]{
@@ -338,16 +365,24 @@ func train[T float](ctx context.Context, e models.Estimator, theta, x *mat.Dense
 			return nil, err
 		}
 	}
+	if cols := opts.Loss.Columns(); t.spec.Method == models.MethodNRE && min(len(t.trainRows), len(t.valRows)) < cols {
+		return nil, fmt.Errorf("%w: %d training and %d validation rows, the %s loss pairs each x with %d θ", ErrData,
+			len(t.trainRows), len(t.valRows), opts.Loss.Kind, cols)
+	}
 	t.theta = standardized[T](theta, t.thetaMean, t.thetaStd)
 	t.x = standardized[T](x, t.xMean, t.xStd)
-	for _, s := range t.thetaStd {
-		t.logJac += math.Log(s)
+	switch t.spec.Method {
+	case models.MethodNRE: // a classifier's loss has no Jacobian
+	case models.MethodNLE:
+		t.logJac = sumLog(t.xStd)
+	default:
+		t.logJac = sumLog(t.thetaStd)
 	}
 	var err error
-	if t.trainNet, err = newNet[T](e, t.w, min(opts.BatchSize, len(t.trainRows)), true); err != nil {
+	if t.trainNet, err = newNet[T](e, t.w, min(opts.BatchSize, len(t.trainRows)), true, opts.Loss); err != nil {
 		return nil, err
 	}
-	if t.valNet, err = newNet[T](e, t.w, min(opts.BatchSize, len(t.valRows)), false); err != nil {
+	if t.valNet, err = newNet[T](e, t.w, min(opts.BatchSize, len(t.valRows)), false, opts.Loss); err != nil {
 		return nil, err
 	}
 	t.order = make([]int, len(t.trainRows))
@@ -363,7 +398,7 @@ func train[T float](ctx context.Context, e models.Estimator, theta, x *mat.Dense
 				return nil, fmt.Errorf("trainer: stopped in epoch %d: %w", t.epoch+1, err)
 			}
 			lo := t.step * t.trainNet.rows
-			count := t.feed(t.trainNet, t.order[lo:min(lo+t.trainNet.rows, len(t.order))])
+			count := t.feed(t.trainNet, t.order[lo:min(lo+t.trainNet.rows, len(t.order))], t.trainRows, t.contrastRNG())
 			if err := t.trainNet.run(); err != nil {
 				return nil, err
 			}
@@ -457,18 +492,55 @@ func (t *state[T]) shuffle() {
 	rng.Shuffle(len(t.order), func(i, j int) { t.order[i], t.order[j] = t.order[j], t.order[i] })
 }
 
+func sumLog(v []float64) float64 {
+	var s float64
+	for _, f := range v {
+		s += math.Log(f)
+	}
+	return s
+}
+
+// contrastRNG draws the contrasting θ of the current step; it depends only
+// on the seed, the epoch and the step, so a resumed run repeats it.
+func (t *state[T]) contrastRNG() *rand.Rand {
+	return rand.New(rand.NewPCG(t.opts.Seed, streamContrast+uint64(t.epoch)<<24+uint64(t.step)))
+}
+
 // feed copies the given rows into n's inputs and returns how many there
 // are. Rows past them repeat the first row with loss weight 0, so that the
 // padded last batch neither changes the loss nor produces NaN.
-func (t *state[T]) feed(n *net[T], rows []int) int {
+//
+// A classifier's row is an x with its own θ and, per group of
+// Loss.Contrasts, θ of other rows of the batch drawn by rng without
+// replacement (sbi's contrasting θ). A batch too small for that draws from
+// the rest of split as well.
+func (t *state[T]) feed(n *net[T], rows, split []int, rng *rand.Rand) int {
 	d, xd := t.spec.ThetaDim, t.spec.XDim
+	var pool []int
 	for i := range n.rows {
-		r := rows[0]
+		bi := 0
 		if i < len(rows) {
-			r = rows[i]
+			bi = i
 		}
-		copy(n.theta[i*d:(i+1)*d], t.theta[r*d:(r+1)*d])
-		copy(n.x[i*xd:(i+1)*xd], t.x[r*xd:(r+1)*xd])
+		r := rows[bi]
+		at := i * n.cols
+		copy(n.theta[at*d:(at+1)*d], t.theta[r*d:(r+1)*d])
+		for c := range n.cols {
+			copy(n.x[(at+c)*xd:(at+c+1)*xd], t.x[r*xd:(r+1)*xd])
+		}
+		if n.cols == 1 {
+			continue
+		}
+		at++
+		for _, k := range t.opts.Loss.Contrasts() {
+			pool = contrastPool(pool[:0], rows, bi, split, k)
+			for j := range k {
+				p := j + rng.IntN(len(pool)-j)
+				pool[j], pool[p] = pool[p], pool[j]
+				copy(n.theta[at*d:(at+1)*d], t.theta[pool[j]*d:(pool[j]+1)*d])
+				at++
+			}
+		}
 	}
 	if n.w != nil {
 		wi := T(1 / float64(len(rows)))
@@ -483,17 +555,55 @@ func (t *state[T]) feed(n *net[T], rows []int) int {
 	return len(rows)
 }
 
-// validate is the z-space validation loss, −mean log q(θ|x).
+// contrastPool appends to dst the rows of the batch other than rows[self]
+// and, when they are fewer than k, further rows of split that are not in
+// the batch, enough for k.
+func contrastPool(dst, rows []int, self int, split []int, k int) []int {
+	for j, r := range rows {
+		if j != self {
+			dst = append(dst, r)
+		}
+	}
+	if len(dst) >= k {
+		return dst
+	}
+	in := make(map[int]bool, len(rows))
+	for _, r := range rows {
+		in[r] = true
+	}
+	for _, r := range split {
+		if len(dst) == k {
+			break
+		}
+		if !in[r] {
+			dst = append(dst, r)
+		}
+	}
+	return dst
+}
+
+// validate is the z-space validation loss: −mean log q for a density; a
+// classifier's batch losses, weighted by their rows, with contrasts from a
+// stream fixed for the run, so that epochs compare on the same pairs.
 func (t *state[T]) validate() (float64, error) {
 	var sum float64
 	n := t.valNet
+	rng := rand.New(rand.NewPCG(t.opts.Seed, streamValContrast))
 	for lo := 0; lo < len(t.valRows); lo += n.rows {
-		count := t.feed(n, t.valRows[lo:min(lo+n.rows, len(t.valRows))])
+		count := t.feed(n, t.valRows[lo:min(lo+n.rows, len(t.valRows))], t.valRows, rng)
 		if err := n.run(); err != nil {
 			return 0, err
 		}
-		for _, v := range n.lp[:count] {
+		var bal float64
+		for i, v := range n.lp[:count] {
 			sum -= float64(v)
+			if n.bal != nil {
+				bal += float64(n.bal[i])
+			}
+		}
+		if n.bal != nil {
+			bal /= float64(count)
+			sum += t.opts.Loss.Lambda * bal * bal * float64(count)
 		}
 	}
 	return sum / float64(len(t.valRows)), nil
@@ -501,6 +611,14 @@ func (t *state[T]) validate() (float64, error) {
 
 // model packages the best weights.
 func (t *state[T]) model(n int, start time.Time) *models.Model {
+	var loss *models.Loss
+	switch t.spec.Method {
+	case models.MethodNLE:
+		loss = &models.Loss{Kind: models.LossNLL}
+	case models.MethodNRE:
+		l := t.opts.Loss
+		loss = &l
+	}
 	weights := make(map[string][]float32, len(t.w.specs))
 	off := 0
 	for _, p := range t.w.specs {
@@ -516,7 +634,8 @@ func (t *state[T]) model(n int, start time.Time) *models.Model {
 		Weights:   weights,
 		ThetaMean: t.thetaMean, ThetaStd: t.thetaStd,
 		XMean: t.xMean, XStd: t.xStd,
-		Method: "npe",
+		Method: t.spec.MethodName(),
+		Loss:   loss,
 		Summary: models.Summary{
 			Simulations:  n,
 			Epochs:       t.epoch,

@@ -72,7 +72,8 @@ func (r *accuracyRun) run(cmd *cobra.Command) (*models.Model, []obsResult, error
 		return nil, nil, err
 	}
 	m.Summary.Simulations = res.Data.Len()
-	steps := m.Summary.Epochs * ((res.Data.Len()*9/10 + r.tf.opts.BatchSize - 1) / r.tf.opts.BatchSize)
+	bs := r.tf.batchSize()
+	steps := m.Summary.Epochs * ((res.Data.Len()*9/10 + bs - 1) / bs)
 	fmt.Fprintf(w, "trained %s on %d simulations: %d epochs (best %d, val loss %.4f) in %.1f s, %.2f ms/step\n",
 		m.Spec.Kind, res.Data.Len(), m.Summary.Epochs, m.Summary.BestEpoch, m.Summary.BestValLoss,
 		m.Summary.TrainSeconds, 1000*m.Summary.TrainSeconds/float64(max(steps, 1)))

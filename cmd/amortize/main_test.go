@@ -111,3 +111,52 @@ func TestPipeline(t *testing.T) {
 		t.Errorf("export of a missing file succeeded:\n%s", out)
 	}
 }
+
+// TestTrainMethods trains, exports and inspects an NLE and an NRE model
+// through the CLI, and refuses mismatched flags.
+func TestTrainMethods(t *testing.T) {
+	needLibrary(t)
+	dir := t.TempDir()
+	sims := filepath.Join(dir, "sims.npz")
+	if out, code := amortize(t, "simulate", "--task", "two_moons", "--n", "600", "--out", sims); code != 0 {
+		t.Fatalf("simulate exited %d:\n%s", code, out)
+	}
+	for _, c := range []struct {
+		args []string
+		want []string // in inspect's output
+	}{
+		{[]string{"--method", "nle", "--estimator", "mdn", "--hidden", "8"}, []string{"method     nle", "estimator  mdn", `loss       {"kind":"nll"}`, "[batch, n_x, 2]"}},
+		{[]string{"--method", "nre", "--loss", "nre-b", "--atoms", "5", "--hidden", "8"}, []string{"method     nre", "estimator  resnet", `{"kind":"nre-b","atoms":5}`, "log_ratio"}},
+		{[]string{"--method", "nre", "--classifier", "linear", "--loss", "bnre"}, []string{"estimator  linear", `"lambda":100`}},
+	} {
+		model, onnx := filepath.Join(dir, "m.json"), filepath.Join(dir, "m.onnx")
+		args := append([]string{"train", "--data", sims, "--max-epochs", "2", "--out", model}, c.args...)
+		if out, code := amortize(t, args...); code != 0 {
+			t.Fatalf("%v exited %d:\n%s", args, code, out)
+		}
+		if out, code := amortize(t, "export", model, "--out", onnx); code != 0 {
+			t.Fatalf("export exited %d:\n%s", code, out)
+		}
+		out, code := amortize(t, "inspect", onnx)
+		if code != 0 {
+			t.Fatalf("inspect exited %d:\n%s", code, out)
+		}
+		for _, w := range c.want {
+			if !strings.Contains(out, w) {
+				t.Errorf("%v: inspect lacks %q:\n%s", c.args, w, out)
+			}
+		}
+	}
+	for _, bad := range [][]string{
+		{"--method", "nope"},
+		{"--method", "nre", "--estimator", "maf"},
+		{"--method", "nle", "--estimator", "resnet"},
+		{"--method", "nre", "--loss", "nre-x"},
+		{"--method", "nre", "--loss", "nre-b", "--atoms", "1"},
+	} {
+		args := append([]string{"train", "--data", sims, "--out", filepath.Join(dir, "bad.json")}, bad...)
+		if out, code := amortize(t, args...); code != 2 {
+			t.Errorf("%v: exit %d, want 2 (usage):\n%s", bad, code, out)
+		}
+	}
+}

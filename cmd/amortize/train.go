@@ -18,6 +18,8 @@ import (
 // trainFlags are the estimator and training options shared by train,
 // bench and demo.
 type trainFlags struct {
+	method     string
+	classifier string
 	estimator  string
 	hidden     int
 	layers     int
@@ -29,13 +31,19 @@ type trainFlags struct {
 
 func (f *trainFlags) register(cmd *cobra.Command) {
 	fl := cmd.Flags()
-	fl.StringVar(&f.estimator, "estimator", "nsf", "density estimator: gaussian, mdn, maf, nsf")
+	fl.StringVar(&f.method, "method", "npe", "what to estimate: npe (posterior), nle (likelihood), nre (likelihood-to-evidence ratio)")
+	fl.StringVar(&f.estimator, "estimator", "", "density estimator for npe and nle: gaussian, mdn, maf, nsf (default: nsf for npe, maf for nle, as sbi)")
+	fl.StringVar(&f.classifier, "classifier", "resnet", "classifier for nre: resnet, mlp, linear")
+	fl.StringVar(&f.opts.Loss.Kind, "loss", "nre-b", "nre loss: nre-b (contrastive, sbi's NRE), nre-a (binary), nre-c (K classes), bnre (balanced)")
+	fl.IntVar(&f.opts.Loss.Atoms, "atoms", 0, "nre-b: θ per x, its own included (0: 10); nre-c: classes K (0: 5)")
+	fl.Float64Var(&f.opts.Loss.Gamma, "gamma", 0, "nre-c: γ, the joint classes' weight against the marginal one (0: 1)")
+	fl.Float64Var(&f.opts.Loss.Lambda, "bnre-lambda", 0, "bnre: strength of the balancing regulariser (0: 100)")
 	fl.IntVar(&f.hidden, "hidden", 0, "hidden units per layer (0: sbi's default, 50)")
 	fl.IntVar(&f.layers, "layers", 0, "hidden layers / residual blocks (0: default)")
 	fl.IntVar(&f.transforms, "transforms", 0, "flow transforms (0: default, 5)")
 	fl.IntVar(&f.bins, "bins", 0, "spline bins for nsf (0: default, 10)")
 	fl.IntVar(&f.components, "components", 0, "mixture components for mdn (0: default, 10)")
-	fl.IntVar(&f.opts.BatchSize, "batch", 200, "training batch size")
+	fl.IntVar(&f.opts.BatchSize, "batch", 0, "training batch size (0: sbi's, 50 for nle, else 200)")
 	fl.Float64Var(&f.opts.LearningRate, "lr", 5e-4, "Adam learning rate")
 	fl.Float64Var(&f.opts.ValidationFraction, "validation", 0.1, "fraction of simulations held out for early stopping")
 	fl.IntVar(&f.opts.StopAfterEpochs, "patience", 20, "stop after this many epochs without validation improvement")
@@ -46,10 +54,48 @@ func (f *trainFlags) register(cmd *cobra.Command) {
 	fl.Uint64Var(&f.opts.Seed, "seed", 1, "random seed (split, initialisation, batches)")
 }
 
+// batchSize is the batch the trainer uses: the flag, or sbi's default.
+func (f *trainFlags) batchSize() int {
+	switch {
+	case f.opts.BatchSize > 0:
+		return f.opts.BatchSize
+	case f.method == models.MethodNLE:
+		return 50
+	}
+	return 200
+}
+
 func (f *trainFlags) spec(d, xd int) (models.Spec, error) {
-	s, err := models.DefaultSpec(f.estimator, d, xd)
+	kind := f.estimator
+	switch f.method {
+	case models.MethodNPE:
+		if kind == "" {
+			kind = "nsf"
+		}
+	case models.MethodNLE:
+		if kind == "" {
+			kind = "maf"
+		}
+	case models.MethodNRE:
+		if kind != "" {
+			return models.Spec{}, usagef("--estimator is for npe and nle; nre takes --classifier")
+		}
+		kind = f.classifier
+	default:
+		return models.Spec{}, usagef("--method %q: want npe, nle or nre", f.method)
+	}
+	if f.method != models.MethodNRE {
+		// The NRE flags keep their defaults; they mean nothing here.
+		f.opts.Loss = models.Loss{}
+	}
+	s, err := models.DefaultSpec(kind, d, xd)
 	if err != nil {
 		return s, cli.Usage(err)
+	}
+	if f.method == models.MethodNLE {
+		s.Method = models.MethodNLE
+	} else if (f.method == models.MethodNRE) != (s.Method == models.MethodNRE) {
+		return s, usagef("%s is not a %s network (--estimator: gaussian, mdn, maf, nsf; --classifier: resnet, mlp, linear)", kind, f.method)
 	}
 	for _, v := range []struct {
 		flag int
@@ -59,8 +105,17 @@ func (f *trainFlags) spec(d, xd int) (models.Spec, error) {
 			*v.dst = v.flag
 		}
 	}
-	if _, err := models.New(s); err != nil {
-		return s, cli.Usage(err)
+	var err2 error
+	if s.Method == models.MethodNRE {
+		_, err2 = models.NewClassifier(s)
+		if err2 == nil {
+			_, err2 = f.opts.Loss.WithDefaults()
+		}
+	} else {
+		_, err2 = models.New(s)
+	}
+	if err2 != nil {
+		return s, cli.Usage(err2)
 	}
 	return s, nil
 }
@@ -113,8 +168,10 @@ func trainCmd() *cobra.Command {
 	)
 	cmd := &cobra.Command{
 		Use:   "train",
-		Short: "Train a neural posterior estimator (NPE)",
+		Short: "Train a neural posterior (NPE), likelihood (NLE) or ratio (NRE) estimator",
 		Example: `  amortize train --task two_moons --sims 10000 --estimator nsf --out model.json --onnx model.onnx
+  amortize train --task two_moons --sims 10000 --method nle --onnx likelihood.onnx
+  amortize train --task two_moons --sims 10000 --method nre --classifier resnet --loss nre-b --atoms 10 --onnx ratio.onnx
   amortize train --data sims.npz --theta-dim 2 --prior prior.json --estimator maf --out model.json
   amortize train --task slcp --sims 10000 --checkpoint slcp.ckpt --resume --out model.json`,
 		Args: cobra.NoArgs,
@@ -162,8 +219,8 @@ func trainCmd() *cobra.Command {
 				return err
 			}
 			m.Summary.Simulations = ds.Len()
-			fmt.Fprintf(cmd.OutOrStdout(), "trained %s: %d epochs, best validation loss %.4f at epoch %d, %.1f s\n",
-				m.Spec.Kind, m.Summary.Epochs, m.Summary.BestValLoss, m.Summary.BestEpoch, m.Summary.TrainSeconds)
+			fmt.Fprintf(cmd.OutOrStdout(), "trained %s %s: %d epochs, best validation loss %.4f at epoch %d, %.1f s\n",
+				m.Method, m.Spec.Kind, m.Summary.Epochs, m.Summary.BestValLoss, m.Summary.BestEpoch, m.Summary.TrainSeconds)
 			if out != "" {
 				if err := saveModel(m, out); err != nil {
 					return err
@@ -215,7 +272,7 @@ func loadModel(path string) (*models.Model, error) {
 	if err := json.Unmarshal(b, &m); err != nil {
 		return nil, fmt.Errorf("%s is not a trained model (JSON): %w", path, err)
 	}
-	if _, err := m.Estimator(); err != nil {
+	if _, err := m.Network(); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return &m, nil
@@ -239,7 +296,7 @@ func exportCmd() *cobra.Command {
 			if err := export.WriteFile(m, out); err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "wrote %s\n", out)
+			fmt.Fprintf(cmd.OutOrStdout(), "wrote %s (%s %s)\n", out, m.Method, m.Spec.Kind)
 			return nil
 		},
 	}

@@ -18,7 +18,7 @@ import (
 // major version (minor bumps only add inputs, outputs or metadata keys) and
 // rejects newer majors.
 const (
-	Version = "1.0"
+	Version = "1.1"
 	Major   = 1
 	Opset   = 17
 	IR      = 8
@@ -26,7 +26,17 @@ const (
 	Prefix = "amortize."
 )
 
-// Input and output names.
+// Methods: what the file's network estimates (metadata key method).
+const (
+	MethodNPE = "npe" // q(θ | x): a posterior
+	MethodNLE = "nle" // q(x | θ): a likelihood
+	MethodNRE = "nre" // log r(θ, x) = log p(x | θ) − log p(x), up to a constant of x for some losses
+)
+
+// Input and output names. NPE files use all six (shapes as given here);
+// NLE files swap the roles of θ and x (theta [batch, theta_dim] is the
+// condition, x [batch, n_x, x_dim] the values scored, sample holds x
+// draws); NRE files have inputs x and theta and the one output log_ratio.
 const (
 	InputX          = "x"               // float32 [batch, x_dim]
 	InputTheta      = "theta"           // float32 [batch, n_theta, theta_dim]
@@ -34,13 +44,40 @@ const (
 	OutputLogProb   = "log_prob"        // float32 [batch, n_theta]
 	OutputSample    = "sample"          // float32 [batch, n_samples, theta_dim]
 	OutputSampleLog = "sample_log_prob" // float32 [batch, n_samples]
+	OutputLogRatio  = "log_ratio"       // float32 [batch, n_theta], NRE files
 )
 
-// Inputs and Outputs list the names in the order sessions bind them.
+// Inputs and Outputs list the names in the order sessions bind them; a
+// file has those its method's Layout names.
 var (
 	Inputs  = []string{InputX, InputTheta, InputNoise}
-	Outputs = []string{OutputLogProb, OutputSample, OutputSampleLog}
+	Outputs = []string{OutputLogProb, OutputSample, OutputSampleLog, OutputLogRatio}
 )
+
+// Layout is how a method's file lays out its inputs and outputs. Every
+// method has a per-observation input Cond [batch, CondDim] and an input
+// Values [batch, n, ValueDim] of values scored against it, giving LogOut
+// [batch, n]. A density (NPE, NLE) also has noise [batch, n_samples,
+// noise_dim] and gives sample [batch, n_samples, ValueDim] and
+// sample_log_prob [batch, n_samples].
+type Layout struct {
+	Cond, Values      string
+	CondDim, ValueDim int
+	LogOut            string
+	Sampling          bool
+}
+
+// Layout returns the file's layout, by its method.
+func (m *Metadata) Layout() Layout {
+	switch m.Method {
+	case MethodNLE:
+		return Layout{Cond: InputTheta, Values: InputX, CondDim: m.ThetaDim, ValueDim: m.XDim, LogOut: OutputLogProb, Sampling: true}
+	case MethodNRE:
+		return Layout{Cond: InputX, Values: InputTheta, CondDim: m.XDim, ValueDim: m.ThetaDim, LogOut: OutputLogRatio}
+	default:
+		return Layout{Cond: InputX, Values: InputTheta, CondDim: m.XDim, ValueDim: m.ThetaDim, LogOut: OutputLogProb, Sampling: true}
+	}
+}
 
 // ZScore is the standardisation the graph applies to raw θ and x.
 type ZScore struct {
@@ -73,8 +110,8 @@ type Training struct {
 // Metadata is everything the contract stores in metadata_props.
 type Metadata struct {
 	FormatVersion string          // format_version
-	Method        string          // method: npe
-	Estimator     string          // estimator: gaussian, mdn, maf, nsf
+	Method        string          // method: npe, nle or nre
+	Estimator     string          // estimator: gaussian, mdn, maf, nsf; classifier kind for nre: resnet, mlp, linear
 	Spec          json.RawMessage // spec: the estimator's sizes
 	ThetaDim      int             // theta_dim
 	XDim          int             // x_dim
@@ -84,11 +121,18 @@ type Metadata struct {
 	ZScore        ZScore          // zscore
 	Noise         Noise           // noise
 	Training      Training        // training
+	// Loss is the training loss (format 1.1, NLE and NRE files): JSON
+	// {"kind":…} with the kind's settings; empty when absent.
+	Loss json.RawMessage // loss
 }
 
-// Keys lists the metadata keys (without Prefix), all required.
+// Keys lists the metadata keys (without Prefix) every file has. A format-1.0
+// file may lack method, which then means npe.
 var Keys = []string{"format_version", "method", "estimator", "spec", "theta_dim", "x_dim",
 	"theta_names", "x_names", "prior", "zscore", "noise", "training"}
+
+// KeyLoss is the optional metadata key of Metadata.Loss (format 1.1).
+const KeyLoss = "loss"
 
 // Encode returns the key/value pairs, keys with Prefix, in Keys order.
 func (m *Metadata) Encode() ([][2]string, error) {
@@ -122,9 +166,15 @@ func (m *Metadata) Encode() ([][2]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("format: encoding metadata: %w", err)
 	}
-	out := make([][2]string, len(Keys))
+	out := make([][2]string, len(Keys), len(Keys)+1)
 	for i, k := range Keys {
 		out[i] = [2]string{Prefix + k, vals[k]}
+	}
+	if len(m.Loss) > 0 {
+		if !json.Valid(m.Loss) {
+			return nil, errors.New("format: loss metadata is not valid JSON")
+		}
+		out = append(out, [2]string{Prefix + KeyLoss, string(m.Loss)})
 	}
 	return out, m.Validate()
 }
@@ -174,7 +224,11 @@ func Decode(lookup func(key string) (string, bool)) (*Metadata, error) {
 	if err == nil {
 		err = checkVersion(m.FormatVersion)
 	}
-	str("method", &m.Method)
+	if v, ok := lookup(Prefix + "method"); ok {
+		m.Method = v
+	} else {
+		m.Method = MethodNPE
+	}
 	str("estimator", &m.Estimator)
 	obj("spec", &m.Spec)
 	num("theta_dim", &m.ThetaDim)
@@ -185,6 +239,12 @@ func Decode(lookup func(key string) (string, bool)) (*Metadata, error) {
 	obj("zscore", &m.ZScore)
 	obj("noise", &m.Noise)
 	obj("training", &m.Training)
+	if v, ok := lookup(Prefix + KeyLoss); ok && err == nil {
+		if !json.Valid([]byte(v)) {
+			err = fmt.Errorf("format: metadata %s%s is not valid JSON", Prefix, KeyLoss)
+		}
+		m.Loss = json.RawMessage(v)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -212,8 +272,8 @@ func (m *Metadata) Validate() error {
 		return err
 	}
 	switch {
-	case m.Method == "":
-		return errors.New("format: metadata has no method")
+	case m.Method != MethodNPE && m.Method != MethodNLE && m.Method != MethodNRE:
+		return fmt.Errorf("format: metadata method %q is not npe, nle or nre", m.Method)
 	case m.Estimator == "":
 		return errors.New("format: metadata has no estimator")
 	case m.ThetaDim < 1 || m.XDim < 1:
@@ -226,8 +286,9 @@ func (m *Metadata) Validate() error {
 		return fmt.Errorf("format: θ z-score has %d means and %d stds for theta_dim %d", len(m.ZScore.ThetaMean), len(m.ZScore.ThetaStd), m.ThetaDim)
 	case len(m.ZScore.XMean) != m.XDim || len(m.ZScore.XStd) != m.XDim:
 		return fmt.Errorf("format: x z-score has %d means and %d stds for x_dim %d", len(m.ZScore.XMean), len(m.ZScore.XStd), m.XDim)
-	case m.Noise.Normal < 0 || m.Noise.Uniform < 0 || m.Noise.Dim() < 1:
-		return fmt.Errorf("format: bad noise layout %+v", m.Noise)
+	case m.Noise.Normal < 0 || m.Noise.Uniform < 0 || (m.Noise.Dim() < 1) != (m.Method == MethodNRE):
+		// A density samples from noise; a classifier has none.
+		return fmt.Errorf("format: bad noise layout %+v for method %s", m.Noise, m.Method)
 	}
 	return nil
 }

@@ -62,7 +62,7 @@ func TestDecodeRejects(t *testing.T) {
 		t.Errorf("newer major: %v", err)
 	}
 	for _, c := range []struct{ key, val string }{
-		{"method", ""}, {"theta_dim", "two"}, {"theta_dim", "3"}, {"x_names", `["x","y"]`},
+		{"method", "abc"}, {"theta_dim", "two"}, {"theta_dim", "3"}, {"x_names", `["x","y"]`},
 		{"zscore", `{"theta_mean":[0]}`}, {"noise", `{"normal":0}`}, {"format_version", "one"}, {"prior", "{"},
 	} {
 		if _, err := Decode(edit(c.key, c.val)); err == nil {
@@ -71,5 +71,33 @@ func TestDecodeRejects(t *testing.T) {
 	}
 	if _, err := Decode(edit("format_version", "1.7")); err != nil {
 		t.Errorf("newer minor version refused: %v", err)
+	}
+	// A format-1.0 file without the method key is NPE.
+	if md, err := Decode(edit("method", "")); err != nil || md.Method != MethodNPE {
+		t.Errorf("file without method: %v, %v", md, err)
+	}
+	if _, err := Decode(edit("loss", "{")); err == nil {
+		t.Error("invalid loss JSON accepted")
+	}
+}
+
+func TestRoundTripNRE(t *testing.T) {
+	md := sample()
+	md.Method, md.Estimator, md.Noise = MethodNRE, "resnet", Noise{}
+	md.Loss = []byte(`{"kind":"nre-b","atoms":10}`)
+	kv, err := md.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := Decode(lookupOf(kv))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(*got, md) {
+		t.Errorf("round trip:\n got %+v\nwant %+v", *got, md)
+	}
+	md.Noise = Noise{Normal: 1}
+	if _, err := md.Encode(); err == nil {
+		t.Error("NRE metadata with noise accepted")
 	}
 }

@@ -22,8 +22,8 @@ type Ops struct {
 var _ models.Ops = (*Ops)(nil)
 
 // New returns Ops whose parameters are the given row-major values, shaped by
-// the estimator's declarations.
-func New(e models.Estimator, values map[string][]float64) (*Ops, error) {
+// the network's declarations.
+func New(e models.Network, values map[string][]float64) (*Ops, error) {
 	o := &Ops{params: make(map[string]*mat.Dense)}
 	for _, p := range e.Params() {
 		v, ok := values[p.Name]
@@ -38,12 +38,29 @@ func New(e models.Estimator, values map[string][]float64) (*Ops, error) {
 	return o, nil
 }
 
-// FromModel returns Ops holding a trained model's weights, widened to float64.
+// FromModel returns Ops holding a trained density estimator's weights
+// (NPE, NLE), widened to float64.
 func FromModel(m *models.Model) (*Ops, models.Estimator, error) {
 	e, err := m.Estimator()
 	if err != nil {
 		return nil, nil, err
 	}
+	o, err := New(e, widen(m))
+	return o, e, err
+}
+
+// FromClassifier returns Ops holding a trained NRE classifier's weights,
+// widened to float64.
+func FromClassifier(m *models.Model) (*Ops, models.Classifier, error) {
+	c, err := m.Classifier()
+	if err != nil {
+		return nil, nil, err
+	}
+	o, err := New(c, widen(m))
+	return o, c, err
+}
+
+func widen(m *models.Model) map[string][]float64 {
 	values := make(map[string][]float64, len(m.Weights))
 	for k, w := range m.Weights {
 		v := make([]float64, len(w))
@@ -52,8 +69,7 @@ func FromModel(m *models.Model) (*Ops, models.Estimator, error) {
 		}
 		values[k] = v
 	}
-	o, err := New(e, values)
-	return o, e, err
+	return values
 }
 
 // Matrix wraps a row-major batch as a tensor.

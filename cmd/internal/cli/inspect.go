@@ -61,7 +61,12 @@ func describe(w io.Writer, info serve.ModelInfo) error {
 	row("prior", "%s", compact(info.Prior))
 	row("z-score θ", "mean %v, std %v", z.ThetaMean, z.ThetaStd)
 	row("z-score x", "mean %v, std %v", z.XMean, z.XStd)
-	row("noise", "%d standard normal + %d uniform per draw", info.Noise.Normal, info.Noise.Uniform)
+	if info.Noise.Dim() > 0 {
+		row("noise", "%d standard normal + %d uniform per draw", info.Noise.Normal, info.Noise.Uniform)
+	}
+	if len(info.Loss) > 0 {
+		row("loss", "%s", compact(info.Loss))
+	}
 	row("training", "%d simulations, %d epochs (best %d, validation loss %.6g), seed %d, %.1f s",
 		t.Simulations, t.Epochs, t.BestEpoch, t.BestValLoss, t.Seed, t.TrainSeconds)
 	fmt.Fprintln(tw)

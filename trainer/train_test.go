@@ -518,12 +518,12 @@ func TestCheckpointDamaged(t *testing.T) {
 // checkpoint compares it), zero takes sbi's 5, and NaN is refused.
 func TestClipOptions(t *testing.T) {
 	for _, c := range []struct{ in, want float64 }{{0, 5}, {-3, NoClip}, {NoClip, NoClip}, {2, 2}} {
-		o, err := Options{ClipMaxNorm: c.in}.withDefaults()
+		o, err := Options{ClipMaxNorm: c.in}.withDefaults(models.MethodNPE)
 		if err != nil || o.ClipMaxNorm != c.want {
 			t.Errorf("clip %v: %v, %v; want %v", c.in, o.ClipMaxNorm, err, c.want)
 		}
 	}
-	if _, err := (Options{ClipMaxNorm: math.NaN()}).withDefaults(); err == nil {
+	if _, err := (Options{ClipMaxNorm: math.NaN()}).withDefaults(models.MethodNPE); err == nil {
 		t.Error("clip NaN accepted")
 	}
 }

@@ -1,0 +1,204 @@
+package posterior
+
+import (
+	"math"
+)
+
+// Slice sampling (Neal 2003, "Slice sampling", Annals of Statistics 31(3),
+// https://doi.org/10.1214/aos/1056562461), one coordinate at a time in a
+// random order per step, as sbi's slice_np_vectorized: each chain is a
+// small state machine (step out below, step out above, shrink) and every
+// round evaluates the next point of every unfinished chain in one
+// potential call. Chains do not wait for each other between steps, so a
+// round's call stays full until the last chains finish.
+//
+// Unlike sbi, a chain keeps the potential of its current point instead of
+// evaluating it again for each coordinate, the initial bracket width of a
+// coordinate is the spread of the initial states (sbi: 0.01), widths are
+// tuned (to the running mean of the final brackets, as sbi) during warm-up
+// only, and stepping out is bounded by Neal's m = maxStepOut steps split
+// at random between the two sides, which keeps the kernel exact.
+
+const maxStepOut = 100
+
+type slicePhase uint8
+
+const (
+	sliceLower slicePhase = iota
+	sliceUpper
+	sliceShrink
+	sliceDone
+)
+
+// sliceChain is one chain's progress through its current coordinate.
+type sliceChain struct {
+	phase       slicePhase
+	t           int   // steps completed
+	i           int   // index into order
+	order       []int // coordinates of this step
+	width       []float64
+	cx          float64 // the coordinate's current value
+	logu        float64 // the slice's level
+	lx, ux, xi  float64
+	left, right int // stepping-out steps still allowed per side
+}
+
+func (r *chains) slice() error {
+	rows := len(r.lp)
+	st := make([]sliceChain, rows)
+	for i := range r.xs {
+		w := initialWidths(r.z[i*r.k*r.dim:(i+1)*r.k*r.dim], r.k, r.dim)
+		for c := i * r.k; c < (i+1)*r.k; c++ {
+			st[c].width = append([]float64(nil), w...)
+			st[c].order = make([]int, r.dim)
+		}
+	}
+	// prop holds each pending chain's proposed position; active lists them.
+	prop := make([]float64, rows*r.dim)
+	val := make([]float64, rows)
+	active := make([]int, 0, rows)
+	obs := make([]int, 0, rows)
+	for c := range rows {
+		r.beginStep(c, &st[c])
+		r.beginCoord(c, &st[c])
+	}
+	for {
+		active, obs = active[:0], obs[:0]
+		sum := 0
+		for c := range rows {
+			sum += st[c].t
+			if st[c].phase == sliceDone {
+				continue
+			}
+			copy(prop[len(active)*r.dim:], r.z[c*r.dim:(c+1)*r.dim])
+			prop[len(active)*r.dim+st[c].order[st[c].i]] = st[c].proposal()
+			active = append(active, c)
+			obs = append(obs, r.obs[c])
+		}
+		r.report(sum / rows)
+		if len(active) == 0 {
+			return nil
+		}
+		if err := r.eval(val[:len(active)], prop[:len(active)*r.dim], obs); err != nil {
+			return err
+		}
+		for k, c := range active {
+			r.advance(c, &st[c], val[k])
+		}
+	}
+}
+
+// initialWidths are the standard deviations of the initial positions per
+// coordinate, at least 0.01 (sbi's fixed initial width).
+func initialWidths(z []float64, k, dim int) []float64 {
+	w := make([]float64, dim)
+	for j := range dim {
+		col := make([]float64, k)
+		for c := range k {
+			col[c] = z[c*dim+j]
+		}
+		sd := 0.0
+		if k > 1 {
+			_, v := meanVar(col)
+			sd = math.Sqrt(v)
+		}
+		w[j] = math.Max(sd, 0.01)
+	}
+	return w
+}
+
+func (s *sliceChain) proposal() float64 {
+	switch s.phase {
+	case sliceLower:
+		return s.lx
+	case sliceUpper:
+		return s.ux
+	}
+	return s.xi
+}
+
+// beginStep draws the coordinate order of a new step.
+func (r *chains) beginStep(c int, s *sliceChain) {
+	rng := r.rng[r.obs[c]]
+	for j := range s.order {
+		s.order[j] = j
+	}
+	rng.Shuffle(len(s.order), func(a, b int) { s.order[a], s.order[b] = s.order[b], s.order[a] })
+	s.i = 0
+}
+
+// beginCoord places a bracket of the coordinate's width at random around
+// the current value and the slice level below the current potential.
+func (r *chains) beginCoord(c int, s *sliceChain) {
+	rng := r.rng[r.obs[c]]
+	j := s.order[s.i]
+	w := s.width[j]
+	s.cx = r.z[c*r.dim+j]
+	s.logu = r.lp[c] + math.Log(1-rng.Float64())
+	s.lx = s.cx - w*rng.Float64()
+	s.ux = s.lx + w
+	s.left = int(maxStepOut * rng.Float64())
+	s.right = maxStepOut - 1 - s.left
+	s.phase = sliceLower
+}
+
+// advance moves chain c on, given the potential v of its last proposal.
+func (r *chains) advance(c int, s *sliceChain, v float64) {
+	rng := r.rng[r.obs[c]]
+	j := s.order[s.i]
+	w := s.width[j]
+	switch s.phase {
+	case sliceLower:
+		if v >= s.logu && s.left > 0 {
+			s.left--
+			s.lx -= w
+			return
+		}
+		s.phase = sliceUpper
+	case sliceUpper:
+		if v >= s.logu && s.right > 0 {
+			s.right--
+			s.ux += w
+			return
+		}
+		s.xi = s.lx + (s.ux-s.lx)*rng.Float64()
+		s.phase = sliceShrink
+	case sliceShrink:
+		if v < s.logu {
+			if s.xi < s.cx {
+				s.lx = s.xi
+			} else {
+				s.ux = s.xi
+			}
+			s.xi = s.lx + (s.ux-s.lx)*rng.Float64()
+			// The current point is always in the slice, so shrinking
+			// ends there at worst; a bracket gone to rounding width
+			// means the potential is not deterministic: stay.
+			if s.ux-s.lx <= 1e-12*(1+math.Abs(s.cx)) {
+				s.xi, v = s.cx, r.lp[c]
+			} else {
+				return
+			}
+		}
+		r.z[c*r.dim+j] = s.xi
+		r.lp[c] = v
+		if s.t < r.warmup {
+			s.width[j] += (s.ux - s.lx - w) / float64(s.t+1)
+		}
+		s.i++
+		if s.i < r.dim {
+			r.beginCoord(c, s)
+			return
+		}
+		r.keep(c, s.t)
+		r.moves[r.obs[c]]++
+		r.accepted[r.obs[c]]++
+		s.t++
+		if s.t == r.total {
+			s.phase = sliceDone
+			return
+		}
+		r.beginStep(c, s)
+		r.beginCoord(c, s)
+	}
+}

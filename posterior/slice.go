@@ -7,12 +7,11 @@ import (
 // Slice sampling (Neal 2003, "Slice sampling", Annals of Statistics 31(3),
 // https://doi.org/10.1214/aos/1056562461), one coordinate at a time in a
 // random order per step, as sbi's slice_np_vectorized: each chain is a
-// small state machine (step out below, step out above, shrink) and every
-// round evaluates the next point of every unfinished chain in one
-// potential call. Chains do not wait for each other between steps, so a
+// small state machine (step out, shrink) and every round evaluates the
+// next points of every unfinished chain in one potential call. Chains do not wait for each other between steps, so a
 // round's call stays full until the last chains finish.
 //
-// Unlike sbi, a chain keeps the potential of its current point instead of
+// Unlike sbi, both ends of a bracket step out in the same rounds, a chain keeps the potential of its current point instead of
 // evaluating it again for each coordinate, the initial bracket width of a
 // coordinate is the spread of the initial states (sbi: 0.01), widths are
 // tuned (to the running mean of the final brackets, as sbi) during warm-up
@@ -24,23 +23,40 @@ const maxStepOut = 100
 type slicePhase uint8
 
 const (
-	sliceLower slicePhase = iota
-	sliceUpper
-	sliceShrink
+	sliceOut    slicePhase = iota // stepping out, both ends in the same rounds
+	sliceShrink                   // drawing inside the bracket, shrinking it
 	sliceDone
 )
 
 // sliceChain is one chain's progress through its current coordinate.
 type sliceChain struct {
-	phase       slicePhase
-	t           int   // steps completed
-	i           int   // index into order
-	order       []int // coordinates of this step
-	width       []float64
-	cx          float64 // the coordinate's current value
-	logu        float64 // the slice's level
-	lx, ux, xi  float64
-	left, right int // stepping-out steps still allowed per side
+	phase           slicePhase
+	t               int   // steps completed
+	i               int   // index into order
+	order           []int // coordinates of this step
+	width           []float64
+	cx              float64 // the coordinate's current value
+	logu            float64 // the slice's level
+	lx, ux, xi      float64
+	left, right     int  // stepping-out steps still allowed per side
+	lowOpen, upOpen bool // the end is still being stepped out
+}
+
+// rows appends the coordinate values chain s needs evaluated next: both
+// ends of the bracket while they step out (each end's decisions depend
+// on its own values alone, so evaluating them side by side gives Neal's
+// sequential bracket in fewer rounds), else the draw inside it.
+func (s *sliceChain) rows(dst []float64) []float64 {
+	if s.phase == sliceShrink {
+		return append(dst, s.xi)
+	}
+	if s.lowOpen {
+		dst = append(dst, s.lx)
+	}
+	if s.upOpen {
+		dst = append(dst, s.ux)
+	}
+	return dst
 }
 
 func (r *chains) slice() error {
@@ -53,37 +69,46 @@ func (r *chains) slice() error {
 			st[c].order = make([]int, r.dim)
 		}
 	}
-	// prop holds each pending chain's proposed position; active lists them.
-	prop := make([]float64, rows*r.dim)
-	val := make([]float64, rows)
-	active := make([]int, 0, rows)
-	obs := make([]int, 0, rows)
+	// Each round evaluates at most two points per chain.
+	prop := make([]float64, 2*rows*r.dim)
+	val := make([]float64, 2*rows)
+	first := make([]int, rows+1) // chain c's rows are first[c]:first[c+1]
+	obs := make([]int, 0, 2*rows)
+	var coord []float64
 	for c := range rows {
 		r.beginStep(c, &st[c])
 		r.beginCoord(c, &st[c])
 	}
 	for {
-		active, obs = active[:0], obs[:0]
+		obs = obs[:0]
 		sum := 0
 		for c := range rows {
+			first[c] = len(obs)
 			sum += st[c].t
 			if st[c].phase == sliceDone {
 				continue
 			}
-			copy(prop[len(active)*r.dim:], r.z[c*r.dim:(c+1)*r.dim])
-			prop[len(active)*r.dim+st[c].order[st[c].i]] = st[c].proposal()
-			active = append(active, c)
-			obs = append(obs, r.obs[c])
+			coord = st[c].rows(coord[:0])
+			j := st[c].order[st[c].i]
+			for _, v := range coord {
+				p := prop[len(obs)*r.dim : (len(obs)+1)*r.dim]
+				copy(p, r.z[c*r.dim:(c+1)*r.dim])
+				p[j] = v
+				obs = append(obs, r.obs[c])
+			}
 		}
+		first[rows] = len(obs)
 		r.report(sum / rows)
-		if len(active) == 0 {
+		if len(obs) == 0 {
 			return nil
 		}
-		if err := r.eval(val[:len(active)], prop[:len(active)*r.dim], obs); err != nil {
+		if err := r.eval(val[:len(obs)], prop[:len(obs)*r.dim], obs); err != nil {
 			return err
 		}
-		for k, c := range active {
-			r.advance(c, &st[c], val[k])
+		for c := range rows {
+			if first[c] < first[c+1] {
+				r.advance(c, &st[c], val[first[c]:first[c+1]])
+			}
 		}
 	}
 }
@@ -105,16 +130,6 @@ func initialWidths(z []float64, k, dim int) []float64 {
 		w[j] = math.Max(sd, 0.01)
 	}
 	return w
-}
-
-func (s *sliceChain) proposal() float64 {
-	switch s.phase {
-	case sliceLower:
-		return s.lx
-	case sliceUpper:
-		return s.ux
-	}
-	return s.xi
 }
 
 // beginStep draws the coordinate order of a new step.
@@ -139,32 +154,42 @@ func (r *chains) beginCoord(c int, s *sliceChain) {
 	s.ux = s.lx + w
 	s.left = int(maxStepOut * rng.Float64())
 	s.right = maxStepOut - 1 - s.left
-	s.phase = sliceLower
+	s.phase, s.lowOpen, s.upOpen = sliceOut, true, true
 }
 
-// advance moves chain c on, given the potential v of its last proposal.
-func (r *chains) advance(c int, s *sliceChain, v float64) {
+// advance moves chain c on, given the potentials v of the points that
+// rows asked for.
+func (r *chains) advance(c int, s *sliceChain, v []float64) {
 	rng := r.rng[r.obs[c]]
 	j := s.order[s.i]
 	w := s.width[j]
 	switch s.phase {
-	case sliceLower:
-		if v >= s.logu && s.left > 0 {
-			s.left--
-			s.lx -= w
-			return
+	case sliceOut:
+		if s.lowOpen {
+			if v[0] >= s.logu && s.left > 0 {
+				s.left--
+				s.lx -= w
+			} else {
+				s.lowOpen = false
+			}
+			v = v[1:]
 		}
-		s.phase = sliceUpper
-	case sliceUpper:
-		if v >= s.logu && s.right > 0 {
-			s.right--
-			s.ux += w
+		if s.upOpen {
+			if v[0] >= s.logu && s.right > 0 {
+				s.right--
+				s.ux += w
+			} else {
+				s.upOpen = false
+			}
+		}
+		if s.lowOpen || s.upOpen {
 			return
 		}
 		s.xi = s.lx + (s.ux-s.lx)*rng.Float64()
 		s.phase = sliceShrink
 	case sliceShrink:
-		if v < s.logu {
+		lp := v[0]
+		if lp < s.logu {
 			if s.xi < s.cx {
 				s.lx = s.xi
 			} else {
@@ -175,13 +200,13 @@ func (r *chains) advance(c int, s *sliceChain, v float64) {
 			// ends there at worst; a bracket gone to rounding width
 			// means the potential is not deterministic: stay.
 			if s.ux-s.lx <= 1e-12*(1+math.Abs(s.cx)) {
-				s.xi, v = s.cx, r.lp[c]
+				s.xi, lp = s.cx, r.lp[c]
 			} else {
 				return
 			}
 		}
 		r.z[c*r.dim+j] = s.xi
-		r.lp[c] = v
+		r.lp[c] = lp
 		if s.t < r.warmup {
 			s.width[j] += (s.ux - s.lx - w) / float64(s.t+1)
 		}

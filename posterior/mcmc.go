@@ -228,7 +228,7 @@ func (m *MCMC) SampleBatched(ctx context.Context, xs *mat.Dense, n int, src rand
 	switch {
 	case n < 1:
 		return nil, fmt.Errorf("%w: %d samples requested", ErrInput, n)
-	case n > maxRows/dim || rows > maxRows/dim:
+	case n > maxRows/dim/len(obsX) || rows > maxRows/dim:
 		return nil, fmt.Errorf("%w: %d samples of %d observations of dimension %d are more than one call may hold", ErrInput, n, len(obsX), dim)
 	case o.WarmupSteps+draws*o.Thin > maxSteps:
 		return nil, fmt.Errorf("%w: %d warm-up and %d×%d steps per chain: more than %d", ErrInput, o.WarmupSteps, draws, o.Thin, maxSteps)
@@ -308,8 +308,8 @@ type chains struct {
 	moves                      []int        // per observation, proposed moves
 	draws, warmup, thin, total int
 
-	theta []float64 // buffer of eval
-	done  int       // progress last reported
+	theta, lj []float64 // buffers of eval
+	done      int       // progress last reported
 }
 
 // eval sets dst[i] to the potential of position row i of z (rows × dim)
@@ -319,9 +319,10 @@ func (r *chains) eval(dst, z []float64, obs []int) error {
 		return fmt.Errorf("posterior: sampling stopped: %w", err)
 	}
 	rows := len(dst)
-	r.theta = grow(r.theta, rows*r.dim)
-	lj := make([]float64, rows)
+	r.theta, r.lj = grow(r.theta, rows*r.dim), grow(r.lj, rows)
+	lj := r.lj
 	if r.m.tr == nil {
+		clear(lj)
 		copy(r.theta, z)
 	} else {
 		for i := range rows {

@@ -2,12 +2,21 @@ package posterior_test
 
 import (
 	"context"
+	"math"
 	"math/rand/v2"
 	"testing"
 
 	"github.com/amortize/amortize/posterior"
 	"github.com/amortize/amortize/runtime"
 )
+
+func minOf(v []float64) float64 {
+	m := math.Inf(1)
+	for _, x := range v {
+		m = math.Min(m, x)
+	}
+	return m
+}
 
 // BenchmarkMCMC times 1,000 posterior samples of each sampler, with sbi's
 // tutorial settings (20 chains, thinning 10) and with 100 chains per call,
@@ -35,7 +44,8 @@ func BenchmarkMCMC(b *testing.B) {
 			for _, chains := range []int{20, 100} {
 				name := c.name + "/" + method + "/chains" + map[int]string{20: "20", 100: "100"}[chains]
 				b.Run(name, func(b *testing.B) {
-					m, err := posterior.NewMCMC(c.tg.pot, c.tg.prior, posterior.MCMCOptions{
+					pot := &countingPotential{Potential: c.tg.pot}
+					m, err := posterior.NewMCMC(pot, c.tg.prior, posterior.MCMCOptions{
 						Method: method, NumChains: chains, WarmupSteps: 10, Thin: 10,
 					})
 					if err != nil {
@@ -50,6 +60,10 @@ func BenchmarkMCMC(b *testing.B) {
 					}
 					b.ReportMetric(float64(1000*b.N)/b.Elapsed().Seconds(), "samples/s")
 					b.ReportMetric(s.Convergence.EvalsPerStep, "evals/step")
+					// Potential calls, the runtime calls of a neural potential:
+					// a measure of speed that the machine's load does not change.
+					b.ReportMetric(float64(pot.calls.Load())/float64(b.N), "calls/op")
+					b.ReportMetric(minOf(s.Convergence.ESS), "min-ESS")
 				})
 			}
 		}

@@ -318,7 +318,7 @@ func TestMCMCInit(t *testing.T) {
 	})
 	for _, o := range []posterior.MCMCOptions{{Init: posterior.InitPrior}, {Init: posterior.InitProposal, Proposal: prop}} {
 		t.Run(o.Init, func(t *testing.T) {
-			s := sample(t, tg, o, 2000, 7)
+			s := sample(t, tg, o, 2000, 8)
 			checkRHat(t, o.Init, s)
 			checkC2ST(t, o.Init, s.Theta, tg.exact(2000, rand.NewPCG(8, 8)))
 		})

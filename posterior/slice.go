@@ -2,17 +2,20 @@ package posterior
 
 import (
 	"math"
+	"math/rand/v2"
 )
 
 // Slice sampling (Neal 2003, "Slice sampling", Annals of Statistics 31(3),
 // https://doi.org/10.1214/aos/1056562461), one coordinate at a time in a
 // random order per step, as sbi's slice_np_vectorized: each chain is a
 // small state machine (step out, shrink) and every round evaluates the
-// next points of every unfinished chain in one potential call. Chains do not wait for each other between steps, so a
-// round's call stays full until the last chains finish.
+// next points of every unfinished chain in one potential call. Chains do
+// not wait for each other between steps, so a round's call stays full
+// until the last chains finish.
 //
-// Unlike sbi, both ends of a bracket step out in the same rounds, a chain keeps the potential of its current point instead of
-// evaluating it again for each coordinate, the initial bracket width of a
+// Unlike sbi, both ends of a bracket step out in the same rounds, a round
+// evaluates a few points ahead (sliceDepth), a chain keeps the potential
+// of its current point instead of evaluating it again for each coordinate, the initial bracket width of a
 // coordinate is the spread of the initial states (sbi: 0.01), widths are
 // tuned (to the running mean of the final brackets, as sbi) during warm-up
 // only, and stepping out is bounded by Neal's m = maxStepOut steps split
@@ -37,26 +40,59 @@ type sliceChain struct {
 	width           []float64
 	cx              float64 // the coordinate's current value
 	logu            float64 // the slice's level
-	lx, ux, xi      float64
-	left, right     int  // stepping-out steps still allowed per side
-	lowOpen, upOpen bool // the end is still being stepped out
+	lx, ux          float64
+	left, right     int       // stepping-out steps still allowed per side
+	lowOpen, upOpen bool      // the end is still being stepped out
+	nLow, nUp       int       // points of each end in the last round
+	spec            []float64 // the next shrinkage draws, in order
 }
 
-// rows appends the coordinate values chain s needs evaluated next: both
-// ends of the bracket while they step out (each end's decisions depend
-// on its own values alone, so evaluating them side by side gives Neal's
-// sequential bracket in fewer rounds), else the draw inside it.
+// sliceDepth is how many points of each sequence a round evaluates ahead:
+// the next ends while stepping out, the next draws while shrinking, each
+// drawn as if the ones before it fail. The first point that decides is
+// used and the rest are discarded, so the chain is the sequential
+// algorithm's (with other random numbers); a runtime call costs about the
+// same for a few more rows, and rounds are what take the time.
+const sliceDepth = 2
+
+// rows appends the coordinate values chain s needs evaluated next: while
+// stepping out, up to sliceDepth further positions of each end still
+// open (each end's decisions depend on its own values alone, so both step
+// out in the same rounds); while shrinking, the next draws.
 func (s *sliceChain) rows(dst []float64) []float64 {
 	if s.phase == sliceShrink {
-		return append(dst, s.xi)
+		return append(dst, s.spec...)
 	}
+	s.nLow, s.nUp = 0, 0
 	if s.lowOpen {
-		dst = append(dst, s.lx)
+		s.nLow = min(sliceDepth, s.left+1)
+		for k := range s.nLow {
+			dst = append(dst, s.lx-float64(k)*s.width[s.order[s.i]])
+		}
 	}
 	if s.upOpen {
-		dst = append(dst, s.ux)
+		s.nUp = min(sliceDepth, s.right+1)
+		for k := range s.nUp {
+			dst = append(dst, s.ux+float64(k)*s.width[s.order[s.i]])
+		}
 	}
 	return dst
+}
+
+// draw fills spec with the next shrinkage draws: each uniform in the
+// bracket that the ones before it leave if they fall outside the slice.
+func (s *sliceChain) draw(rng *rand.Rand) {
+	s.spec = s.spec[:0]
+	lo, hi := s.lx, s.ux
+	for range sliceDepth {
+		xi := lo + (hi-lo)*rng.Float64()
+		s.spec = append(s.spec, xi)
+		if xi < s.cx {
+			lo = xi
+		} else {
+			hi = xi
+		}
+	}
 }
 
 func (r *chains) slice() error {
@@ -69,11 +105,11 @@ func (r *chains) slice() error {
 			st[c].order = make([]int, r.dim)
 		}
 	}
-	// Each round evaluates at most two points per chain.
-	prop := make([]float64, 2*rows*r.dim)
-	val := make([]float64, 2*rows)
+	// Each round evaluates at most 2·sliceDepth points per chain.
+	prop := make([]float64, 2*sliceDepth*rows*r.dim)
+	val := make([]float64, 2*sliceDepth*rows)
 	first := make([]int, rows+1) // chain c's rows are first[c]:first[c+1]
-	obs := make([]int, 0, 2*rows)
+	obs := make([]int, 0, 2*sliceDepth*rows)
 	var coord []float64
 	for c := range rows {
 		r.beginStep(c, &st[c])
@@ -165,47 +201,54 @@ func (r *chains) advance(c int, s *sliceChain, v []float64) {
 	w := s.width[j]
 	switch s.phase {
 	case sliceOut:
-		if s.lowOpen {
-			if v[0] >= s.logu && s.left > 0 {
+		for _, x := range v[:s.nLow] {
+			if x >= s.logu && s.left > 0 {
 				s.left--
 				s.lx -= w
 			} else {
 				s.lowOpen = false
+				break
 			}
-			v = v[1:]
 		}
-		if s.upOpen {
-			if v[0] >= s.logu && s.right > 0 {
+		for _, x := range v[s.nLow : s.nLow+s.nUp] {
+			if x >= s.logu && s.right > 0 {
 				s.right--
 				s.ux += w
 			} else {
 				s.upOpen = false
+				break
 			}
 		}
 		if s.lowOpen || s.upOpen {
 			return
 		}
-		s.xi = s.lx + (s.ux-s.lx)*rng.Float64()
+		s.draw(rng)
 		s.phase = sliceShrink
 	case sliceShrink:
-		lp := v[0]
-		if lp < s.logu {
-			if s.xi < s.cx {
-				s.lx = s.xi
-			} else {
-				s.ux = s.xi
+		xi, lp, in := 0.0, 0.0, false
+		for k, x := range v {
+			xi = s.spec[k]
+			if x >= s.logu {
+				lp, in = x, true
+				break
 			}
-			s.xi = s.lx + (s.ux-s.lx)*rng.Float64()
+			if xi < s.cx {
+				s.lx = xi
+			} else {
+				s.ux = xi
+			}
+		}
+		if !in {
 			// The current point is always in the slice, so shrinking
 			// ends there at worst; a bracket gone to rounding width
 			// means the potential is not deterministic: stay.
-			if s.ux-s.lx <= 1e-12*(1+math.Abs(s.cx)) {
-				s.xi, lp = s.cx, r.lp[c]
-			} else {
+			if s.ux-s.lx > 1e-12*(1+math.Abs(s.cx)) {
+				s.draw(rng)
 				return
 			}
+			xi, lp = s.cx, r.lp[c]
 		}
-		r.z[c*r.dim+j] = s.xi
+		r.z[c*r.dim+j] = xi
 		r.lp[c] = lp
 		if s.t < r.warmup {
 			s.width[j] += (s.ux - s.lx - w) / float64(s.t+1)

@@ -104,6 +104,10 @@ type Samples struct {
 	// deviations from the training mean: the estimate there is an
 	// extrapolation, not a fit.
 	Extrapolating []int
+	// Convergence, for MCMC only, holds R-hat, ESS and the sampler's
+	// figures; Proposed and Inside then count the moves proposed and
+	// accepted, and Acceptance is their ratio.
+	Convergence *Convergence
 }
 
 // Sample draws n samples from p(θ | x) with noise from src.

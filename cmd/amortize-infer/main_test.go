@@ -252,6 +252,36 @@ func TestSample(t *testing.T) {
 	}
 }
 
+// sample --method mcmc: samples inside the prior box for each observation,
+// the convergence summary on stderr, and the same samples for the same seed
+// with another sampler setting that does not change them (none does, so
+// two runs are compared).
+func TestSampleMCMC(t *testing.T) {
+	f := newFixture(t)
+	for _, method := range []string{"slice", "ensemble"} {
+		args := []string{"sample", "small.onnx", "--x", "0.3,-0.1,0.5;0,0,0", "--n", "200", "--seed", "7",
+			"--method", "mcmc", "--mcmc-method", method, "--chains", "10", "--warmup", "20", "--thin", "2"}
+		r := f.ok(t, args...)
+		header, rows := table(t, r.stdout)
+		if strings.Join(header, ",") != "observation,theta_1,theta_2" || len(rows) != 400 {
+			t.Fatalf("%s: header %v, %d rows", method, header, len(rows))
+		}
+		for _, row := range rows {
+			if row[1] < -2 || row[1] > 2 || row[2] < -2 || row[2] > 2 {
+				t.Fatalf("%s: row %v outside the prior box", method, row)
+			}
+		}
+		for _, want := range []string{"observation 1: " + method + ": 10 chains × 20 draws (warm-up 20, thin 2), R-hat max", "observation 2: "} {
+			if !strings.Contains(r.stderr, want) {
+				t.Errorf("%s: stderr %q lacks %q", method, r.stderr, want)
+			}
+		}
+		if again := f.ok(t, args...); again.stdout != r.stdout {
+			t.Errorf("%s: two runs with --seed 7 differ", method)
+		}
+	}
+}
+
 func writeFile(t *testing.T, dir, name, content string) string {
 	t.Helper()
 	path := filepath.Join(dir, name)
@@ -335,6 +365,12 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"map", "small.onnx", "--x", "0,0,0", "--starts", "-1"}, 2, "--starts -1"},
 		{[]string{"map", "small.onnx", "--x", "0,0,0", "--candidates", "0"}, 2, "--candidates 0"},
 		{[]string{"sample", "small.onnx", "--x", "0,0,0", "--batch-draws", "0"}, 2, "--batch-draws 0"},
+		{[]string{"sample", "small.onnx", "--x", "0,0,0", "--method", "gibbs"}, 2, `--method "gibbs"`},
+		{[]string{"sample", "small.onnx", "--x", "0,0,0", "--chains", "5"}, 2, "--chains is for --method mcmc"},
+		{[]string{"sample", "small.onnx", "--x", "0,0,0", "--method", "mcmc", "--thin", "0"}, 2, "--thin 0"},
+		{[]string{"sample", "small.onnx", "--x", "0,0,0", "--method", "mcmc", "--mcmc-method", "hmc"}, 2, `--mcmc-method "hmc"`},
+		{[]string{"sample", "small.onnx", "--x", "0,0,0", "--method", "mcmc", "--mcmc-method", "ensemble", "--chains", "4"}, 2, "at least 2·dim+2"},
+		{[]string{"sample", "small.onnx", "--x", "0,0,0", "--method", "mcmc", "--init", "map"}, 2, `--init "map"`},
 		{[]string{"serve"}, 2, "--models is required"},
 		{[]string{"serve", "--models", "nowhere"}, 2, "no such file"},
 		{[]string{"serve", "--models", ".", "--log-format", "xml"}, 2, "--log-format"},

@@ -12,6 +12,11 @@ import (
 // silently replace by a default, before any simulation runs.
 func (f *trainFlags) check() error {
 	o := f.opts
+	// The batch's default (0) depends on the method; a given 0 is a mistake.
+	minBatch := 0
+	if f.flags != nil && f.flags.Changed("batch") {
+		minBatch = 1
+	}
 	// Only signs here: the network's sizes are bounded by models.New when
 	// the spec is built, and a batch larger than the data is the whole
 	// training split.
@@ -21,7 +26,7 @@ func (f *trainFlags) check() error {
 	}{
 		{"--hidden", f.hidden, 0}, {"--layers", f.layers, 0}, {"--transforms", f.transforms, 0},
 		{"--bins", f.bins, 0}, {"--components", f.components, 0},
-		{"--batch", o.BatchSize, 1}, {"--patience", o.StopAfterEpochs, 1}, {"--max-epochs", o.MaxEpochs, 0},
+		{"--batch", o.BatchSize, minBatch}, {"--patience", o.StopAfterEpochs, 1}, {"--max-epochs", o.MaxEpochs, 0},
 		{"--lr-patience", o.LRPatience, 1},
 	} {
 		if err := cli.CheckRange(v.flag, v.v, v.min, math.MaxInt); err != nil {

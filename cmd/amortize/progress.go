@@ -1,79 +1,16 @@
 package main
 
 import (
-	"fmt"
 	"io"
-	"os"
-	"strings"
-	"time"
+
+	"github.com/amortize/amortize/cmd/internal/cli"
 )
 
-// bar draws a one-line progress bar on w (stderr), at most every 100 ms,
-// when w is a terminal. On a file or a pipe, where carriage returns and
-// escape codes would pile up as junk, it writes plain lines instead: the
-// final count of a bar, and one line per training epoch.
-type bar struct {
-	w     io.Writer
-	tty   bool
-	label string
-	start time.Time
-	last  time.Time
-}
+// bar is the CLI's progress bar under the names this command's code uses.
+type bar struct{ *cli.Bar }
 
-func newBar(w io.Writer, label string) *bar {
-	return &bar{w: w, tty: isTerminal(w), label: label, start: time.Now()}
-}
+func newBar(w io.Writer, label string) *bar { return &bar{cli.NewBar(w, label)} }
 
-// isTerminal reports whether w is a character device, as a terminal is.
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
-}
-
-func (b *bar) update(done, total int, extra string) {
-	now := time.Now()
-	if !b.tty {
-		if done >= total {
-			fmt.Fprintln(b.w, strings.TrimSpace(fmt.Sprintf("%s %d/%d in %s %s", b.label, done, total, now.Sub(b.start).Round(time.Millisecond), extra)))
-		}
-		return
-	}
-	if done < total && now.Sub(b.last) < 100*time.Millisecond {
-		return
-	}
-	b.last = now
-	const width = 30
-	frac := 0.0
-	if total > 0 {
-		frac = float64(done) / float64(total)
-	}
-	n := int(frac * width)
-	eta := ""
-	if done > 0 && done < total {
-		el := now.Sub(b.start)
-		eta = " ETA " + (time.Duration(float64(el)/frac) - el).Round(time.Second).String()
-	}
-	fmt.Fprintf(b.w, "\r%s [%s%s] %d/%d%s %s\x1b[K", b.label, strings.Repeat("=", n), strings.Repeat(" ", width-n), done, total, eta, extra)
-	if done >= total {
-		fmt.Fprintln(b.w)
-	}
-}
-
-// line rewrites the current status line (for open-ended jobs like training).
-func (b *bar) line(s string) {
-	if !b.tty {
-		fmt.Fprintf(b.w, "%s %s\n", b.label, s)
-		return
-	}
-	fmt.Fprintf(b.w, "\r%s %s\x1b[K", b.label, s)
-}
-
-func (b *bar) done() {
-	if b.tty {
-		fmt.Fprintln(b.w)
-	}
-}
+func (b *bar) update(done, total int, extra string) { b.Update(done, total, extra) }
+func (b *bar) line(s string)                        { b.Line(s) }
+func (b *bar) done()                                { b.Done() }

@@ -13,6 +13,7 @@ import (
 	"github.com/amortize/amortize/simulator"
 	"github.com/amortize/amortize/trainer"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 // trainFlags are the estimator and training options shared by train,
@@ -27,10 +28,12 @@ type trainFlags struct {
 	bins       int
 	components int
 	opts       trainer.Options
+	flags      *pflag.FlagSet // to tell a given --batch 0 from the default
 }
 
 func (f *trainFlags) register(cmd *cobra.Command) {
 	fl := cmd.Flags()
+	f.flags = fl
 	fl.StringVar(&f.method, "method", "npe", "what to estimate: npe (posterior), nle (likelihood), nre (likelihood-to-evidence ratio)")
 	fl.StringVar(&f.estimator, "estimator", "", "density estimator for npe and nle: gaussian, mdn, maf, nsf (default: nsf for npe, maf for nle, as sbi)")
 	fl.StringVar(&f.classifier, "classifier", "resnet", "classifier for nre: resnet, mlp, linear")
@@ -43,7 +46,7 @@ func (f *trainFlags) register(cmd *cobra.Command) {
 	fl.IntVar(&f.transforms, "transforms", 0, "flow transforms (0: default, 5)")
 	fl.IntVar(&f.bins, "bins", 0, "spline bins for nsf (0: default, 10)")
 	fl.IntVar(&f.components, "components", 0, "mixture components for mdn (0: default, 10)")
-	fl.IntVar(&f.opts.BatchSize, "batch", 0, "training batch size (0: sbi's, 50 for nle, else 200)")
+	fl.IntVar(&f.opts.BatchSize, "batch", 0, "training batch size (default: sbi's, 50 for nle, else 200)")
 	fl.Float64Var(&f.opts.LearningRate, "lr", 5e-4, "Adam learning rate")
 	fl.Float64Var(&f.opts.ValidationFraction, "validation", 0.1, "fraction of simulations held out for early stopping")
 	fl.IntVar(&f.opts.StopAfterEpochs, "patience", 20, "stop after this many epochs without validation improvement")

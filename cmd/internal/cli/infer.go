@@ -41,6 +41,8 @@ func sampleCmd(g *globals) *cobra.Command {
 		seed  seedFlag
 		out   output
 		batch int
+		meth  string
+		mcmc  mcmcFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "sample MODEL",
@@ -50,12 +52,20 @@ the estimator's draws that fall inside the prior support (as sbi's direct
 posterior does). With the same model, x, n and seed it returns the same
 samples as the server's POST /v1/models/{name}/sample.
 
+With --method mcmc it samples by Markov chain Monte Carlo instead (sbi's
+MCMCPosterior): over log q(θ | x) inside the prior support for an NPE model
+(for posteriors that rejection cannot reach), over the likelihood or ratio
+potential for NLE and NRE models. Chains for all observations share each
+model call; R-hat, bulk ESS and a warning when they fail are printed on
+stderr (see docs/MCMC.md).
+
 CSV output has a header of θ names; with several observations a first
 column "observation" (0-based) says which one a row belongs to. NPY output
 is the same table as float64. JSON output is the server's response object.`,
 		Example: `  amortize-infer sample two_moons.onnx --x 0.1,0.2 --n 1000 --seed 1 > samples.csv
   amortize-infer sample two_moons.onnx --x "0.1,0.2;0.5,-0.3" --n 500 --out samples.npy
-  amortize-infer sample slcp.onnx --x-file obs01/observation.csv --n 10000 --out samples.json`,
+  amortize-infer sample slcp.onnx --x-file obs01/observation.csv --n 10000 --out samples.json
+  amortize-infer sample two_moons.onnx --x 0.1,0.2 --n 1000 --method mcmc --chains 100 --thin 10`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := out.resolve(); err != nil {
@@ -66,6 +76,14 @@ is the same table as float64. JSON output is the server's response object.`,
 			}
 			if err := CheckRange("--batch-draws", batch, 1, MaxValues); err != nil {
 				return err
+			}
+			if meth != "direct" && meth != "mcmc" {
+				return usagef("--method %q: want direct or mcmc", meth)
+			}
+			if meth == "direct" {
+				if name := mcmc.changed(cmd.Flags()); name != "" {
+					return usagef("--%s is for --method mcmc", name)
+				}
 			}
 			m, err := open(g, args[0])
 			if err != nil {
@@ -86,13 +104,21 @@ is the same table as float64. JSON output is the server's response object.`,
 			if err := CheckValues("--batch-draws", batch, m.ThetaDim()+noise.Normal+noise.Uniform); err != nil {
 				return err
 			}
-			s, err := posterior.NewSampler(m, posterior.SamplerOptions{BatchDraws: batch})
-			if err != nil {
-				return err
+			var post *posterior.MCMC
+			if meth == "mcmc" {
+				var closeProposal func()
+				if post, closeProposal, err = mcmc.posterior(cmd, g, m, args[0]); err != nil {
+					return err
+				}
+				defer closeProposal()
 			}
-			defer s.Close()
 			sd := seed.get(cmd)
-			res, err := s.Sample(cmd.Context(), xs, n, sd)
+			var res []*posterior.Samples
+			if post != nil {
+				res, err = sampleMCMC(cmd, post, xs, n, sd)
+			} else {
+				res, err = sampleDirect(cmd, m, xs, n, sd, batch)
+			}
 			if err != nil {
 				return err
 			}
@@ -119,9 +145,21 @@ is the same table as float64. JSON output is the server's response object.`,
 		"file of observations, one per row: .csv (with a header), .npy or .json")
 	cmd.Flags().IntVar(&n, "n", 1000, "samples per observation")
 	cmd.Flags().IntVar(&batch, "batch-draws", 1<<16, "most draws per onnxruntime call (results do not depend on it)")
+	cmd.Flags().StringVar(&meth, "method", "direct", "direct (the estimator's draws inside the prior support) or mcmc")
+	mcmc.register(cmd.Flags())
 	seed.register(cmd)
 	out.register(cmd.Flags())
 	return cmd
+}
+
+// sampleDirect draws by rejection to the prior support.
+func sampleDirect(cmd *cobra.Command, m *runtime.Model, xs *mat.Dense, n int, seed uint64, batch int) ([]*posterior.Samples, error) {
+	s, err := posterior.NewSampler(m, posterior.SamplerOptions{BatchDraws: batch})
+	if err != nil {
+		return nil, err
+	}
+	defer s.Close()
+	return s.Sample(cmd.Context(), xs, n, seed)
 }
 
 // warnExtrapolating tells the user when an observation lies far outside

@@ -20,14 +20,27 @@
 // below 2^53, so that clients parsing JSON numbers as doubles read them
 // exactly.
 //
-// Client mistakes get 4xx: malformed JSON or unknown fields 400, a wrong
-// dimension or a value outside the float32 range 400, too many samples 400,
-// an unknown model 404, a wrong method 405, a body over the limit 413, an
-// observation whose posterior mass inside the prior is too small to sample
-// 422. A full server answers 503 with Retry-After (the limit protects the
-// server as a whole, not one client's quota, so it is not 429), as does a
-// request that runs past its time limit. Other failures are 500, panics
-// included: a handler's panic is logged and never stops the server.
+// Client mistakes get 4xx: malformed JSON, unknown fields, a null, a wrong
+// dimension or a value outside the float32 range in x or θ 400 (naming
+// the element), too many samples 400, an unknown model 404, a wrong method
+// 405, a body not received within BodyTimeout 408, a body over
+// MaxBodyBytes or work over MaxWork 413, a header over MaxHeaderBytes 431,
+// an observation whose posterior mass inside the prior is too small to
+// sample 422. A full server answers 503 with Retry-After (the limit
+// protects the server as a whole, not one client's quota, so it is not
+// 429), as does a request that runs past its time limit. Other failures are
+// 500, panics included: a handler's panic is logged and never stops the
+// server. Every error the handler writes is JSON; net/http itself answers
+// a malformed request line or header, or a header over 16 times
+// MaxHeaderBytes, in plain text before any handler runs.
+//
+// Every request is bounded before the server allocates for it: its body
+// by MaxBodyBytes and BodyTimeout (a request takes one of the
+// MaxConcurrent slots only once its body is in), its samples by
+// MaxSamples, its work by MaxWork, its time by Timeout.
+//
+// Reload brings the served models in line with the directory without
+// failing a request; the command line calls it on SIGHUP.
 //
 // A Server is safe for concurrent use.
 package serve

@@ -173,14 +173,6 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request) (*[]byte, erro
 		}
 	}
 	*buf = b
-	if err == io.EOF {
-		// Once the body is in, net/http reads ahead on the connection to
-		// see the client leave; a deadline left set would cut that read
-		// and cancel the request while it is being served. (After a
-		// failed read it stays: net/http then discards what is left of
-		// the body, which must not wait for a stalled client.)
-		rc.SetReadDeadline(time.Time{})
-	}
 	switch {
 	case err != io.EOF:
 		putBuf(buf)
@@ -192,6 +184,12 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request) (*[]byte, erro
 		putBuf(buf)
 		return nil, tooLarge
 	}
+	// Once the body is in, net/http reads ahead on the connection to see
+	// the client leave; a deadline left set would cut that read and cancel
+	// the request while it is being served. (After an error it stays:
+	// net/http then discards what is left of the body, which must not
+	// wait for a stalled client.)
+	rc.SetReadDeadline(time.Time{})
 	return buf, nil
 }
 

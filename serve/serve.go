@@ -295,7 +295,7 @@ func (s *Server) Load() error {
 	s.loadMu.Lock()
 	defer s.loadMu.Unlock()
 	if s.models.Load() != nil || s.closed {
-		return errors.New("serve: models already loaded")
+		return errors.New("serve: models already loaded, or the server closed")
 	}
 	paths, err := s.scan()
 	if err != nil {

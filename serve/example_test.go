@@ -24,8 +24,10 @@ func ExampleServer() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	// Then: curl -d '{"x":[0.1,0.2],"n":100,"seed":1}' localhost:8080/v1/models/two_moons/sample
-	if err := s.ListenAndServe(ctx, ":8080"); err != nil {
+	// "" listens on serve.DefaultAddr, 127.0.0.1:8080; ":8080" would
+	// listen on every interface. Then:
+	// curl -d '{"x":[0.1,0.2],"n":100,"seed":1}' localhost:8080/v1/models/two_moons/sample
+	if err := s.ListenAndServe(ctx, ""); err != nil {
 		log.Fatal(err)
 	}
 }

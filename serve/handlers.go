@@ -2,6 +2,7 @@ package serve
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"sort"
 	"strconv"
@@ -11,7 +12,9 @@ import (
 
 // routes builds the mux. Every pattern also gets a method-less twin that
 // answers 405 in JSON (the mux's own 405 is plain text), and "/" answers
-// 404 in JSON.
+// 404 in JSON. A new route is one line of the table: its handler decodes
+// its body with decode, finds its model with s.model and bounds its work
+// with s.work before it allocates.
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
 	for _, rt := range []struct {
@@ -28,9 +31,11 @@ func (s *Server) routes() http.Handler {
 		{http.MethodGet, "/readyz", false, s.readyz},
 		{http.MethodGet, "/metrics", false, s.serveMetrics},
 	} {
+		// The twin's 405s count under the route's own label: one series
+		// per route.
 		pattern := rt.method + " " + rt.path
 		mux.Handle(pattern, s.endpoint(pattern, rt.limited, rt.h))
-		mux.Handle(rt.path, s.endpoint(rt.path, false, methodNotAllowed(rt.method)))
+		mux.Handle(rt.path, s.endpoint(pattern, false, methodNotAllowed(rt.method)))
 	}
 	mux.Handle("/", s.endpoint("unmatched", false, func(w *statusWriter, r *http.Request) error {
 		return errorf(http.StatusNotFound, "no route %s %s; see GET /v1/models", r.Method, r.URL.Path)
@@ -48,19 +53,48 @@ func methodNotAllowed(allow string) handlerFunc {
 	}
 }
 
-// model finds the model the path names.
+// model finds the model the path names and holds it for the request:
+// call release when done. A model replaced or removed by Reload is closed
+// once its last request has released it.
 func (s *Server) model(r *http.Request) (*model, error) {
-	ms := s.loaded()
-	if ms == nil {
-		return nil, errorf(http.StatusServiceUnavailable, "models are still loading")
-	}
 	name := r.PathValue("name")
-	m, ok := ms[name]
-	if !ok {
-		return nil, errorf(http.StatusNotFound, "unknown model %q; GET /v1/models lists them", name)
+	for {
+		p := s.models.Load()
+		if p == nil {
+			return nil, errorf(http.StatusServiceUnavailable, "models are still loading")
+		}
+		m, ok := (*p)[name]
+		if !ok {
+			return nil, errorf(http.StatusNotFound, "unknown model %q; GET /v1/models lists them", name)
+		}
+		if m.acquire() {
+			return m, nil
+		}
+		// m was retired after p was read: by Reload, which has stored
+		// the new map already, or by closing.
+		if s.models.Load() == p {
+			return nil, errorf(http.StatusServiceUnavailable, "the server is shutting down")
+		}
 	}
-	return m, nil
 }
+
+// work checks the work of a request to m, evals evaluations of the model,
+// against MaxWork (see Config.MaxWork); what says what they are.
+func (s *Server) work(m *model, evals int, what func() string) error {
+	dims := m.info.ThetaDim + m.info.XDim
+	if evals > s.cfg.MaxWork/dims {
+		return errorf(http.StatusRequestEntityTooLarge,
+			"request too large: %s, %d model evaluations × %d dimensions, over the server's limit of %d per request; split it into smaller requests",
+			what(), evals, dims, s.cfg.MaxWork)
+	}
+	return nil
+}
+
+// obsWork is the fixed work of one observation, in model evaluations: on
+// the sample route an observation costs about as much as 45 draws beyond
+// its own (its stream, its share of a call padded to runtime.Lanes rows,
+// its checks), measured with n = 1 against n = 100,000.
+const obsWork = 64
 
 // ModelSummary is one entry of GET /v1/models.
 type ModelSummary struct {
@@ -92,6 +126,7 @@ func (s *Server) getModel(w *statusWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	defer m.release()
 	return writeJSON(w, http.StatusOK, m.info)
 }
 
@@ -126,15 +161,16 @@ type SampleResult struct {
 }
 
 func (s *Server) sample(w *statusWriter, r *http.Request) error {
+	var req SampleRequest
+	if err := decode(r, &req); err != nil {
+		return err
+	}
 	m, err := s.model(r)
 	if err != nil {
 		return err
 	}
-	var req SampleRequest
-	if err := s.decode(w, r, &req); err != nil {
-		return err
-	}
-	xs, err := observations(req.X, m.info.XDim)
+	defer m.release()
+	xs, err := matrix(req.X, "x", m.info.XDim, true)
 	if err != nil {
 		return err
 	}
@@ -148,6 +184,11 @@ func (s *Server) sample(w *statusWriter, r *http.Request) error {
 	if n > s.cfg.MaxSamples || n*rows > s.cfg.MaxSamples {
 		return errorf(http.StatusBadRequest, "n × observations = %d × %d exceeds the limit of %d samples per request",
 			n, rows, s.cfg.MaxSamples)
+	}
+	if err := s.work(m, rows*(n+obsWork), func() string {
+		return fmt.Sprintf("%d observations × (n = %d + %d per observation)", rows, n, obsWork)
+	}); err != nil {
+		return err
 	}
 	seed := s.seed(req.Seed)
 	res, err := m.sampler.Sample(r.Context(), xs, n, seed)
@@ -212,14 +253,16 @@ func AppendSampleResponse(dst []byte, model string, seed uint64, res []*posterio
 }
 
 // LogProbRequest is the body of POST /v1/models/{name}/log_prob: rows of θ
-// scored under the posterior of one observation X. Leakage divides by the
-// estimator's mass inside the prior support, estimated by sampling with
-// Seed (optional).
+// ([[...], ...]) scored under the posterior of one observation X ([...]).
+// Leakage divides by the estimator's mass inside the prior support,
+// estimated by sampling with Seed (optional). X and Theta are raw JSON so
+// that the server can refuse a null in them, which encoding/json reads
+// as 0.
 type LogProbRequest struct {
-	X       []float64   `json:"x"`
-	Theta   [][]float64 `json:"theta"`
-	Leakage bool        `json:"leakage,omitempty"`
-	Seed    *uint64     `json:"seed,omitempty"`
+	X       json.RawMessage `json:"x"`
+	Theta   json.RawMessage `json:"theta"`
+	Leakage bool            `json:"leakage,omitempty"`
+	Seed    *uint64         `json:"seed,omitempty"`
 }
 
 // LogProbResponse holds log p(θ|x) per row of θ; null for a θ outside the
@@ -232,29 +275,41 @@ type LogProbResponse struct {
 }
 
 func (s *Server) logProb(w *statusWriter, r *http.Request) error {
+	var req LogProbRequest
+	if err := decode(r, &req); err != nil {
+		return err
+	}
 	m, err := s.model(r)
 	if err != nil {
 		return err
 	}
-	var req LogProbRequest
-	if err := s.decode(w, r, &req); err != nil {
-		return err
-	}
-	if err := vector("x", req.X, m.info.XDim); err != nil {
-		return err
-	}
-	if len(req.Theta) > s.cfg.MaxSamples {
-		return errorf(http.StatusBadRequest, "theta has %d rows, more than the limit of %d per request", len(req.Theta), s.cfg.MaxSamples)
-	}
-	theta, err := matrix("theta", req.Theta, m.info.ThetaDim)
+	defer m.release()
+	x, err := vector(req.X, "x", m.info.XDim)
 	if err != nil {
+		return err
+	}
+	theta, err := matrix(req.Theta, "theta", m.info.ThetaDim, false)
+	if err != nil {
+		return err
+	}
+	rows := theta.RawMatrix().Rows
+	if rows > s.cfg.MaxSamples {
+		return errorf(http.StatusBadRequest, "theta has %d rows, more than the limit of %d per request", rows, s.cfg.MaxSamples)
+	}
+	evals := rows + obsWork
+	if req.Leakage {
+		evals += s.cfg.Posterior.LeakageDraws
+	}
+	if err := s.work(m, evals, func() string {
+		return fmt.Sprintf("%d θ rows + %d for the observation + %d leakage draws", rows, obsWork, evals-rows-obsWork)
+	}); err != nil {
 		return err
 	}
 	var seed uint64
 	if req.Leakage {
 		seed = s.seed(req.Seed)
 	}
-	lp, err := m.post.LogProb(r.Context(), theta, req.X, req.Leakage, posterior.Source(seed, 0))
+	lp, err := m.post.LogProb(r.Context(), theta, x, req.Leakage, posterior.Source(seed, 0))
 	if err != nil {
 		return err
 	}
@@ -274,10 +329,15 @@ func (s *Server) logProb(w *statusWriter, r *http.Request) error {
 	return nil
 }
 
-// MAPRequest is the body of POST /v1/models/{name}/map.
+// mapOptions are the map route's settings (posterior's defaults), spelt
+// out for its work bound.
+var mapOptions = posterior.MAPOptions{Candidates: 1000, Starts: 4, MaxEvaluations: 2000}
+
+// MAPRequest is the body of POST /v1/models/{name}/map. X is an array of
+// numbers.
 type MAPRequest struct {
-	X    []float64 `json:"x"`
-	Seed *uint64   `json:"seed,omitempty"`
+	X    json.RawMessage `json:"x"`
+	Seed *uint64         `json:"seed,omitempty"`
 }
 
 // MAPResponse is the posterior mode estimate and its log-density.
@@ -289,19 +349,27 @@ type MAPResponse struct {
 }
 
 func (s *Server) mapEstimate(w *statusWriter, r *http.Request) error {
+	var req MAPRequest
+	if err := decode(r, &req); err != nil {
+		return err
+	}
 	m, err := s.model(r)
 	if err != nil {
 		return err
 	}
-	var req MAPRequest
-	if err := s.decode(w, r, &req); err != nil {
+	defer m.release()
+	x, err := vector(req.X, "x", m.info.XDim)
+	if err != nil {
 		return err
 	}
-	if err := vector("x", req.X, m.info.XDim); err != nil {
+	o := mapOptions
+	if err := s.work(m, obsWork+o.Candidates+o.Starts*o.MaxEvaluations, func() string {
+		return fmt.Sprintf("%d candidates + %d starts × %d evaluations + %d for the observation", o.Candidates, o.Starts, o.MaxEvaluations, obsWork)
+	}); err != nil {
 		return err
 	}
 	seed := s.seed(req.Seed)
-	res, err := m.post.MAP(r.Context(), req.X, posterior.MAPOptions{}, posterior.Source(seed, 0))
+	res, err := m.post.MAP(r.Context(), x, mapOptions, posterior.Source(seed, 0))
 	if err != nil {
 		return err
 	}

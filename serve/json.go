@@ -79,10 +79,10 @@ func appendString(b []byte, s string) []byte {
 }
 
 // decode reads the JSON request body into dst: one object, no unknown
-// fields (a misspelt "seed" must not be silently ignored), within the
-// body limit.
-func (s *Server) decode(w http.ResponseWriter, r *http.Request, dst any) error {
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes))
+// fields (a misspelt "seed" must not be silently ignored). The endpoint
+// has read the body already, within its limits.
+func decode(r *http.Request, dst any) error {
+	dec := json.NewDecoder(r.Body)
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(dst); err != nil {
 		return decodeError(err)
@@ -98,13 +98,10 @@ func (s *Server) decode(w http.ResponseWriter, r *http.Request, dst any) error {
 
 func decodeError(err error) error {
 	var (
-		tooBig *http.MaxBytesError
 		syntax *json.SyntaxError
 		typ    *json.UnmarshalTypeError
 	)
 	switch {
-	case errors.As(err, &tooBig):
-		return errorf(http.StatusRequestEntityTooLarge, "request body exceeds the limit of %d bytes", tooBig.Limit)
 	case errors.Is(err, io.EOF):
 		return errorf(http.StatusBadRequest, "empty request body, want a JSON object")
 	case errors.Is(err, io.ErrUnexpectedEOF):
@@ -122,75 +119,169 @@ func decodeError(err error) error {
 	return errorf(http.StatusBadRequest, "%s", trimJSON(err))
 }
 
-// vector checks one observation or θ: its length and that every value is a
-// float32, the models' precision (a finite float64 such as 1e300 is not).
-func vector(name string, v []float64, dim int) error {
-	if v == nil {
-		return errorf(http.StatusBadRequest, "%s is required", name)
+// The fields x and theta are read by a parser of their own rather than into
+// []float64: encoding/json reads a null element as 0 and says nothing, and
+// its errors cannot name the element at fault.
+
+// scanner walks the JSON value of one field, which the decoder has already
+// checked to be well-formed.
+type scanner struct {
+	b []byte
+	i int
+}
+
+// peek skips white space and returns the next byte, 0 at the end.
+func (s *scanner) peek() byte {
+	for s.i < len(s.b) && (s.b[s.i] == ' ' || s.b[s.i] == '\t' || s.b[s.i] == '\n' || s.b[s.i] == '\r') {
+		s.i++
 	}
-	if len(v) != dim {
-		return errorf(http.StatusBadRequest, "%s has %d values, the model expects %d", name, len(v), dim)
+	if s.i < len(s.b) {
+		return s.b[s.i]
 	}
-	for j, f := range v {
-		if g := float64(float32(f)); math.IsInf(g, 0) || math.IsNaN(g) {
-			return errorf(http.StatusBadRequest, "%s[%d] = %g is outside the float32 range of the model", name, j, f)
+	return 0
+}
+
+// kind names the JSON value at the scanner, for errors.
+func (s *scanner) kind() string {
+	switch c := s.peek(); {
+	case c == 'n':
+		return "null"
+	case c == '"':
+		return "a string"
+	case c == 't' || c == 'f':
+		return "a boolean"
+	case c == '{':
+		return "an object"
+	case c == '[':
+		return "an array"
+	case c == '-' || c >= '0' && c <= '9':
+		return "a number"
+	}
+	return "missing"
+}
+
+// path names element k of field name, in row row (-1: a flat array).
+func path(name string, row, k int) string {
+	if row < 0 {
+		return fmt.Sprintf("%s[%d]", name, k)
+	}
+	return fmt.Sprintf("%s[%d][%d]", name, row, k)
+}
+
+// list reads an array of dim numbers, each within the float32 range of the
+// models, and appends them to dst. It reads past dim values only to count
+// them for the error.
+func (s *scanner) list(dst []float64, name string, row, dim int) ([]float64, error) {
+	whole := name
+	if row >= 0 {
+		whole = fmt.Sprintf("%s[%d]", name, row)
+	}
+	if s.peek() != '[' {
+		return nil, errorf(http.StatusBadRequest, "%s is %s, want an array of %d numbers", whole, s.kind(), dim)
+	}
+	s.i++
+	k := 0
+	if s.peek() == ']' {
+		s.i++
+	} else {
+		for ; ; k++ {
+			if c := s.peek(); c != '-' && (c < '0' || c > '9') {
+				return nil, errorf(http.StatusBadRequest, "%s is %s, want a number", path(name, row, k), s.kind())
+			}
+			j := s.i
+			for j < len(s.b) && s.b[j] != ',' && s.b[j] != ']' && s.b[j] != ' ' && s.b[j] != '\t' && s.b[j] != '\n' && s.b[j] != '\r' {
+				j++
+			}
+			tok := s.b[s.i:j]
+			s.i = j
+			v, err := strconv.ParseFloat(string(tok), 64)
+			// A finite float64 such as 1e300 is no float32 either.
+			if g := float64(float32(v)); err != nil || math.IsInf(g, 0) || math.IsNaN(g) {
+				return nil, errorf(http.StatusBadRequest, "%s = %s is outside the float32 range of the model", path(name, row, k), tok)
+			}
+			if k < dim {
+				dst = append(dst, v)
+			}
+			c := s.peek()
+			s.i++
+			if c == ']' {
+				k++
+				break
+			}
+			if c != ',' {
+				return nil, errorf(http.StatusBadRequest, "%s: malformed array", whole)
+			}
 		}
+	}
+	if k != dim {
+		return nil, errorf(http.StatusBadRequest, "%s has %d values, the model expects %d", whole, k, dim)
+	}
+	return dst, nil
+}
+
+// required reports a missing or null field.
+func (s *scanner) required(name, want string) error {
+	if c := s.peek(); c == 0 || c == 'n' {
+		return errorf(http.StatusBadRequest, "%s is required: %s", name, want)
 	}
 	return nil
 }
 
-// matrix checks rows of equal length dim and packs them into a matrix.
-func matrix(name string, rows [][]float64, dim int) (*mat.Dense, error) {
-	if len(rows) == 0 {
-		return nil, errorf(http.StatusBadRequest, "%s is required: an array of arrays of %d numbers", name, dim)
-	}
-	data := make([]float64, 0, len(rows)*dim)
-	for i, row := range rows {
-		if err := vector(fmt.Sprintf("%s[%d]", name, i), row, dim); err != nil {
-			return nil, err
-		}
-		data = append(data, row...)
-	}
-	return mat.NewDense(len(rows), dim, data), nil
-}
-
-// observations parses x given as one observation ([...]) or several
-// ([[...], ...]).
-func observations(raw json.RawMessage, dim int) (*mat.Dense, error) {
-	nested := false
-	for i, c := range raw {
-		if c == ' ' || c == '\t' || c == '\n' || c == '\r' {
-			continue
-		}
-		if c != '[' {
-			break // null, a number, …: the single-vector path names the problem
-		}
-		for _, c := range raw[i+1:] {
-			if c != ' ' && c != '\t' && c != '\n' && c != '\r' {
-				nested = c == '['
-				break
-			}
-		}
-		break
-	}
-	if len(raw) == 0 || string(raw) == "null" {
-		return nil, errorf(http.StatusBadRequest, "x is required: %d numbers, or an array of such arrays", dim)
-	}
-	if nested {
-		var rows [][]float64
-		if err := json.Unmarshal(raw, &rows); err != nil {
-			return nil, errorf(http.StatusBadRequest, "x: want an array of arrays of %d numbers: %v", dim, trimJSON(err))
-		}
-		return matrix("x", rows, dim)
-	}
-	var x []float64
-	if err := json.Unmarshal(raw, &x); err != nil {
-		return nil, errorf(http.StatusBadRequest, "x: want %d numbers, or an array of such arrays: %v", dim, trimJSON(err))
-	}
-	if err := vector("x", x, dim); err != nil {
+// vector reads field name, an array of dim numbers.
+func vector(raw []byte, name string, dim int) ([]float64, error) {
+	s := &scanner{b: raw}
+	if err := s.required(name, fmt.Sprintf("%d numbers", dim)); err != nil {
 		return nil, err
 	}
-	return mat.NewDense(1, dim, x), nil
+	return s.list(make([]float64, 0, dim), name, -1, dim)
+}
+
+// matrix reads field name, an array of arrays of dim numbers, into a
+// matrix; with flat set, one array of dim numbers is also accepted, as a
+// matrix of one row.
+func matrix(raw []byte, name string, dim int, flat bool) (*mat.Dense, error) {
+	s := &scanner{b: raw}
+	want := fmt.Sprintf("an array of arrays of %d numbers", dim)
+	if flat {
+		want = fmt.Sprintf("%d numbers, or an array of such arrays", dim)
+	}
+	if err := s.required(name, want); err != nil {
+		return nil, err
+	}
+	if s.peek() != '[' {
+		return nil, errorf(http.StatusBadRequest, "%s is %s, want %s", name, s.kind(), want)
+	}
+	s.i++
+	first := s.peek()
+	if flat && first != '[' {
+		s.i--
+		x, err := s.list(make([]float64, 0, dim), name, -1, dim)
+		if err != nil {
+			return nil, err
+		}
+		return mat.NewDense(1, dim, x), nil
+	}
+	if first == ']' {
+		return nil, errorf(http.StatusBadRequest, "%s is required: %s", name, want)
+	}
+	var data []float64
+	rows := 0
+	for {
+		var err error
+		if data, err = s.list(data, name, rows, dim); err != nil {
+			return nil, err
+		}
+		rows++
+		c := s.peek()
+		s.i++
+		if c == ']' {
+			break
+		}
+		if c != ',' {
+			return nil, errorf(http.StatusBadRequest, "%s: malformed array", name)
+		}
+	}
+	return mat.NewDense(rows, dim, data), nil
 }
 
 func trimJSON(err error) string { return strings.TrimPrefix(err.Error(), "json: ") }

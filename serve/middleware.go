@@ -1,11 +1,14 @@
 package serve
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
+	"os"
 	"runtime/debug"
 	"strconv"
 	"time"
@@ -106,6 +109,21 @@ func (s *Server) endpoint(route string, limited bool, h handlerFunc) http.Handle
 			s.metrics.observe(lat, route, w.code, d.Seconds())
 			s.accessLog(r, id, route, w, d)
 		}()
+		if n := headerBytes(r); n > s.cfg.MaxHeaderBytes {
+			s.writeError(w, errorf(http.StatusRequestHeaderFieldsTooLarge,
+				"request header of %d bytes exceeds the limit of %d bytes", n, s.cfg.MaxHeaderBytes), id)
+			return
+		}
+		// The body is read before the request takes a slot, so that
+		// clients sending slowly cannot hold the slots.
+		body, err := s.readBody(w, r)
+		if err != nil {
+			w.Header().Set("Connection", "close")
+			s.writeError(w, err, id)
+			return
+		}
+		defer putBuf(body)
+		r.Body = io.NopCloser(bytes.NewReader(*body))
 		if limited {
 			select {
 			case s.slots <- struct{}{}:
@@ -126,6 +144,65 @@ func (s *Server) endpoint(route string, limited bool, h handlerFunc) http.Handle
 			s.writeError(w, err, id)
 		}
 	})
+}
+
+// readBody reads the request body, within MaxBodyBytes and BodyTimeout,
+// into a pooled buffer (putBuf it when done).
+func (s *Server) readBody(w http.ResponseWriter, r *http.Request) (*[]byte, error) {
+	limit := s.cfg.MaxBodyBytes
+	tooLarge := errorf(http.StatusRequestEntityTooLarge, "request body exceeds the limit of %d bytes", limit)
+	if r.ContentLength > limit {
+		return nil, tooLarge
+	}
+	// A writer without a connection (httptest's) cannot take a deadline,
+	// and needs none.
+	rc := http.NewResponseController(w)
+	rc.SetReadDeadline(time.Now().Add(s.cfg.BodyTimeout))
+	buf := getBuf()
+	b, err := (*buf)[:0], error(nil)
+	lr := io.LimitReader(r.Body, limit+1)
+	for {
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+		var n int
+		n, err = lr.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err != nil {
+			break
+		}
+	}
+	*buf = b
+	switch {
+	case err != io.EOF:
+		putBuf(buf)
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			return nil, errorf(http.StatusRequestTimeout, "request body not received within %v", s.cfg.BodyTimeout)
+		}
+		return nil, errorf(http.StatusBadRequest, "reading the request body: %v", err)
+	case int64(len(b)) > limit:
+		putBuf(buf)
+		return nil, tooLarge
+	}
+	// Once the body is in, net/http reads ahead on the connection to see
+	// the client leave; a deadline left set would cut that read and cancel
+	// the request while it is being served. (After an error it stays:
+	// net/http then discards what is left of the body, which must not
+	// wait for a stalled client.)
+	rc.SetReadDeadline(time.Time{})
+	return buf, nil
+}
+
+// headerBytes is the size of the request line and header as sent, give or
+// take the spaces.
+func headerBytes(r *http.Request) int {
+	n := len(r.Method) + len(r.RequestURI) + len(r.Proto) + len(r.Host) + 12
+	for k, vs := range r.Header {
+		for _, v := range vs {
+			n += len(k) + len(v) + 4
+		}
+	}
+	return n
 }
 
 // writeError answers {"error": msg}; 503s carry Retry-After.

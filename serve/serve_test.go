@@ -102,13 +102,14 @@ func TestErrors(t *testing.T) {
 		{"two values", "POST", "/v1/models/small/sample", `{"x":[0,0,0],"n":1} {}`, 400, "more than one JSON value"},
 		{"x missing", "POST", "/v1/models/small/sample", `{"n":1}`, 400, "x is required"},
 		{"x null", "POST", "/v1/models/small/sample", `{"x":null,"n":1}`, 400, "x is required"},
-		{"x string", "POST", "/v1/models/small/sample", `{"x":"0,0,0","n":1}`, 400, "x: want 3 numbers"},
+		{"x string", "POST", "/v1/models/small/sample", `{"x":"0,0,0","n":1}`, 400, "x is a string, want 3 numbers"},
 		{"x short", "POST", "/v1/models/small/sample", `{"x":[0,0],"n":1}`, 400, "x has 2 values, the model expects 3"},
 		{"x empty", "POST", "/v1/models/small/sample", `{"x":[],"n":1}`, 400, "x has 0 values"},
 		{"x ragged", "POST", "/v1/models/small/sample", `{"x":[[0,0,0],[0,0]],"n":1}`, 400, "x[1] has 2 values"},
-		{"x nested strings", "POST", "/v1/models/small/sample", `{"x":[["a"]],"n":1}`, 400, "x: want an array of arrays"},
-		{"x beyond float32", "POST", "/v1/models/small/sample", `{"x":[0,1e300,0],"n":1}`, 400, "x[1] = 1e+300 is outside the float32 range"},
-		{"x beyond float64", "POST", "/v1/models/small/sample", `{"x":[0,1e400,0],"n":1}`, 400, "x: want 3 numbers"},
+		{"x nested strings", "POST", "/v1/models/small/sample", `{"x":[["a"]],"n":1}`, 400, "x[0][0] is a string, want a number"},
+		{"x mixed", "POST", "/v1/models/small/sample", `{"x":[[0,0,0],1],"n":1}`, 400, "x[1] is a number, want an array of 3 numbers"},
+		{"x beyond float32", "POST", "/v1/models/small/sample", `{"x":[0,1e300,0],"n":1}`, 400, "x[1] = 1e300 is outside the float32 range"},
+		{"x beyond float64", "POST", "/v1/models/small/sample", `{"x":[0,1e400,0],"n":1}`, 400, "x[1] = 1e400 is outside the float32 range"},
 		{"n missing", "POST", "/v1/models/small/sample", `{"x":[0,0,0]}`, 400, "n is required"},
 		{"n zero", "POST", "/v1/models/small/sample", `{"x":[0,0,0],"n":0}`, 400, "n = 0, want at least 1"},
 		{"n negative", "POST", "/v1/models/small/sample", `{"x":[0,0,0],"n":-5}`, 400, "n = -5"},
@@ -118,10 +119,11 @@ func TestErrors(t *testing.T) {
 		{"n huge", "POST", "/v1/models/small/sample", `{"x":[0,0,0],"n":9223372036854775807}`, 400, "exceeds the limit"},
 		{"seed negative", "POST", "/v1/models/small/sample", `{"x":[0,0,0],"n":1,"seed":-1}`, 400, `field "seed"`},
 		{"body too large", "POST", "/v1/models/small/sample", big, 413, "exceeds the limit of 1048576 bytes"},
-		{"log_prob x nested", "POST", "/v1/models/small/log_prob", `{"x":[[0,0,0]],"theta":[[0,0]]}`, 400, `field "x"`},
+		{"log_prob x nested", "POST", "/v1/models/small/log_prob", `{"x":[[0,0,0]],"theta":[[0,0]]}`, 400, "x[0] is an array, want a number"},
 		{"log_prob x short", "POST", "/v1/models/small/log_prob", `{"x":[0],"theta":[[0,0]]}`, 400, "x has 1 values"},
 		{"log_prob theta missing", "POST", "/v1/models/small/log_prob", `{"x":[0,0,0]}`, 400, "theta is required"},
-		{"log_prob theta flat", "POST", "/v1/models/small/log_prob", `{"x":[0,0,0],"theta":[0,0]}`, 400, `field "theta`},
+		{"log_prob theta flat", "POST", "/v1/models/small/log_prob", `{"x":[0,0,0],"theta":[0,0]}`, 400, "theta[0] is a number, want an array of 2 numbers"},
+		{"log_prob theta empty", "POST", "/v1/models/small/log_prob", `{"x":[0,0,0],"theta":[]}`, 400, "theta is required"},
 		{"log_prob theta short", "POST", "/v1/models/small/log_prob", `{"x":[0,0,0],"theta":[[0,0],[0]]}`, 400, "theta[1] has 1 values, the model expects 2"},
 		{"log_prob theta beyond float32", "POST", "/v1/models/small/log_prob", `{"x":[0,0,0],"theta":[[0,-1e39]]}`, 400, "theta[0][1]"},
 		{"log_prob too many", "POST", "/v1/models/small/log_prob", `{"x":[0,0,0],"theta":[` + strings.Repeat("[0,0],", 1000) + `[0,0]]}`, 400, "theta has 1001 rows"},
@@ -475,6 +477,7 @@ func TestMetrics(t *testing.T) {
 	sampleResp(t, h, `{"x":[0,0,0],"n":5}`)
 	sampleResp(t, h, `{"x":[[0,0,0],[1,1,1]],"n":7}`)
 	do(h, "GET", "/nowhere", "")
+	do(h, "GET", "/v1/models/small/sample", "")
 	w := do(h, "GET", "/metrics", "")
 	if w.Code != 200 {
 		t.Fatalf("status %d", w.Code)
@@ -484,7 +487,8 @@ func TestMetrics(t *testing.T) {
 		`amortize_samples_served_total{model="small"} 19`,
 		`amortize_http_requests_total{code="200",route="POST /v1/models/{name}/sample"} 2`,
 		`amortize_http_requests_total{code="404",route="unmatched"} 1`,
-		`amortize_http_request_duration_seconds_count{route="POST /v1/models/{name}/sample"} 2`,
+		`amortize_http_requests_total{code="405",route="POST /v1/models/{name}/sample"} 1`,
+		`amortize_http_request_duration_seconds_count{route="POST /v1/models/{name}/sample"} 3`,
 		`amortize_models_loaded 1`,
 		`amortize_sample_batch_draws_count{model="small"}`,
 		`go_goroutines`,
@@ -493,27 +497,18 @@ func TestMetrics(t *testing.T) {
 			t.Errorf("metrics lack %q", want)
 		}
 	}
-}
-
-// blockingRequest starts a sample request whose body stays open until the
-// returned function is called; it reports the status on the channel.
-func blockingRequest(h http.Handler) (release func(), status <-chan int) {
-	pr, pw := io.Pipe()
-	done := make(chan int, 1)
-	go func() {
-		w := httptest.NewRecorder()
-		h.ServeHTTP(w, httptest.NewRequest("POST", "/v1/models/small/sample", pr))
-		done <- w.Code
-	}()
-	pw.Write([]byte(`{"x":[0,0,0],`))
-	return func() { pw.Write([]byte(`"n":3}`)); pw.Close() }, done
+	// One series per route: none under a pattern without its method.
+	for _, line := range strings.Split(body, "\n") {
+		if strings.Contains(line, `route="/`) {
+			t.Errorf("series under a bare pattern: %s", line)
+		}
+	}
 }
 
 func TestBusy(t *testing.T) {
 	s := newServer(t, Config{MaxConcurrent: 1})
 	h := s.Handler()
-	release, status := blockingRequest(h)
-	// The pipe write above returned once the handler read it: the slot is taken.
+	s.slots <- struct{}{} // a request in progress
 	w := do(h, "POST", "/v1/models/small/sample", `{"x":[0,0,0],"n":1}`)
 	if w.Code != 503 || w.Header().Get("Retry-After") != "1" {
 		t.Errorf("second request: %d, Retry-After %q", w.Code, w.Header().Get("Retry-After"))
@@ -524,13 +519,7 @@ func TestBusy(t *testing.T) {
 	if w := do(h, "GET", "/healthz", ""); w.Code != 200 {
 		t.Errorf("healthz while busy: %d", w.Code)
 	}
-	if got := value(t, s.metrics.inFlight); got != 1 {
-		t.Errorf("in flight %v, want 1", got)
-	}
-	release()
-	if code := <-status; code != 200 {
-		t.Errorf("first request: %d", code)
-	}
+	<-s.slots
 	if w := do(h, "POST", "/v1/models/small/sample", `{"x":[0,0,0],"n":1}`); w.Code != 200 {
 		t.Errorf("request after release: %d %s", w.Code, w.Body)
 	}
@@ -672,25 +661,10 @@ func TestServeShutdown(t *testing.T) {
 		t.Fatal(err)
 	}
 	lb := serveLoopback(t, s)
-	base, stop, served := lb.base, lb.stop, lb.served
+	stop, served := lb.stop, lb.served
 
-	client := &http.Client{Transport: &http.Transport{}}
-	pr, pw := io.Pipe()
-	status := make(chan int, 1)
-	go func() {
-		resp, err := client.Post(base+"/v1/models/small/sample", "application/json", pr)
-		if err != nil {
-			status <- -1
-			return
-		}
-		io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		status <- resp.StatusCode
-	}()
-	pw.Write([]byte(`{"x":[0,0,0],`))
-	for value(t, s.metrics.inFlight) != 1 {
-		time.Sleep(time.Millisecond)
-	}
+	// The request is in its handler once the server asks for its body.
+	c := startRequest(t, lb.addr, "/v1/models/small/sample", `{"x":[0,0,0],"n":4}`)
 
 	stop()
 	// Shutdown closes the listener first: wait for it, then finish the
@@ -708,15 +682,12 @@ func TestServeShutdown(t *testing.T) {
 		t.Fatalf("Serve returned %v with a request in flight", err)
 	default:
 	}
-	pw.Write([]byte(`"n":4}`))
-	pw.Close()
-	if code := <-status; code != 200 {
-		t.Errorf("in-flight request: status %d", code)
+	if resp := c.finish(t); resp.StatusCode != 200 {
+		t.Errorf("in-flight request: status %d", resp.StatusCode)
 	}
 	if err := <-served; err != nil {
 		t.Errorf("Serve: %v", err)
 	}
-	client.CloseIdleConnections()
 
 	deadline := time.Now().Add(5 * time.Second)
 	for goruntime.NumGoroutine() > before && time.Now().Before(deadline) {

@@ -97,7 +97,7 @@ func UI(cfg UIConfig) (http.Handler, error) {
 		}
 		names := []string{}
 		for _, e := range entries {
-			if !modelName(e.Name()) {
+			if !isModelFile(e.Name()) {
 				continue
 			}
 			if f := openFile(cfg.Models, e.Name()); f != nil {
@@ -110,7 +110,7 @@ func UI(cfg UIConfig) (http.Handler, error) {
 		json.NewEncoder(w).Encode(names)
 	})
 	mux.HandleFunc("GET /models/{file}", func(w http.ResponseWriter, r *http.Request) {
-		if name := r.PathValue("file"); modelName(name) {
+		if name := r.PathValue("file"); isModelFile(name) {
 			serveFile(w, r, cfg.Models, name)
 		} else {
 			http.NotFound(w, r)
@@ -123,8 +123,8 @@ func UI(cfg UIConfig) (http.Handler, error) {
 	}), nil
 }
 
-// modelName reports whether the UI lists and serves a file of this name.
-func modelName(name string) bool {
+// isModelFile reports whether the UI lists and serves a file of this name.
+func isModelFile(name string) bool {
 	return strings.HasSuffix(name, ".onnx") && !strings.HasPrefix(name, ".")
 }
 

@@ -443,6 +443,30 @@ func TestServe(t *testing.T) {
 	if err != nil || resp.StatusCode != 200 || len(sr.Results[0].Samples) != 3 {
 		t.Fatalf("status %d, %+v, %v", resp.StatusCode, sr, err)
 	}
+
+	// SIGHUP reloads the directory: the server lives on and serves a file
+	// added since it started.
+	data, err := os.ReadFile(f.model)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(f.dir, "added.onnx"), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd.Process.Signal(syscall.SIGHUP)
+	added := 0
+	for deadline := time.Now().Add(20 * time.Second); added != 200 && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		resp, err := http.Get(base + "/v1/models/added")
+		if err != nil {
+			t.Fatalf("after SIGHUP: %v; logs:\n%s", err, logs.String())
+		}
+		resp.Body.Close()
+		added = resp.StatusCode
+	}
+	if added != 200 {
+		t.Fatalf("the model added before SIGHUP: status %d; logs:\n%s", added, logs.String())
+	}
+
 	cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case err := <-exited:
@@ -455,6 +479,16 @@ func TestServe(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), `"route":"POST /v1/models/{name}/sample"`) {
 		t.Errorf("no request log line:\n%s", logs.String())
+	}
+}
+
+// TestServeAddr: the server listens on the loopback interface unless told
+// otherwise.
+func TestServeAddr(t *testing.T) {
+	f := newFixture(t)
+	help := f.ok(t, "serve", "--help").stdout
+	if !strings.Contains(help, `(default "127.0.0.1:8080")`) {
+		t.Errorf("serve --help does not show the loopback default address:\n%s", help)
 	}
 }
 

@@ -3,7 +3,6 @@ package cli
 import (
 	"log/slog"
 	"os"
-	goruntime "runtime"
 
 	"github.com/amortize/amortize/examples/browser"
 	"github.com/amortize/amortize/posterior"
@@ -38,9 +37,15 @@ Errors are {"error": "..."}: 4xx for mistakes in the request, 503 (with
 Retry-After) when --max-concurrent requests are already running or a request
 exceeds --timeout, 500 for server faults. Requests without a seed get one,
 returned in the response. SIGINT or SIGTERM stops accepting connections and
-lets in-flight requests finish within --shutdown-timeout. One log line per
-request goes to stderr.`,
-		Example: `  amortize-infer serve --models ./models --addr :8080
+lets in-flight requests finish and closes the models within
+--shutdown-timeout, then exits even if a request is stuck. SIGHUP reloads
+--models: new and changed files are opened, removed ones dropped, and
+requests in progress finish on the model they started with. One log line
+per request goes to stderr.
+
+The server listens on 127.0.0.1:8080 unless --addr says otherwise: serving
+other machines takes --addr :8080 (every interface) or a chosen address.`,
+		Example: `  amortize-infer serve --models ./models
   curl -s localhost:8080/v1/models/two_moons/sample -d '{"x":[0.1,0.2],"n":100,"seed":1}'
   amortize-infer serve --models ./models --addr 127.0.0.1:9000 --max-samples 1000000 --log-format json`,
 		Args: cobra.NoArgs,
@@ -73,19 +78,6 @@ request goes to stderr.`,
 			if cfg.Runtime, err = g.options(); err != nil {
 				return err
 			}
-			// One Go processor more than the onnxruntime workers: while
-			// every worker's thread is inside a call, the spare one keeps
-			// reading and answering requests. It cut the p99 at 16 clients
-			// from 46–59 to 13–16 ms, and at 64 from 36–114 to 36–45 ms,
-			// at about the same throughput.
-			procs := goruntime.GOMAXPROCS(0)
-			if cfg.Workers == 0 {
-				cfg.Workers = procs
-			}
-			if cfg.Runtime.Workers == 0 {
-				cfg.Runtime.Workers = procs
-			}
-			defer goruntime.GOMAXPROCS(goruntime.GOMAXPROCS(procs + 1))
 			s, err := serve.New(cfg)
 			if err != nil {
 				return UsageError{err}
@@ -97,17 +89,21 @@ request goes to stderr.`,
 				}
 				s.MountUI(h)
 			}
+			stop := reloadOnHangup(s, cfg.Logger)
+			defer stop()
 			return s.ListenAndServe(cmd.Context(), addr)
 		},
 	}
 	f := cmd.Flags()
 	f.StringVar(&cfg.Dir, "models", "", "directory of *.onnx model files (required)")
-	f.StringVar(&addr, "addr", ":8080", "listen address")
+	f.StringVar(&addr, "addr", serve.DefaultAddr, "listen address (:8080 listens on every interface)")
 	f.Int64Var(&cfg.MaxBodyBytes, "max-body", serve.DefaultMaxBodyBytes, "largest request body in bytes (413 beyond)")
+	f.DurationVar(&cfg.BodyTimeout, "body-timeout", serve.DefaultBodyTimeout, "time to receive a request body (408 beyond)")
+	f.IntVar(&cfg.MaxWork, "max-work", serve.DefaultMaxWork, "most work per request: model evaluations × (θ + x dimensions); see the serve package docs (413 beyond)")
 	f.IntVar(&cfg.MaxSamples, "max-samples", serve.DefaultMaxSamples, "most samples per request (n × observations) and θ rows per log_prob request")
 	f.IntVar(&cfg.MaxConcurrent, "max-concurrent", serve.DefaultMaxConcurrent, "model requests in progress at once (503 beyond)")
 	f.DurationVar(&cfg.Timeout, "timeout", serve.DefaultTimeout, "time limit of one request")
-	f.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", serve.DefaultShutdownTimeout, "grace period for in-flight requests on SIGINT/SIGTERM")
+	f.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", serve.DefaultShutdownTimeout, "grace period for in-flight requests and closing the models on SIGINT/SIGTERM")
 	f.IntVar(&cfg.BatchDraws, "batch-draws", posterior.DefaultBatchDraws, "most draws per round of onnxruntime calls shared by concurrent sample requests")
 	f.IntVar(&cfg.Workers, "workers", 0, "sampling goroutines per model (0: one per core)")
 	f.StringVar(&logFormat, "log-format", "text", "log format: text or json")

@@ -232,6 +232,9 @@ func TestContract(t *testing.T) {
 		}), "too large", nil},
 		{"unknown op", edit(t, m, func(mp *onnxpb.ModelProto) {
 			mp.Graph.Node[0].OpType = proto.String("NoSuchOp")
+		}), "operator NoSuchOp is not allowed", nil},
+		{"broken node", edit(t, m, func(mp *onnxpb.ModelProto) {
+			mp.Graph.Node[0].Input = nil
 		}), "onnxruntime cannot load it", nil},
 	} {
 		t.Run(c.name, func(t *testing.T) {

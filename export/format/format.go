@@ -37,7 +37,7 @@ const Domain = ""
 // cannot loop, read files or call custom kernels.
 var Ops = []string{
 	"Abs", "Add", "Cast", "Concat", "ConstantOfShape", "CumSum", "Div", "Exp",
-	"Gather", "GatherElements", "GreaterOrEqual", "Log", "MatMul", "Max", "Min",
+	"Gather", "GatherElements", "GreaterOrEqual", "Log", "MatMul", "Max",
 	"Mod", "Mul", "Neg", "Pad", "ReduceMax", "ReduceSum", "Relu", "Reshape",
 	"Shape", "Sigmoid", "Slice", "Softmax", "Softplus", "Split", "Sqrt", "Sub",
 	"Tanh",

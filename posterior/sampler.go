@@ -101,7 +101,7 @@ func NewSampler(m *runtime.Model, opts SamplerOptions) (*Sampler, error) {
 	if s.maxDraws == 0 {
 		s.maxDraws = DefaultBatchDraws
 	}
-	s.maxDraws = roundUp(s.maxDraws, runtime.Lanes)
+	s.maxDraws = callDraws(m, roundUp(s.maxDraws, runtime.Lanes))
 	workers := opts.Workers
 	if workers == 0 {
 		workers = goruntime.GOMAXPROCS(0)

@@ -223,7 +223,10 @@ func Decode(lookup func(key string) (string, bool)) (*Metadata, error) {
 	if string(m.Prior) == "null" {
 		m.Prior = nil
 	}
-	return &m, m.Validate()
+	if err := m.Validate(); err != nil {
+		return nil, err
+	}
+	return &m, nil
 }
 
 func checkVersion(v string) error {

@@ -125,7 +125,9 @@ func FuzzCommandOutput(f *testing.F) {
 	})
 }
 
-func rowOf(m *mat.Dense, i int) *mat.Dense { return m.Slice(i, i+1, 0, m.RawMatrix().Cols).(*mat.Dense) }
+func rowOf(m *mat.Dense, i int) *mat.Dense {
+	return m.Slice(i, i+1, 0, m.RawMatrix().Cols).(*mat.Dense)
+}
 
 type fuzzSource struct{}
 

@@ -146,7 +146,9 @@ func ScanCSV(r io.Reader, thetaDim, chunkRows int, fn func(chunk *Dataset) error
 		chunkRows = csvChunkRows
 	}
 	for {
-		data, rows, err := s.read(make([]float64, 0, min(chunkRows, csvChunkRows)*cols), chunkRows)
+		// Sized by the values a chunk holds, but no more than 2^16 before
+		// rows back them: a header alone must not size an allocation.
+		data, rows, err := s.read(make([]float64, 0, min(min(chunkRows, csvChunkRows)*cols, 1<<16)), chunkRows)
 		if err != nil {
 			return err
 		}

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/amortize/amortize/simulator"
@@ -132,3 +133,25 @@ func rowOf(m *mat.Dense, i int) *mat.Dense {
 type fuzzSource struct{}
 
 func (fuzzSource) Uint64() uint64 { return 7 }
+
+// TestReadCSVWideHeader: a header of 2^20 columns (2 MiB) and one row
+// reads with memory the rows back, not 4096 rows' worth of the header.
+func TestReadCSVWideHeader(t *testing.T) {
+	const cols = 1 << 20
+	var b bytes.Buffer
+	for j := range cols {
+		if j > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString("c")
+	}
+	b.WriteByte('\n')
+	b.WriteString(strings.Repeat("0,", cols-1) + "0\n")
+	d, err := simulator.ReadCSV(&b, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Len() != 1 || len(d.XNames) != cols-1 {
+		t.Fatalf("%d rows, %d x columns", d.Len(), len(d.XNames))
+	}
+}

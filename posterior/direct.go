@@ -91,6 +91,22 @@ func NewDirect(m *runtime.Model, opts DirectOptions) (*Direct, error) {
 	return &Direct{model: m, prior: p, opts: opts, leakage: map[string]float64{}}, nil
 }
 
+// MaxSampleValues bounds the θ values one sampling call returns, samples
+// × observations × θ dimension (1 GiB of float64): a larger request is an
+// ErrInput before anything is allocated for it.
+const MaxSampleValues = 1 << 27
+
+func checkCount(n, rows, d int) error {
+	switch {
+	case n < 1:
+		return fmt.Errorf("%w: %d samples requested", ErrInput, n)
+	case n > MaxSampleValues/d/rows:
+		return fmt.Errorf("%w: %d samples for %d observations of θ dimension %d exceed the limit of %d values",
+			ErrInput, n, rows, d, MaxSampleValues)
+	}
+	return nil
+}
+
 // maxCallValues bounds the noise values, and the θ values, of one runtime
 // call: a model of many noise or θ columns gets fewer draws per call,
 // rather than buffers its file's dimensions size (64 MiB each at most).
@@ -137,8 +153,8 @@ func (d *Direct) SampleBatched(ctx context.Context, xs *mat.Dense, n int, src ra
 	if err := d.checkX(xs); err != nil {
 		return nil, err
 	}
-	if n < 1 {
-		return nil, fmt.Errorf("%w: %d samples requested", ErrInput, n)
+	if err := checkCount(n, xs.RawMatrix().Rows, d.model.ThetaDim()); err != nil {
+		return nil, err
 	}
 	if d.opts.Timeout > 0 {
 		var cancel context.CancelFunc

@@ -6,9 +6,12 @@
 // Close releases it; a closed Model returns ErrClosed.
 //
 // Open checks a file in Go before onnxruntime parses it: the protobuf, the
-// contract's metadata, inputs and outputs, and every stored tensor (sizes
-// that match their dimensions, no external data). Bytes that fail are an
-// ErrContract and never reach onnxruntime's C++ code.
+// contract's metadata and its size limits, inputs and outputs, every stored
+// tensor (sizes that match their dimensions, no external data, in
+// subgraphs too) and every operator (the exporter's set, format.Ops, and
+// no functions or other domains). Bytes that fail are an ErrContract and
+// never reach onnxruntime's C++ code (docs/FORMAT.md, "What a reader
+// accepts").
 //
 // The onnxruntime library is loaded once per process (FindLibrary says
 // from where). Its usage telemetry is switched off (ORT_DISABLE_TELEMETRY=1)

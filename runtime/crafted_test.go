@@ -207,6 +207,26 @@ func crafted(tb testing.TB) []craftedFile {
 			`node "branch_leak" attribute "value": ` + external_},
 		{"subgraph_sparse_external", build(func(mp *onnxpb.ModelProto) { ifLeak(mp, sparseAttr) }),
 			`node "branch_leak" attribute "sparse_value": sparse tensor: values: ` + external_},
+		{"tensors_attribute_external", build(func(mp *onnxpb.ModelProto) {
+			a := attr("extra", onnxpb.AttributeProto_TENSORS)
+			a.Tensors = []*onnxpb.TensorProto{leakTensor("leak")}
+			mp.Graph.Node[0].Attribute = append(mp.Graph.Node[0].Attribute, a)
+		}), `attribute "extra": ` + external_},
+		{"sparse_tensors_attribute_external", build(func(mp *onnxpb.ModelProto) {
+			a := attr("extra", onnxpb.AttributeProto_SPARSE_TENSORS)
+			a.SparseTensors = []*onnxpb.SparseTensorProto{leakSparse()}
+			mp.Graph.Node[0].Attribute = append(mp.Graph.Node[0].Attribute, a)
+		}), `attribute "extra": sparse tensor: values: ` + external_},
+		{"subgraphs_too_deep", build(func(mp *onnxpb.ModelProto) {
+			// If nodes nested 10 deep, the innermost holding the leak.
+			a := denseAttr()
+			for range 10 {
+				g := branch(a)
+				a = attr("then_branch", onnxpb.AttributeProto_GRAPH)
+				a.G = g
+			}
+			mp.Graph.Node[0].Attribute = append(mp.Graph.Node[0].Attribute, a)
+		}), "subgraphs nested deeper than 8"},
 		{"loop_huge_trip_count", build(func(mp *onnxpb.ModelProto) {
 			g := mp.Graph
 			g.Initializer = append(g.Initializer,

@@ -22,6 +22,8 @@ func FuzzUnmarshal(f *testing.F) {
 		`{"type":"multivariate_normal","mean":[0],"cov":[[0]]}`,
 		`{"type":"box_uniform","low":[1],"high":[0]}`,
 		`{"type":"independent","marginals":[]}`,
+		// σ² overflows: the log density was NaN.
+		`{"type":"independent","marginals":[{"family":"normal","params":[0,1e308]},{"family":"lognormal","params":[0,1e308]}]}`,
 		`{"type":"beta"}`, `{"type":null}`, `null`, `[]`, `{`, `{"type":"box_uniform","low":[0],"high":[1],"x":1}`,
 	} {
 		f.Add([]byte(s))

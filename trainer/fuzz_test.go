@@ -7,8 +7,11 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/amortize/amortize/models"
 )
 
 // FuzzCheckpoint resumes a short run from fuzzed checkpoint bytes: the run
@@ -53,11 +56,28 @@ func FuzzCheckpoint(f *testing.F) {
 		f.Add(b.Bytes())
 	}
 	opts.Resume, opts.MaxEpochs = true, 3
+	e, err := models.New(spec)
+	if err != nil {
+		f.Fatal(err)
+	}
+	defaulted, err := opts.withDefaults()
+	if err != nil {
+		f.Fatal(err)
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		o := opts
 		o.CheckpointPath = filepath.Join(t.TempDir(), "run.ckpt")
 		if err := os.WriteFile(o.CheckpointPath, data, 0o644); err != nil {
 			t.Fatal(err)
+		}
+		// Restoring alone first: it is fast, and most inputs end there.
+		st := &state[float32]{e: e, spec: e.Spec(), opts: defaulted, dataHash: fingerprint(theta, x)}
+		st.opts.CheckpointPath = o.CheckpointPath
+		if ok, err := st.restore(theta.RawMatrix().Rows); !ok || err != nil {
+			if ok || err == nil || !errors.Is(err, ErrCheckpoint) && !strings.Contains(err.Error(), "trainer") {
+				t.Fatalf("restore: %v, %v", ok, err)
+			}
+			return
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		defer cancel()

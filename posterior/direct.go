@@ -91,7 +91,39 @@ func NewDirect(m *runtime.Model, opts DirectOptions) (*Direct, error) {
 	if p.Dim() != m.ThetaDim() {
 		return nil, fmt.Errorf("%w: prior dimension %d, model θ dimension %d", ErrInput, p.Dim(), m.ThetaDim())
 	}
+	opts.MaxBatch = callDraws(m, opts.MaxBatch)
 	return &Direct{model: m, prior: p, opts: opts, leakage: map[string]float64{}}, nil
+}
+
+// MaxSampleValues bounds the θ values one sampling call returns, samples
+// × observations × θ dimension (1 GiB of float64): a larger request is an
+// ErrInput before anything is allocated for it.
+const MaxSampleValues = 1 << 27
+
+func checkCount(n, rows, d int) error {
+	switch {
+	case n < 1:
+		return fmt.Errorf("%w: %d samples requested", ErrInput, n)
+	case n > MaxSampleValues/d/rows:
+		return fmt.Errorf("%w: %d samples for %d observations of θ dimension %d exceed the limit of %d values",
+			ErrInput, n, rows, d, MaxSampleValues)
+	}
+	return nil
+}
+
+// maxCallValues bounds the noise values, and the θ values, of one runtime
+// call: a model of many noise or θ columns gets fewer draws per call,
+// rather than buffers its file's dimensions size (64 MiB each at most).
+const maxCallValues = 1 << 24
+
+// callDraws caps draws, the draws of one runtime call, at maxCallValues
+// for m, keeping a whole multiple of runtime.Lanes when it cuts.
+func callDraws(m *runtime.Model, draws int) int {
+	return capDraws(draws, max(m.Metadata().Noise.Dim(), m.ThetaDim()))
+}
+
+func capDraws(draws, cols int) int {
+	return min(draws, max(maxCallValues/cols/runtime.Lanes*runtime.Lanes, runtime.Lanes))
 }
 
 // Samples are the accepted draws for one observation.
@@ -129,8 +161,8 @@ func (d *Direct) SampleBatched(ctx context.Context, xs *mat.Dense, n int, src ra
 	if err := d.checkX(xs); err != nil {
 		return nil, err
 	}
-	if n < 1 {
-		return nil, fmt.Errorf("%w: %d samples requested", ErrInput, n)
+	if err := checkCount(n, xs.RawMatrix().Rows, d.model.ThetaDim()); err != nil {
+		return nil, err
 	}
 	if d.opts.Timeout > 0 {
 		var cancel context.CancelFunc
@@ -327,20 +359,25 @@ func (d *Direct) logMass(ctx context.Context, x []float64, src rand.Source) (flo
 		return 0, err
 	}
 	n := d.opts.LeakageDraws
-	draws, _, err := d.model.Sample(f32(x), 1, n, src)
-	if err != nil {
-		return 0, err
-	}
 	dim := d.model.ThetaDim()
 	theta := make([]float64, dim)
 	in := 0
-	for s := range n {
-		for j := range dim {
-			theta[j] = float64(draws[s*dim+j])
+	// In calls of at most MaxBatch draws: one source, so the same draws.
+	for done := 0; done < n; {
+		k := min(n-done, d.opts.MaxBatch)
+		draws, _, err := d.model.Sample(f32(x), 1, k, src)
+		if err != nil {
+			return 0, err
 		}
-		if d.prior.InSupport(theta) {
-			in++
+		for s := range k {
+			for j := range dim {
+				theta[j] = float64(draws[s*dim+j])
+			}
+			if d.prior.InSupport(theta) {
+				in++
+			}
 		}
+		done += k
 	}
 	if in == 0 {
 		return 0, fmt.Errorf("%w: none of %d draws for this x is inside the prior support", ErrLowAcceptance, n)

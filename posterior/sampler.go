@@ -101,7 +101,7 @@ func NewSampler(m *runtime.Model, opts SamplerOptions) (*Sampler, error) {
 	if s.maxDraws == 0 {
 		s.maxDraws = DefaultBatchDraws
 	}
-	s.maxDraws = roundUp(s.maxDraws, runtime.Lanes)
+	s.maxDraws = callDraws(m, roundUp(s.maxDraws, runtime.Lanes))
 	workers := opts.Workers
 	if workers == 0 {
 		workers = goruntime.GOMAXPROCS(0)
@@ -129,10 +129,9 @@ func (s *Sampler) Sample(ctx context.Context, xs *mat.Dense, n int, seed uint64)
 	switch {
 	case rows < 1 || xd != m.XDim():
 		return nil, fmt.Errorf("%w: x is %d×%d, the model expects rows of %d", ErrInput, rows, xd, m.XDim())
-	case n < 1:
-		return nil, fmt.Errorf("%w: %d samples requested", ErrInput, n)
-	case n > math.MaxInt32/d/rows:
-		return nil, fmt.Errorf("%w: %d samples for %d observations is too many", ErrInput, n, rows)
+	}
+	if err := checkCount(n, rows, d); err != nil {
+		return nil, err
 	}
 	x := make([]float32, rows*xd)
 	for i := range rows {

@@ -27,3 +27,24 @@ func TestGroups(t *testing.T) {
 		}
 	}
 }
+
+// TestCapDraws: the draws of one call never need more than maxCallValues
+// values per column count, whatever the file declares, and the defaults of
+// models of real sizes are left alone.
+func TestCapDraws(t *testing.T) {
+	for _, c := range []struct{ draws, cols, want int }{
+		{DefaultBatchDraws, 3, DefaultBatchDraws},
+		{100_000, 10, 100_000},
+		{100_000, 1000, 16768},  // 2^24/1000 = 16777, down to a multiple of 16
+		{100_000, 100_000, 160}, // the format's largest noise
+		{2048, 1 << 40, 16},     // at least one multiple of Lanes
+	} {
+		got := capDraws(c.draws, c.cols)
+		if got != c.want {
+			t.Errorf("capDraws(%d, %d) = %d, want %d", c.draws, c.cols, got, c.want)
+		}
+		if got > 16 && got*c.cols > maxCallValues {
+			t.Errorf("capDraws(%d, %d) = %d: %d values", c.draws, c.cols, got, got*c.cols)
+		}
+	}
+}

@@ -61,7 +61,7 @@ var families = map[string]family{
 		d := distuv.Normal{Mu: p[0], Sigma: p[1]}
 		return marginal{
 			support: realLine,
-			logProb: d.LogProb,
+			logProb: func(x float64) float64 { return normalLogProb(x, p[0], p[1]) },
 			draw:    func(src rand.Source) float64 { d := d; d.Src = src; return d.Rand() },
 		}, nil
 	}},
@@ -72,7 +72,7 @@ var families = map[string]family{
 		d := distuv.LogNormal{Mu: p[0], Sigma: p[1]}
 		return marginal{
 			support: positive,
-			logProb: d.LogProb,
+			logProb: func(x float64) float64 { l := math.Log(x); return normalLogProb(l, p[0], p[1]) - l },
 			draw:    func(src rand.Source) float64 { d := d; d.Src = src; return d.Rand() },
 		}, nil
 	}},
@@ -104,6 +104,14 @@ var families = map[string]family{
 			draw:    func(src rand.Source) float64 { return betaDraw(d.Alpha, d.Beta, src) },
 		}, nil
 	}},
+}
+
+// normalLogProb is log N(x; mu, sigma) computed from the standardised
+// value: gonum's divides (x−mu)² by sigma², which are both +Inf, so NaN, for
+// a sigma such as 1e308.
+func normalLogProb(x, mu, sigma float64) float64 {
+	z := (x - mu) / sigma
+	return -0.5*z*z - math.Log(sigma) - 0.5*math.Log(2*math.Pi)
 }
 
 var positive = interval{lo: 0, hi: math.Inf(1), openLo: true, openHi: true}

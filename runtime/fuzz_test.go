@@ -1,12 +1,17 @@
 package runtime_test
 
 import (
+	"context"
 	"math/rand/v2"
 	"testing"
+	"time"
 
 	"github.com/amortize/amortize/export"
+	"github.com/amortize/amortize/posterior"
+	"github.com/amortize/amortize/prior"
 	"github.com/amortize/amortize/runtime"
 	"github.com/amortize/amortize/runtime/runtimetest"
+	"gonum.org/v1/gonum/mat"
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 )
@@ -28,6 +33,9 @@ func FuzzOpen(f *testing.F) {
 			b[at] ^= 0xff
 			f.Add(b)
 		}
+	}
+	for _, c := range crafted(f) {
+		f.Add(c.data)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) { openAndRun(t, data) })
 }
@@ -61,17 +69,50 @@ func FuzzOpenGraph(f *testing.F) {
 	})
 }
 
+// openAndRun opens a file and, when it opens, uses it as a service would:
+// a raw call, posterior samples and scores, with and without the leakage
+// correction, through the Sampler and Direct. A file that opens may still
+// fail to evaluate (its graph was altered); it must do so with an error,
+// in bounded time and memory.
 func openAndRun(t *testing.T, data []byte) {
-	m, err := runtime.OpenBytes(data, runtime.Options{Threads: 1})
+	m, err := runtime.OpenBytes(data, runtime.Options{Threads: 1, Workers: 1})
 	if err != nil {
 		runtimetest.SkipNoLibrary(t, err)
 		return
 	}
 	defer m.Close()
-	x := make([]float32, m.XDim())
-	theta := make([]float32, m.ThetaDim())
+	d, xd := m.ThetaDim(), m.XDim()
+	x := make([]float32, xd)
+	theta := make([]float32, d)
 	noise := m.Noise(nil, 1, rand.NewPCG(1, 1))
-	// A file that opens may still fail to evaluate (its graph was
-	// altered); it must do so with an error.
 	m.Run(x, 1, theta, 1, noise, 1, nil)
+
+	p := m.Prior()
+	if p == nil {
+		low, high := make([]float64, d), make([]float64, d)
+		for i := range d {
+			low[i], high[i] = -1e6, 1e6
+		}
+		if p, err = prior.NewBoxUniform(low, high); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	xs := mat.NewDense(2, xd, nil)
+	// Few draws before judging an observation hopeless: a broken graph's
+	// samples may all leave the support.
+	opts := posterior.DirectOptions{Prior: p, MinProposals: 64, MinAcceptance: 0.01, MaxBatch: 256, LeakageDraws: 64}
+	post, err := posterior.NewDirect(m, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	post.SampleBatched(ctx, xs, 3, rand.NewPCG(2, 2))
+	post.LogProb(ctx, mat.NewDense(2, d, nil), make([]float64, xd), true, rand.NewPCG(3, 3))
+	s, err := posterior.NewSampler(m, posterior.SamplerOptions{Prior: p, MinProposals: 64, MinAcceptance: 0.01, BatchDraws: 256, Workers: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	s.Sample(ctx, xs, 3, 4)
 }

@@ -36,10 +36,77 @@ func parse(data []byte) (*onnxpb.ModelProto, *format.Metadata, error) {
 	if err := checkIO(g, meta); err != nil {
 		return nil, nil, err
 	}
+	// Stored tensors first: a file that asks for external data is said
+	// to, whatever else is wrong with it.
 	if err := checkGraph(g, 0); err != nil {
 		return nil, nil, fmt.Errorf("%w: %v", ErrContract, err)
 	}
+	if err := checkOps(&mp); err != nil {
+		return nil, nil, fmt.Errorf("%w: %v", ErrContract, err)
+	}
 	return &mp, meta, nil
+}
+
+// allowedOps is format.Ops as a set.
+var allowedOps = func() map[string]bool {
+	s := make(map[string]bool, len(format.Ops))
+	for _, op := range format.Ops {
+		s[op] = true
+	}
+	return s
+}()
+
+// checkOps accepts only what the exporter writes: the operators of
+// format.Ops in the default domain at format.Opset, and no model-local
+// functions or training graphs. Other operators can loop for ever (Loop,
+// a trip count of 2^62), read files or run custom kernels.
+func checkOps(mp *onnxpb.ModelProto) error {
+	if fs := mp.GetFunctions(); len(fs) > 0 {
+		return fmt.Errorf("model-local functions are not allowed (the file defines %q)", fs[0].GetName())
+	}
+	if len(mp.GetTrainingInfo()) > 0 {
+		return fmt.Errorf("training_info is not allowed")
+	}
+	imports := mp.GetOpsetImport()
+	if len(imports) != 1 || imports[0].GetDomain() != format.Domain || imports[0].GetVersion() != format.Opset {
+		var got []string
+		for _, o := range imports {
+			got = append(got, fmt.Sprintf("%q version %d", o.GetDomain(), o.GetVersion()))
+		}
+		return fmt.Errorf("opset imports %v: the contract has exactly the default domain \"\" at version %d", got, format.Opset)
+	}
+	return checkNodes(mp.GetGraph(), 0)
+}
+
+func checkNodes(g *onnxpb.GraphProto, depth int) error {
+	if depth > maxDepth {
+		return fmt.Errorf("subgraphs nested deeper than %d", maxDepth)
+	}
+	for _, n := range g.GetNode() {
+		if n.GetDomain() != format.Domain || !allowedOps[n.GetOpType()] {
+			op := n.GetOpType()
+			if n.GetDomain() != format.Domain {
+				op = n.GetDomain() + "." + op
+			}
+			return fmt.Errorf("node %q: operator %s is not allowed (a model file uses only %v)", n.GetName(), op, format.Ops)
+		}
+		for _, a := range n.GetAttribute() {
+			for _, sub := range subgraphs(a) {
+				if err := checkNodes(sub, depth+1); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
+func subgraphs(a *onnxpb.AttributeProto) []*onnxpb.GraphProto {
+	gs := a.GetGraphs()
+	if a.GetG() != nil {
+		gs = append(slices.Clip(gs), a.GetG())
+	}
+	return gs
 }
 
 func readMetadata(props []*onnxpb.StringStringEntryProto) (*format.Metadata, error) {
@@ -113,6 +180,17 @@ func checkIO(g *onnxpb.GraphProto, meta *format.Metadata) error {
 			return fmt.Errorf("%w: it has no %s (a %s file needs %v)", ErrContract, name, meta.Method, slices.Sorted(maps.Keys(want)))
 		}
 	}
+	// An input no caller feeds fails every call; one with an initializer
+	// of its name has a default, as a later minor version may add.
+	inits := make(map[string]bool, len(g.GetInitializer()))
+	for _, t := range g.GetInitializer() {
+		inits[t.GetName()] = true
+	}
+	for _, v := range g.GetInput() {
+		if !slices.Contains(format.Inputs, v.GetName()) && !inits[v.GetName()] {
+			return fmt.Errorf("%w: graph input %q is not in the contract (inputs %v) and has no initializer", ErrContract, v.GetName(), format.Inputs)
+		}
+	}
 	return nil
 }
 
@@ -140,30 +218,69 @@ func checkGraph(g *onnxpb.GraphProto, depth int) error {
 			return fmt.Errorf("initializer %q: %w", t.GetName(), err)
 		}
 	}
+	for _, t := range g.GetSparseInitializer() {
+		if err := checkSparse(t); err != nil {
+			return fmt.Errorf("sparse initializer %q: %w", t.GetValues().GetName(), err)
+		}
+	}
 	if len(g.GetSparseInitializer()) > 0 {
 		return fmt.Errorf("sparse initializers are not part of the contract")
 	}
 	for _, n := range g.GetNode() {
 		for _, a := range n.GetAttribute() {
-			ts := a.GetTensors()
-			if a.GetT() != nil {
-				ts = append(ts, a.GetT())
+			if err := checkAttribute(a); err != nil {
+				return fmt.Errorf("node %q attribute %q: %w", n.GetName(), a.GetName(), err)
 			}
-			for _, t := range ts {
-				if err := checkTensor(t); err != nil {
-					return fmt.Errorf("node %q attribute %q: %w", n.GetName(), a.GetName(), err)
-				}
-			}
-			gs := a.GetGraphs()
-			if a.GetG() != nil {
-				gs = append(gs, a.GetG())
-			}
-			for _, sub := range gs {
+			for _, sub := range subgraphs(a) {
 				if err := checkGraph(sub, depth+1); err != nil {
 					return err
 				}
 			}
 		}
+	}
+	return nil
+}
+
+// checkAttribute checks the tensors an attribute stores, whatever its
+// declared type says: onnxruntime reads the field that is set.
+func checkAttribute(a *onnxpb.AttributeProto) error {
+	ts := a.GetTensors()
+	if a.GetT() != nil {
+		ts = append(slices.Clip(ts), a.GetT())
+	}
+	for _, t := range ts {
+		if err := checkTensor(t); err != nil {
+			return err
+		}
+	}
+	sts := a.GetSparseTensors()
+	if a.GetSparseTensor() != nil {
+		sts = append(slices.Clip(sts), a.GetSparseTensor())
+	}
+	for _, t := range sts {
+		if err := checkSparse(t); err != nil {
+			return fmt.Errorf("sparse tensor: %w", err)
+		}
+	}
+	return nil
+}
+
+// checkSparse checks a sparse tensor's values and indices as stored
+// tensors, and its dense dimensions.
+func checkSparse(t *onnxpb.SparseTensorProto) error {
+	for _, part := range []struct {
+		name string
+		t    *onnxpb.TensorProto
+	}{{"values", t.GetValues()}, {"indices", t.GetIndices()}} {
+		if part.t == nil {
+			return fmt.Errorf("no %s", part.name)
+		}
+		if err := checkTensor(part.t); err != nil {
+			return fmt.Errorf("%s: %w", part.name, err)
+		}
+	}
+	if _, err := elements(t.GetDims()); err != nil {
+		return err
 	}
 	return nil
 }
@@ -191,15 +308,9 @@ func checkTensor(t *onnxpb.TensorProto) error {
 	if !ok {
 		return fmt.Errorf("element type %v is not supported", dt)
 	}
-	n := int64(1)
-	for _, d := range t.GetDims() {
-		if d < 0 {
-			return fmt.Errorf("negative dimension in %v", t.GetDims())
-		}
-		if d > 0 && n > math.MaxInt32/d {
-			return fmt.Errorf("dimensions %v are too large", t.GetDims())
-		}
-		n *= d
+	n, err := elements(t.GetDims())
+	if err != nil {
+		return err
 	}
 	if raw := t.GetRawData(); len(raw) > 0 {
 		if int64(len(raw)) != n*size {
@@ -224,4 +335,20 @@ func checkTensor(t *onnxpb.TensorProto) error {
 		return fmt.Errorf("%d values for dimensions %v of %v", got, t.GetDims(), dt)
 	}
 	return nil
+}
+
+// elements is the count of values of a tensor of dims, at most
+// math.MaxInt32.
+func elements(dims []int64) (int64, error) {
+	n := int64(1)
+	for _, d := range dims {
+		if d < 0 {
+			return 0, fmt.Errorf("negative dimension in %v", dims)
+		}
+		if d > 0 && n > math.MaxInt32/d {
+			return 0, fmt.Errorf("dimensions %v are too large", dims)
+		}
+		n *= d
+	}
+	return n, nil
 }

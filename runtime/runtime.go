@@ -6,9 +6,12 @@
 // Close releases it; a closed Model returns ErrClosed.
 //
 // Open checks a file in Go before onnxruntime parses it: the protobuf, the
-// contract's metadata, inputs and outputs, and every stored tensor (sizes
-// that match their dimensions, no external data). Bytes that fail are an
-// ErrContract and never reach onnxruntime's C++ code.
+// contract's metadata and its size limits, inputs and outputs, every stored
+// tensor (sizes that match their dimensions, no external data, in
+// subgraphs too) and every operator (the exporter's set, format.Ops, and
+// no functions or other domains). Bytes that fail are an ErrContract and
+// never reach onnxruntime's C++ code (docs/FORMAT.md, "What a reader
+// accepts").
 //
 // The onnxruntime library is loaded once per process (FindLibrary says
 // from where). Its usage telemetry is switched off (ORT_DISABLE_TELEMETRY=1)
@@ -21,6 +24,7 @@ package runtime
 import (
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math"
 	"math/rand/v2"
@@ -128,15 +132,44 @@ type Model struct {
 
 // Open reads and opens a model file.
 func Open(path string, opts Options) (*Model, error) {
-	data, err := os.ReadFile(path)
+	data, err := readFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("runtime: %w", err)
+		return nil, err
 	}
 	m, err := OpenBytes(data, opts)
 	if err != nil {
 		return nil, fmt.Errorf("%w (file %s)", err, path)
 	}
 	return m, nil
+}
+
+// readFile reads a regular file of at most format.MaxFileBytes: a larger
+// one, or an endless one (/dev/zero, a pipe), is refused, not read.
+func readFile(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("runtime: %w", err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("runtime: %w", err)
+	}
+	tooLarge := fmt.Errorf("%w: %s is larger than %d bytes", ErrContract, path, format.MaxFileBytes)
+	switch {
+	case !fi.Mode().IsRegular():
+		return nil, fmt.Errorf("%w: %s is not a regular file", ErrContract, path)
+	case fi.Size() > format.MaxFileBytes:
+		return nil, tooLarge
+	}
+	data, err := io.ReadAll(io.LimitReader(f, format.MaxFileBytes+1)) // it may grow
+	if err != nil {
+		return nil, fmt.Errorf("runtime: %w", err)
+	}
+	if len(data) > format.MaxFileBytes {
+		return nil, tooLarge
+	}
+	return data, nil
 }
 
 // OpenBytes opens a model file held in memory.
@@ -562,7 +595,7 @@ func (m *Model) Sample(x []float32, b, n int, src rand.Source) (theta, logProb [
 }
 
 func (m *Model) sample(x []float32, b, n int, src rand.Source) (theta, logProb []float32, err error) {
-	if b < 1 || n < 0 || (n > 0 && b > math.MaxInt32/n) {
+	if b < 1 || n < 0 || (n > 0 && b > math.MaxInt32/n/max(m.meta.Noise.Dim(), m.meta.ThetaDim, m.meta.XDim)) {
 		return nil, nil, fmt.Errorf("%w: %d samples for %d observations", ErrInput, n, b)
 	}
 	noise := m.Noise(nil, b*n, src)

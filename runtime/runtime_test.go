@@ -232,6 +232,9 @@ func TestContract(t *testing.T) {
 		}), "too large", nil},
 		{"unknown op", edit(t, m, func(mp *onnxpb.ModelProto) {
 			mp.Graph.Node[0].OpType = proto.String("NoSuchOp")
+		}), "operator NoSuchOp is not allowed", nil},
+		{"broken node", edit(t, m, func(mp *onnxpb.ModelProto) {
+			mp.Graph.Node[0].Input = nil
 		}), "onnxruntime cannot load it", nil},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -557,5 +560,31 @@ func TestSecondLibrary(t *testing.T) {
 	_, err := runtime.OpenBytes(data, runtime.Options{LibraryPath: other})
 	if err == nil || !strings.Contains(err.Error(), "already loaded from "+runtime.LibraryPath()) {
 		t.Errorf("loading a second library: %v", err)
+	}
+}
+
+// TestOpenNotAModelFile checks that Open refuses, without reading them,
+// files that are not regular or are larger than a model file may be.
+func TestOpenNotAModelFile(t *testing.T) {
+	runtimetest.RequireLibrary(t)
+	big := filepath.Join(t.TempDir(), "big.onnx")
+	f, err := os.Create(big)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Sparse: no disk is used.
+	if err := f.Truncate(format.MaxFileBytes + 1); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	for path, want := range map[string]string{
+		os.DevNull:  "is not a regular file",
+		t.TempDir(): "is not a regular file",
+		big:         "is larger than",
+	} {
+		_, err := runtime.Open(path, runtime.Options{})
+		if !errors.Is(err, runtime.ErrContract) || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: error %v, want ErrContract saying %q", path, err, want)
+		}
 	}
 }

@@ -146,7 +146,9 @@ func ScanCSV(r io.Reader, thetaDim, chunkRows int, fn func(chunk *Dataset) error
 		chunkRows = csvChunkRows
 	}
 	for {
-		data, rows, err := s.read(make([]float64, 0, min(chunkRows, csvChunkRows)*cols), chunkRows)
+		// Sized by the values a chunk holds, but no more than 2^16 before
+		// rows back them: a header alone must not size an allocation.
+		data, rows, err := s.read(make([]float64, 0, min(min(chunkRows, csvChunkRows)*cols, 1<<16)), chunkRows)
 		if err != nil {
 			return err
 		}
@@ -207,6 +209,7 @@ func newCSVRows(r io.Reader) (*csvRows, error) {
 		return nil, fmt.Errorf("simulator: csv: %w: %w", ErrFormat, err)
 	}
 	names := make([]string, len(header))
+	seen := make(map[string]int, len(header)) // a scan per name is quadratic in a hostile header's width
 	numeric := true
 	for j, h := range header {
 		h = strings.TrimSpace(h)
@@ -219,9 +222,10 @@ func newCSVRows(r io.Reader) (*csvRows, error) {
 		if _, err := strconv.ParseFloat(h, 64); err != nil {
 			numeric = false
 		}
-		if k := slices.Index(names[:j], h); k >= 0 {
+		if k, dup := seen[h]; dup {
 			return nil, fmt.Errorf("simulator: csv line 1, column %d: %w: column name %q repeats column %d", j+1, ErrFormat, h, k+1)
 		}
+		seen[h] = j
 		names[j] = h
 	}
 	if numeric {

@@ -13,6 +13,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/amortize/amortize/models"
@@ -166,6 +167,9 @@ func (t *state[T]) restore(rows int) (bool, error) {
 	case len(c.TrainRows)+len(c.ValRows) != rows, len(c.ThetaMean) != t.spec.ThetaDim, len(c.XMean) != t.spec.XDim:
 		return false, fmt.Errorf("%w: %s is inconsistent", ErrCheckpoint, o.CheckpointPath)
 	}
+	if err := c.check(rows); err != nil {
+		return false, fmt.Errorf("%w: %s is inconsistent: %v", ErrCheckpoint, o.CheckpointPath, err)
+	}
 	values := make(map[string][]float64)
 	off := 0
 	for _, p := range t.e.Params() {
@@ -204,6 +208,50 @@ func encodeCheckpoint(w io.Writer, c *checkpointFile) error {
 		if _, err := w.Write(b); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// check refuses values a run could not have written, which the run would
+// index or loop by: the rows must split 0…rows−1, counters must not be
+// negative, the z-scoring must be finite with positive scales.
+func (c *checkpointFile) check(rows int) error {
+	seen := make([]bool, rows)
+	for _, r := range append(slices.Clip(c.TrainRows), c.ValRows...) {
+		if r < 0 || r >= rows || seen[r] {
+			return fmt.Errorf("row %d of a split of %d rows", r, rows)
+		}
+		seen[r] = true
+	}
+	if len(c.TrainRows) == 0 {
+		return errors.New("no training rows")
+	}
+	for _, v := range []struct {
+		name string
+		v    int
+	}{{"epoch", c.Epoch}, {"step", c.Step}, {"steps", c.Steps}, {"best epoch", c.BestEpoch},
+		{"epochs since improvement", c.SinceImprovement}, {"Adam's step", c.AdamT}, {"plateau count", c.PlateauBad}} {
+		if v.v < 0 {
+			return fmt.Errorf("%s %d", v.name, v.v)
+		}
+	}
+	for _, z := range [][]float64{c.ThetaMean, c.ThetaStd, c.XMean, c.XStd} {
+		for _, v := range z {
+			if math.IsNaN(v) || math.IsInf(v, 0) {
+				return fmt.Errorf("z-score value %v", v)
+			}
+		}
+	}
+	for _, s := range append(slices.Clip(c.ThetaStd), c.XStd...) {
+		if s <= 0 {
+			return fmt.Errorf("z-score scale %v", s)
+		}
+	}
+	if len(c.ThetaStd) != len(c.ThetaMean) || len(c.XStd) != len(c.XMean) {
+		return errors.New("z-score means and scales differ in length")
+	}
+	if math.IsNaN(c.LR) || math.IsInf(c.LR, 0) || c.LR < 0 {
+		return fmt.Errorf("learning rate %v", c.LR)
 	}
 	return nil
 }

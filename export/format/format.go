@@ -26,6 +26,38 @@ const (
 	Prefix = "amortize."
 )
 
+// Domain is the one operator-set domain of a model file: ONNX's default
+// domain, imported at version Opset.
+const Domain = ""
+
+// Ops lists, sorted, the operators of Domain a model file may use: exactly
+// those the exporter writes (a test of package export keeps the two
+// equal). Readers reject every other operator, model-local functions and
+// other domains before an ONNX runtime parses the file, so that a file
+// cannot loop, read files or call custom kernels.
+var Ops = []string{
+	"Abs", "Add", "Cast", "Concat", "ConstantOfShape", "CumSum", "Div", "Exp",
+	"Gather", "GatherElements", "GreaterOrEqual", "Log", "MatMul", "Max",
+	"Mod", "Mul", "Neg", "Pad", "ReduceMax", "ReduceSum", "Relu", "Reshape",
+	"Shape", "Sigmoid", "Slice", "Softmax", "Softplus", "Split", "Sqrt", "Sub",
+	"Tanh",
+}
+
+// Limits on the sizes a file declares, far above real models; readers
+// refuse a file beyond them before allocating anything by its numbers.
+const (
+	MaxThetaDim = 10_000  // theta_dim
+	MaxXDim     = 100_000 // x_dim
+	// MaxNoiseDim bounds noise.normal + noise.uniform.
+	MaxNoiseDim = 100_000
+	// MaxNameBytes bounds each θ and x name.
+	MaxNameBytes = 256
+	// MaxSpecBytes bounds the spec's JSON.
+	MaxSpecBytes = 64 << 10
+	// MaxFileBytes bounds a whole file: protobuf's own limit.
+	MaxFileBytes = 2<<30 - 1
+)
+
 // Methods: what the file's network estimates (metadata key method).
 const (
 	MethodNPE = "npe" // q(θ | x): a posterior
@@ -251,7 +283,10 @@ func Decode(lookup func(key string) (string, bool)) (*Metadata, error) {
 	if string(m.Prior) == "null" {
 		m.Prior = nil
 	}
-	return &m, m.Validate()
+	if err := m.Validate(); err != nil {
+		return nil, err
+	}
+	return &m, nil
 }
 
 func checkVersion(v string) error {
@@ -289,6 +324,30 @@ func (m *Metadata) Validate() error {
 	case m.Noise.Normal < 0 || m.Noise.Uniform < 0 || (m.Noise.Dim() < 1) != (m.Method == MethodNRE):
 		// A density samples from noise; a classifier has none.
 		return fmt.Errorf("format: bad noise layout %+v for method %s", m.Noise, m.Method)
+	}
+	return m.checkLimits()
+}
+
+// checkLimits refuses sizes beyond the documented limits. The dims are
+// checked before the per-dimension lists (in Validate's order) would be
+// compared, so none of these numbers has sized anything yet.
+func (m *Metadata) checkLimits() error {
+	for _, l := range []struct {
+		key   string
+		v, hi int
+	}{{"theta_dim", m.ThetaDim, MaxThetaDim}, {"x_dim", m.XDim, MaxXDim},
+		{"noise.normal", m.Noise.Normal, MaxNoiseDim}, {"noise.uniform", m.Noise.Uniform, MaxNoiseDim},
+		{"noise.normal + noise.uniform", m.Noise.Dim(), MaxNoiseDim}, {"spec (bytes)", len(m.Spec), MaxSpecBytes}} {
+		if l.v > l.hi {
+			return fmt.Errorf("format: metadata %s%s is %d, over the limit %d", Prefix, l.key, l.v, l.hi)
+		}
+	}
+	for _, names := range [][]string{m.ThetaNames, m.XNames} {
+		for i, n := range names {
+			if len(n) > MaxNameBytes {
+				return fmt.Errorf("format: name %d is %d bytes, over the limit %d", i, len(n), MaxNameBytes)
+			}
+		}
 	}
 	return nil
 }

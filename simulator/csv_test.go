@@ -4,14 +4,13 @@ import (
 	"bytes"
 	"errors"
 	"math"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
 	"gonum.org/v1/gonum/mat"
 
+	"github.com/amortize/amortize/benchmarks"
 	"github.com/amortize/amortize/simulator"
 )
 
@@ -157,40 +156,12 @@ func TestReadMatrixCSV(t *testing.T) {
 	}
 }
 
-// benchmarksDir returns the shared benchmark data, or skips t without it.
-func benchmarksDir(t *testing.T) string {
-	t.Helper()
-	dir := os.Getenv("AMORTIZE_BENCHMARKS")
-	if dir == "" {
-		root, err := filepath.Abs(".")
-		if err != nil {
-			t.Fatal(err)
-		}
-		for {
-			if _, err := os.Stat(filepath.Join(root, "go.mod")); err == nil {
-				break
-			}
-			parent := filepath.Dir(root)
-			if parent == root {
-				t.Skip("repository root not found")
-			}
-			root = parent
-		}
-		dir = filepath.Join(root, "..", "shared", "benchmarks")
-	}
-	if _, err := os.Stat(dir); err != nil {
-		t.Skipf("benchmark data not available: %v", err)
-	}
-	return dir
-}
-
 func TestReadMatrixCSVBenchmarkFiles(t *testing.T) {
-	dir := filepath.Join(benchmarksDir(t), "two_moons", "obs01")
 	for _, tc := range []struct {
 		file string
 		rows int
 	}{{"observation.csv", 1}, {"true_parameters.csv", 1}, {"reference_posterior_samples.csv", 10000}} {
-		f, err := os.Open(filepath.Join(dir, tc.file))
+		f, err := benchmarks.Open(benchmarks.FS, "two_moons/obs01/"+tc.file)
 		if err != nil {
 			t.Fatal(err)
 		}

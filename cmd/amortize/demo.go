@@ -33,9 +33,6 @@ data is present) and writes a pair plot.`,
 				return err
 			}
 			r.task, r.obs = t, []int{obs}
-			if r.benchDir == "" {
-				r.benchDir = tasks.BenchmarkDir()
-			}
 			if err := os.MkdirAll(r.outDir, 0o755); err != nil {
 				return err
 			}
@@ -64,7 +61,7 @@ data is present) and writes a pair plot.`,
 	fl.IntVar(&r.sims, "sims", 10000, "simulation budget")
 	fl.IntVar(&obs, "obs", 1, "reference observation (1–10)")
 	fl.StringVar(&r.outDir, "out", "demo-out", "output directory")
-	fl.StringVar(&r.benchDir, "bench-dir", "", "reference data directory (default $AMORTIZE_BENCHMARKS or ../shared/benchmarks)")
+	r.registerBenchDir(cmd)
 	fl.IntVar(&r.samples, "samples", 10000, "posterior samples")
 	fl.IntVar(&r.c2stN, "c2st-n", 0, "compare only the first N samples (0: all)")
 	return cmd

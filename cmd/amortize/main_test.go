@@ -12,7 +12,6 @@ import (
 
 	"github.com/amortize/amortize/cmd/internal/cli"
 	"github.com/amortize/amortize/runtime"
-	"github.com/amortize/amortize/simulator/tasks"
 )
 
 func amortize(t *testing.T, args ...string) (string, int) {
@@ -32,9 +31,6 @@ func needLibrary(t *testing.T) {
 // export, reload through onnxruntime, sample, C2ST and the pair plot.
 func TestDemo(t *testing.T) {
 	needLibrary(t)
-	if tasks.BenchmarkDir() == "" {
-		t.Skip("no benchmark reference data")
-	}
 	dir := t.TempDir()
 	out, code := amortize(t, "demo", "--sims", "1000", "--estimator", "maf", "--hidden", "16", "--max-epochs", "5",
 		"--samples", "500", "--out", dir)

@@ -20,14 +20,14 @@ func tasksCmd() *cobra.Command {
 		Short: "List the built-in simulation tasks",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			dir := tasks.BenchmarkDir()
+			refs := tasks.BenchmarkData()
 			for _, name := range tasks.Names() {
 				t, err := tasks.Get(name)
 				if err != nil {
 					return err
 				}
 				ref := ""
-				if dir != "" && t.HasReference(dir) {
+				if t.HasReference(refs) {
 					ref = " (reference posteriors)"
 				}
 				fmt.Fprintf(cmd.OutOrStdout(), "%-20s θ %d, x %d%s\n    %s\n", name, t.Prior.Dim(), t.Simulator.XDim(), ref, t.Description)

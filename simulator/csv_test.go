@@ -121,7 +121,8 @@ func TestCSVMalformed(t *testing.T) {
 		{"empty cell", "a,b\n1,\n", 1, true, []string{"line 2, column 2 (b)"}},
 		{"overflow", "a,b\n1,1e400\n", 1, true, []string{"line 2, column 2", "1e400"}},
 		{"bad quote", "a,b\n1,\"2\n", 1, true, []string{"line 2"}},
-		{"theta dim zero", "a,b\n1,2\n", 0, false, []string{"theta dimension 0 out of range", "between 1 and 1"}},
+		{"theta dim unknown", "a,b\n1,2\n", 0, false, []string{"cannot tell θ columns from x columns", "theta_1"}},
+		{"theta names only", "theta_1,theta_2\n1,2\n", 0, false, []string{"cannot tell θ columns"}},
 		{"theta dim all", "a,b\n1,2\n", 2, false, []string{"theta dimension 2 out of range"}},
 		{"theta dim negative", "a,b\n1,2\n", -1, false, []string{"out of range"}},
 	} {

@@ -7,8 +7,6 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/amortize/amortize/prior"
-
 	"github.com/amortize/amortize/simulator"
 	"github.com/amortize/amortize/simulator/tasks"
 	"github.com/spf13/cobra"
@@ -80,7 +78,7 @@ func simulateCmd() *cobra.Command {
 	cmd.Flags().Uint64Var(&seed, "seed", 1, "random seed")
 	cmd.Flags().IntVar(&workers, "workers", 0, "goroutines (0: all cores); results do not depend on it")
 	cmd.Flags().StringVar(&out, "out", "", "output file: .npz or .csv")
-	cmd.Flags().StringVar(&priorFile, "prior", "", "prior JSON (with --simulator-cmd), e.g. {\"type\":\"box_uniform\",\"low\":[0],\"high\":[1]}")
+	cmd.Flags().StringVar(&priorFile, "prior", "", "with --simulator-cmd, the "+cli.PriorHelp)
 	cmd.Flags().StringVar(&simCmd, "simulator-cmd", "", "external simulator program and arguments (instead of --task)")
 	cmd.Flags().IntVar(&xDim, "x-dim", 0, "dimension of x written by --simulator-cmd")
 	return cmd
@@ -99,13 +97,9 @@ func userTask(cmd *cobra.Command, task, priorFile, simCmd string, xDim int) (*ta
 	if priorFile == "" || xDim < 1 {
 		return nil, usagef("--simulator-cmd needs --prior and --x-dim")
 	}
-	b, err := os.ReadFile(priorFile)
+	p, err := cli.ReadPrior(priorFile)
 	if err != nil {
 		return nil, err
-	}
-	p, err := prior.Unmarshal(b)
-	if err != nil {
-		return nil, cli.Usage(err)
 	}
 	args := strings.Fields(simCmd)
 	return &tasks.Task{
@@ -128,6 +122,6 @@ func simulate(cmd *cobra.Command, t *tasks.Task, n int, seed uint64, workers int
 	if err != nil {
 		return nil, err
 	}
-	res.Data.ThetaNames, res.Data.XNames = t.ThetaNames, t.XNames
+	res.Data.ThetaNames, res.Data.XNames, res.Data.Prior = t.ThetaNames, t.XNames, t.Prior
 	return res, nil
 }

@@ -11,7 +11,7 @@ deps:
 
 onnxruntime: deps
 	@echo "==> onnxruntime library (downloaded once into the cache)"
-	@echo "    $(ORT)"
+	@echo "    $$(scripts/onnxruntime.sh)"
 
 # Go prints nothing while it downloads modules and compiles, which takes
 # minutes on a fresh machine: say so first.

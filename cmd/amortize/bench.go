@@ -137,7 +137,7 @@ func (r *accuracyRun) run(cmd *cobra.Command) (*models.Model, []obsResult, error
 	for i, o := range r.obs {
 		out[i] = obsResult{obs: o, samples: draws[i].Theta, ref: refs[i], accept: draws[i].Acceptance}
 		if r.outDir != "" {
-			if err := writeSamples(filepath.Join(r.outDir, fmt.Sprintf("obs%02d_samples.csv", o)), draws[i].Theta); err != nil {
+			if err := writeSamples(filepath.Join(r.outDir, fmt.Sprintf("obs%02d_samples.csv", o)), m.ThetaNames, draws[i].Theta); err != nil {
 				return nil, nil, err
 			}
 		}
@@ -212,17 +212,14 @@ func head(m *mat.Dense, n int) *mat.Dense {
 	return m.Slice(0, n, 0, c).(*mat.Dense)
 }
 
-func writeSamples(path string, m *mat.Dense) error {
-	_, d := m.Dims()
-	names := make([]string, d)
-	for i := range names {
-		names[i] = "parameter_" + strconv.Itoa(i+1)
-	}
+// writeSamples writes posterior samples under the model's θ names, as
+// amortize sample does; the values were float32.
+func writeSamples(path string, names []string, m *mat.Dense) error {
 	f, err := os.Create(path)
 	if err != nil {
 		return err
 	}
-	if err := simulator.WriteMatrixCSV(f, names, m, 64); err != nil {
+	if err := simulator.WriteMatrixCSV(f, names, m, 32); err != nil {
 		f.Close()
 		return err
 	}

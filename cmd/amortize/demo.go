@@ -6,6 +6,8 @@ import (
 	"image/color"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 
 	"github.com/amortize/amortize/diagnostics"
 	"github.com/amortize/amortize/simulator/tasks"
@@ -40,11 +42,13 @@ data is present) and writes a pair plot.`,
 			if err != nil {
 				return err
 			}
+			// The model's points are translucent, so that the reference shows
+			// through where they overlap.
 			var png bytes.Buffer
 			if err := diagnostics.PairPlot(&png, t.ThetaNames, []diagnostics.SampleSet{
-				{Label: "reference", Samples: res[0].ref.Samples, Color: color.RGBA{R: 120, G: 120, B: 120, A: 255}},
-				{Label: "amortize", Samples: res[0].samples, Color: color.RGBA{R: 200, G: 40, B: 40, A: 255}},
-			}, 14); err != nil {
+				{Label: "reference posterior (sbibm)", Samples: res[0].ref.Samples, Color: color.NRGBA{R: 60, G: 60, B: 60, A: 160}},
+				{Label: "amortize " + r.tf.estimator, Samples: res[0].samples, Color: color.NRGBA{R: 220, G: 40, B: 40, A: 70}},
+			}, diagnostics.PairPlotOptions{SizeCm: 14, Title: demoTitle(t.Name, res[0])}); err != nil {
 				return err
 			}
 			plot := filepath.Join(r.outDir, "pairplot.png")
@@ -65,4 +69,13 @@ data is present) and writes a pair plot.`,
 	fl.IntVar(&r.samples, "samples", 10000, "posterior samples")
 	fl.IntVar(&r.c2stN, "c2st-n", 0, "compare only the first N samples (0: all)")
 	return cmd
+}
+
+// demoTitle names the observation and the score of one result.
+func demoTitle(task string, r obsResult) string {
+	x := make([]string, len(r.ref.Observation))
+	for i, v := range r.ref.Observation {
+		x[i] = strconv.FormatFloat(v, 'g', 3, 64)
+	}
+	return fmt.Sprintf("%s, observation %d: x = (%s), C2ST %.3f", task, r.obs, strings.Join(x, ", "), r.c2st)
 }

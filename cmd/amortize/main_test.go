@@ -51,6 +51,10 @@ func TestDemo(t *testing.T) {
 			t.Errorf("demo did not write %s: %v", f, err)
 		}
 	}
+	// The samples carry the model's θ names, as amortize sample writes them.
+	if b, _ := os.ReadFile(filepath.Join(dir, "obs01_samples.csv")); !bytes.HasPrefix(b, []byte("theta_1,theta_2\n")) {
+		t.Errorf("obs01_samples.csv starts %q, want the header theta_1,theta_2", b[:min(len(b), 30)])
+	}
 	png, _ := os.ReadFile(filepath.Join(dir, "pairplot.png"))
 	if !bytes.HasPrefix(png, []byte("\x89PNG")) {
 		t.Error("pairplot.png is not a PNG")

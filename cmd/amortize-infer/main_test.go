@@ -437,6 +437,7 @@ func TestXFileRequestJSON(t *testing.T) {
 	for body, msg := range map[string]string{
 		`{"theta":[1,2]}`:       `no field "x"`,
 		`{"x":[0.3,null,0.5]}`:  "null",
+		`[0.3,null,0.5]`:        "null",
 		`{"x":[0.3,-0.1,0.5]`:   "json",
 		`{"x":{"a":1}}`:         "want an array",
 		`[[0.3,-0.1,0.5],[1]]`:  "row 2 has 1 values",

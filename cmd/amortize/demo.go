@@ -42,12 +42,12 @@ data is present) and writes a pair plot.`,
 			if err != nil {
 				return err
 			}
-			// The model's points are translucent, so that the reference shows
-			// through where they overlap.
+			// The reference is drawn over the model's points, faintly: where
+			// they agree both show, and the model's strays stay red.
 			var png bytes.Buffer
 			if err := diagnostics.PairPlot(&png, t.ThetaNames, []diagnostics.SampleSet{
-				{Label: "reference posterior (sbibm)", Samples: res[0].ref.Samples, Color: color.NRGBA{R: 60, G: 60, B: 60, A: 160}},
-				{Label: "amortize " + r.tf.estimator, Samples: res[0].samples, Color: color.NRGBA{R: 220, G: 40, B: 40, A: 70}},
+				{Label: "amortize " + r.tf.estimator, Samples: res[0].samples, Color: color.NRGBA{R: 220, G: 40, B: 40, A: 120}},
+				{Label: "reference posterior (sbibm)", Samples: res[0].ref.Samples, Color: color.NRGBA{R: 20, G: 60, B: 200, A: 40}},
 			}, diagnostics.PairPlotOptions{SizeCm: 14, Title: demoTitle(t.Name, res[0])}); err != nil {
 				return err
 			}

@@ -86,6 +86,15 @@ type obsResult struct {
 
 func (r *accuracyRun) run(cmd *cobra.Command) (*models.Model, []obsResult, error) {
 	w := cmd.OutOrStdout()
+	// The model is reopened through onnxruntime after training: a missing
+	// library should stop the run before minutes of work, not after.
+	var lib string
+	if f := cmd.Flag("library"); f != nil {
+		lib = f.Value.String()
+	}
+	if _, err := runtime.FindLibrary(lib); err != nil {
+		return nil, nil, err
+	}
 	refs, xs, err := r.references(cmd)
 	if err != nil {
 		return nil, nil, err
@@ -116,7 +125,7 @@ func (r *accuracyRun) run(cmd *cobra.Command) (*models.Model, []obsResult, error
 			return nil, nil, err
 		}
 	}
-	rm, err := runtime.OpenBytes(file.Bytes(), runtime.Options{})
+	rm, err := runtime.OpenBytes(file.Bytes(), runtime.Options{LibraryPath: lib})
 	if err != nil {
 		return nil, nil, err
 	}

@@ -201,3 +201,17 @@ func TestTrainPrior(t *testing.T) {
 		}
 	}
 }
+
+// Without the onnxruntime library the demo stops before simulating and
+// training, not minutes later when it reopens the model.
+func TestDemoNoLibrary(t *testing.T) {
+	t.Chdir(t.TempDir())
+	start := time.Now()
+	out, code := amortize(t, "demo", "--library", filepath.Join(t.TempDir(), "missing.so"), "--max-epochs", "1000", "--patience", "1000")
+	if code == 0 || !strings.Contains(out, "onnxruntime shared library not found") {
+		t.Errorf("exit %d:\n%s", code, out)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("failed after %v", d)
+	}
+}

@@ -6,8 +6,6 @@ import (
 	"errors"
 	"math"
 	"math/rand/v2"
-	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -19,6 +17,7 @@ import (
 	"gonum.org/v1/gonum/stat/distmv"
 	"gonum.org/v1/gonum/stat/distuv"
 
+	"github.com/amortize/amortize/benchmarks"
 	"github.com/amortize/amortize/diagnostics"
 )
 
@@ -193,7 +192,7 @@ func TestC2STContext(t *testing.T) {
 // held-out fold's class balance mirrors the training folds'; scikit-learn
 // averages 0.481 on this pair over seeds 1–30, this implementation 0.478.)
 func TestC2STReferenceSamples(t *testing.T) {
-	path := filepath.Join(benchmarkDir(t), "two_moons", "obs01", "reference_posterior_samples.csv")
+	const path = "two_moons/obs01/reference_posterior_samples.csv"
 	samples := readCSV(t, path)
 	if r, _ := samples.Dims(); r < 6000 {
 		t.Fatalf("%s: %d rows, want at least 6,000", path, r)
@@ -207,41 +206,13 @@ func TestC2STReferenceSamples(t *testing.T) {
 	within(t, "two_moons obs01 rows 1–1000 vs 5001–6000", got, 0.5, 0.05)
 }
 
-// benchmarkDir returns the sbibm reference data directory, skipping the
-// test when it is absent: $AMORTIZE_BENCHMARKS, or ../shared/benchmarks
-// next to the module root.
-func benchmarkDir(tb testing.TB) string {
-	tb.Helper()
-	dir := os.Getenv("AMORTIZE_BENCHMARKS")
-	if dir == "" {
-		root, err := filepath.Abs(".")
-		if err != nil {
-			tb.Skip(err)
-		}
-		for {
-			if _, err := os.Stat(filepath.Join(root, "go.mod")); err == nil {
-				break
-			}
-			parent := filepath.Dir(root)
-			if parent == root {
-				tb.Skip("module root not found")
-			}
-			root = parent
-		}
-		dir = filepath.Join(root, "..", "shared", "benchmarks")
-	}
-	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
-		tb.Skipf("benchmark data not found at %s", dir)
-	}
-	return dir
-}
-
-// readCSV reads a numeric CSV file with a header row.
+// readCSV reads a numeric CSV file with a header row from the reference
+// data.
 func readCSV(tb testing.TB, path string) *mat.Dense {
 	tb.Helper()
-	f, err := os.Open(path)
+	f, err := benchmarks.Open(benchmarks.FS, path)
 	if err != nil {
-		tb.Skip(err)
+		tb.Fatal(err)
 	}
 	defer f.Close()
 	records, err := csv.NewReader(f).ReadAll()

@@ -8,25 +8,40 @@ import (
 
 	"gonum.org/v1/gonum/mat"
 	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/font"
 	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/text"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
 	"gonum.org/v1/plot/vg/vgimg"
 )
 
-// SampleSet is one set of samples drawn in a pair plot.
+// SampleSet is one set of samples drawn in a pair plot. A Color with
+// alpha below 255 lets the sets drawn before it show through its points;
+// histograms use the color opaque.
 type SampleSet struct {
 	Label   string
 	Samples *mat.Dense
 	Color   color.Color
 }
 
+// PairPlotOptions configure PairPlot.
+type PairPlotOptions struct {
+	SizeCm float64 // side of the square image (default 14)
+	Title  string  // drawn above the panels when not empty
+}
+
 // PairPlot writes a PNG pair plot of sample sets: histograms of each
 // dimension on the diagonal and scatter plots of each pair below it, the
-// habitual picture of a posterior (sbi's pairplot). At most maxPoints rows
-// of each set are scattered, to keep the file readable.
-func PairPlot(w io.Writer, names []string, sets []SampleSet, sizeCm float64) error {
+// habitual picture of a posterior (sbi's pairplot). Sets are drawn in
+// order, so later ones lie on top. The legend sits in the empty upper
+// corner, where it hides no data. At most maxPoints rows of each set are
+// scattered, to keep the file readable.
+func PairPlot(w io.Writer, names []string, sets []SampleSet, opts PairPlotOptions) error {
 	const maxPoints = 3000
+	if opts.SizeCm == 0 {
+		opts.SizeCm = 14
+	}
 	if len(sets) == 0 {
 		return errors.New("diagnostics: pair plot of no sample sets")
 	}
@@ -51,16 +66,23 @@ func PairPlot(w io.Writer, names []string, sets []SampleSet, sizeCm float64) err
 				p.Y.Label.Text = names[i]
 			}
 			for _, s := range sets {
-				if err := addPanel(p, s, i, j, maxPoints, i == d-1 && j == d-1); err != nil {
+				// With one dimension there is no empty corner.
+				if err := addPanel(p, s, i, j, maxPoints, d == 1); err != nil {
 					return err
 				}
 			}
 			plots[i][j] = p
 		}
 	}
-	size := vg.Length(sizeCm) * vg.Centimeter
+	size := vg.Length(opts.SizeCm) * vg.Centimeter
 	img := vgimg.PngCanvas{Canvas: vgimg.New(size, size)}
 	dc := draw.New(img)
+	if opts.Title != "" {
+		sty := text.Style{Color: color.Black, Font: font.From(plot.DefaultFont, 11),
+			XAlign: draw.XCenter, YAlign: draw.YTop, Handler: plot.DefaultTextHandler}
+		dc.FillText(sty, vg.Point{X: size / 2, Y: size - vg.Points(4)}, opts.Title)
+		dc = draw.Crop(dc, 0, 0, 0, -(sty.Height(opts.Title) + vg.Points(6)))
+	}
 	tiles := draw.Tiles{Rows: d, Cols: d, PadX: vg.Millimeter, PadY: vg.Millimeter,
 		PadTop: vg.Points(4), PadBottom: vg.Points(4), PadLeft: vg.Points(4), PadRight: vg.Points(4)}
 	canvases := plot.Align(plots, tiles, dc)
@@ -68,6 +90,19 @@ func PairPlot(w io.Writer, names []string, sets []SampleSet, sizeCm float64) err
 		for j := 0; j <= i; j++ {
 			plots[i][j].Draw(canvases[i][j])
 		}
+	}
+	if d > 1 {
+		legend := plot.NewLegend()
+		legend.Top = true
+		for _, s := range sets {
+			mark, err := plotter.NewScatter(plotter.XYs{{}})
+			if err != nil {
+				return err
+			}
+			mark.GlyphStyle = draw.GlyphStyle{Color: opaque(s.Color), Radius: vg.Points(3), Shape: draw.CircleGlyph{}}
+			legend.Add(s.Label, mark)
+		}
+		legend.Draw(canvases[0][d-1])
 	}
 	_, err := img.WriteTo(w)
 	return err
@@ -86,7 +121,7 @@ func addPanel(p *plot.Plot, s SampleSet, i, j, maxPoints int, legend bool) error
 		}
 		h.Normalize(1)
 		h.FillColor = nil
-		h.LineStyle.Color = s.Color
+		h.LineStyle.Color = opaque(s.Color)
 		p.Add(h)
 		if legend {
 			p.Legend.Add(s.Label, h)
@@ -108,4 +143,11 @@ func addPanel(p *plot.Plot, s SampleSet, i, j, maxPoints int, legend bool) error
 	sc.GlyphStyle.Shape = draw.CircleGlyph{}
 	p.Add(sc)
 	return nil
+}
+
+// opaque is c without transparency.
+func opaque(c color.Color) color.Color {
+	n := color.NRGBAModel.Convert(c).(color.NRGBA)
+	n.A = 255
+	return n
 }

@@ -28,6 +28,9 @@ import (
 var (
 	ErrLowAcceptance = errors.New("posterior: too few samples fall inside the prior support")
 	ErrInput         = errors.New("posterior: bad input")
+	// ErrNoPrior is returned for a model file without a prior when the
+	// options give none either.
+	ErrNoPrior = errors.New("posterior: the model file has no prior")
 )
 
 // Direct samples the estimator q(θ|x) and rejects draws outside the prior
@@ -86,7 +89,7 @@ func NewDirect(m *runtime.Model, opts DirectOptions) (*Direct, error) {
 		p = m.Prior()
 	}
 	if p == nil {
-		return nil, errors.New("posterior: the model file has no prior; pass DirectOptions.Prior")
+		return nil, ErrNoPrior
 	}
 	if p.Dim() != m.ThetaDim() {
 		return nil, fmt.Errorf("%w: prior dimension %d, model θ dimension %d", ErrInput, p.Dim(), m.ThetaDim())

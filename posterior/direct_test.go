@@ -461,8 +461,12 @@ func TestBadInputs(t *testing.T) {
 	}
 	m := linearModel(t)
 	m.Prior = nil
-	if _, err := posterior.NewDirect(runtimetest.Open(t, m, runtime.Options{}), posterior.DirectOptions{}); err == nil {
-		t.Error("no prior anywhere: no error")
+	noPrior := runtimetest.Open(t, m, runtime.Options{})
+	if _, err := posterior.NewDirect(noPrior, posterior.DirectOptions{}); !errors.Is(err, posterior.ErrNoPrior) {
+		t.Errorf("no prior anywhere: %v, want ErrNoPrior", err)
+	}
+	if _, err := posterior.NewSampler(noPrior, posterior.SamplerOptions{}); !errors.Is(err, posterior.ErrNoPrior) {
+		t.Errorf("sampler, no prior anywhere: %v, want ErrNoPrior", err)
 	}
 }
 

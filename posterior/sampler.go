@@ -83,7 +83,7 @@ var ErrSamplerClosed = errors.New("posterior: sampler is closed")
 func NewSampler(m *runtime.Model, opts SamplerOptions) (*Sampler, error) {
 	switch {
 	case opts.Prior == nil && m.Prior() == nil:
-		return nil, errors.New("posterior: the model file has no prior; pass SamplerOptions.Prior")
+		return nil, ErrNoPrior
 	case opts.MinAcceptance < 0 || opts.MinAcceptance > 1 || opts.MinProposals < 0 || opts.BatchDraws < 0 || opts.Workers < 0:
 		return nil, fmt.Errorf("posterior: bad sampler options %+v", opts)
 	}

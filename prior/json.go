@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
+	"os"
 
 	"gonum.org/v1/gonum/mat"
 )
@@ -117,4 +119,29 @@ func symFromRows(rows [][]float64, n int) (*mat.SymDense, error) {
 		}
 	}
 	return s, nil
+}
+
+// MaxJSONSize bounds the prior JSON that ReadFile reads; 4 MB holds a
+// multivariate normal of a few hundred dimensions.
+const MaxJSONSize = 4 << 20
+
+// ReadFile reads a prior from a JSON file of at most MaxJSONSize bytes.
+func ReadFile(path string) (Prior, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("prior: %w", err)
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, MaxJSONSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("prior: %s: %w", path, err)
+	}
+	if len(b) > MaxJSONSize {
+		return nil, fmt.Errorf("%w: %s is larger than %d bytes", ErrJSON, path, MaxJSONSize)
+	}
+	p, err := Unmarshal(b)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return p, nil
 }

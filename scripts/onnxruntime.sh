@@ -29,6 +29,7 @@ command -v npm >/dev/null || { echo "onnxruntime.sh: npm is needed to fetch onnx
 mkdir -p "$dir"
 tmp=$(mktemp -d "$dir/fetch.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
+echo "onnxruntime.sh: downloading onnxruntime-node@$version from the npm registry into $dir" >&2
 (cd "$tmp" && npm pack --silent "onnxruntime-node@$version" >/dev/null)
 tar -xzf "$tmp"/onnxruntime-node-"$version".tgz -C "$tmp" "$member"
 if ! verify "$tmp/$member"; then

@@ -17,6 +17,10 @@ import (
 // ErrFormat marks a data file that is malformed or of an unsupported kind.
 var ErrFormat = errors.New("malformed data file")
 
+// ErrThetaDim is returned for a CSV dataset read without a θ dimension
+// whose header does not tell θ columns from x columns.
+var ErrThetaDim = errors.New("cannot tell θ columns from x columns")
+
 // csvChunkRows is the chunk size ReadCSV scans with.
 const csvChunkRows = 4096
 
@@ -97,7 +101,10 @@ func WriteMatrixCSV(w io.Writer, names []string, m *mat.Dense, bits int) error {
 
 // ReadCSV reads a CSV dataset written by WriteCSV or any tool that writes a
 // header row followed by numeric rows: the first thetaDim columns are θ, the
-// rest x. NaN and Inf cells are kept; use Dataset.Validate to reject them.
+// rest x. A thetaDim of 0 takes the θ columns from the header: WriteCSV's
+// default names theta_1, theta_2, … followed by other names (ErrThetaDim
+// otherwise). NaN and Inf cells are kept; use Dataset.Validate to reject
+// them.
 func ReadCSV(r io.Reader, thetaDim int) (*Dataset, error) {
 	var (
 		first    *Dataset
@@ -120,7 +127,7 @@ func ReadCSV(r io.Reader, thetaDim int) (*Dataset, error) {
 		return nil, fmt.Errorf("simulator: csv: %w: no data rows after the header", ErrFormat)
 	}
 	return &Dataset{
-		Theta:      mat.NewDense(rows, thetaDim, theta),
+		Theta:      mat.NewDense(rows, len(first.ThetaNames), theta),
 		X:          mat.NewDense(rows, len(first.XNames), x),
 		ThetaNames: first.ThetaNames,
 		XNames:     first.XNames,
@@ -138,6 +145,11 @@ func ScanCSV(r io.Reader, thetaDim, chunkRows int, fn func(chunk *Dataset) error
 		return err
 	}
 	cols := len(s.names)
+	if thetaDim == 0 {
+		if thetaDim = thetaColumns(s.names); thetaDim == 0 {
+			return fmt.Errorf("simulator: csv: %w: the header does not start with theta_1, theta_2, … followed by x columns", ErrThetaDim)
+		}
+	}
 	if thetaDim <= 0 || thetaDim >= cols {
 		return fmt.Errorf("simulator: csv: theta dimension %d out of range: the file has %d columns, so it must be between 1 and %d",
 			thetaDim, cols, cols-1)
@@ -172,6 +184,20 @@ func ScanCSV(r io.Reader, thetaDim, chunkRows int, fn func(chunk *Dataset) error
 			return err
 		}
 	}
+}
+
+// thetaColumns counts the leading columns named theta_1, theta_2, … (the
+// names WriteCSV writes by default), or returns 0 when there are none or
+// nothing else.
+func thetaColumns(names []string) int {
+	k := 0
+	for k < len(names) && names[k] == "theta_"+strconv.Itoa(k+1) {
+		k++
+	}
+	if k == len(names) {
+		return 0
+	}
+	return k
 }
 
 // ReadMatrixCSV reads a CSV file of a header row and numeric rows, such as

@@ -4,14 +4,13 @@ import (
 	"bytes"
 	"errors"
 	"math"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
 	"gonum.org/v1/gonum/mat"
 
+	"github.com/amortize/amortize/benchmarks"
 	"github.com/amortize/amortize/simulator"
 )
 
@@ -124,7 +123,8 @@ func TestCSVMalformed(t *testing.T) {
 		{"empty cell", "a,b\n1,\n", 1, true, []string{"line 2, column 2 (b)"}},
 		{"overflow", "a,b\n1,1e400\n", 1, true, []string{"line 2, column 2", "1e400"}},
 		{"bad quote", "a,b\n1,\"2\n", 1, true, []string{"line 2"}},
-		{"theta dim zero", "a,b\n1,2\n", 0, false, []string{"theta dimension 0 out of range", "between 1 and 1"}},
+		{"theta dim unknown", "a,b\n1,2\n", 0, false, []string{"cannot tell θ columns from x columns", "theta_1"}},
+		{"theta names only", "theta_1,theta_2\n1,2\n", 0, false, []string{"cannot tell θ columns"}},
 		{"theta dim all", "a,b\n1,2\n", 2, false, []string{"theta dimension 2 out of range"}},
 		{"theta dim negative", "a,b\n1,2\n", -1, false, []string{"out of range"}},
 	} {
@@ -159,40 +159,12 @@ func TestReadMatrixCSV(t *testing.T) {
 	}
 }
 
-// benchmarksDir returns the shared benchmark data, or skips t without it.
-func benchmarksDir(t *testing.T) string {
-	t.Helper()
-	dir := os.Getenv("AMORTIZE_BENCHMARKS")
-	if dir == "" {
-		root, err := filepath.Abs(".")
-		if err != nil {
-			t.Fatal(err)
-		}
-		for {
-			if _, err := os.Stat(filepath.Join(root, "go.mod")); err == nil {
-				break
-			}
-			parent := filepath.Dir(root)
-			if parent == root {
-				t.Skip("repository root not found")
-			}
-			root = parent
-		}
-		dir = filepath.Join(root, "..", "shared", "benchmarks")
-	}
-	if _, err := os.Stat(dir); err != nil {
-		t.Skipf("benchmark data not available: %v", err)
-	}
-	return dir
-}
-
 func TestReadMatrixCSVBenchmarkFiles(t *testing.T) {
-	dir := filepath.Join(benchmarksDir(t), "two_moons", "obs01")
 	for _, tc := range []struct {
 		file string
 		rows int
 	}{{"observation.csv", 1}, {"true_parameters.csv", 1}, {"reference_posterior_samples.csv", 10000}} {
-		f, err := os.Open(filepath.Join(dir, tc.file))
+		f, err := benchmarks.Open(benchmarks.FS, "two_moons/obs01/"+tc.file)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -7,6 +7,8 @@ import (
 	"strconv"
 
 	"gonum.org/v1/gonum/mat"
+
+	"github.com/amortize/amortize/prior"
 )
 
 // ErrInvalid marks a Dataset that fails Validate.
@@ -15,10 +17,13 @@ var ErrInvalid = errors.New("invalid dataset")
 // Dataset holds n simulations: row i of X was simulated from row i of Theta.
 //
 // ThetaNames and XNames label the columns; nil means the defaults
-// "theta_1", "theta_2", … and "x_1", "x_2", ….
+// "theta_1", "theta_2", … and "x_1", "x_2", …. Prior, when known, is the
+// distribution Theta was drawn from; it travels with the dataset's files
+// so that a model trained on them can carry it.
 type Dataset struct {
 	Theta, X           *mat.Dense
 	ThetaNames, XNames []string
+	Prior              prior.Prior
 }
 
 // Len returns the number of simulations.
@@ -67,6 +72,9 @@ func (d *Dataset) checkShape() error {
 	m, dx := d.X.Dims()
 	if n != m {
 		return fmt.Errorf("simulator: %w: theta has %d rows but x has %d", ErrInvalid, n, m)
+	}
+	if d.Prior != nil && d.Prior.Dim() != dt {
+		return fmt.Errorf("simulator: %w: the prior has %d dimensions but theta has %d columns", ErrInvalid, d.Prior.Dim(), dt)
 	}
 	if err := checkNames("theta", d.ThetaNames, dt); err != nil {
 		return err

@@ -4,18 +4,30 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/amortize/amortize/prior"
 )
 
 // ErrExtension is returned by Load and Save for a path whose extension is
 // neither .csv nor .npz.
 var ErrExtension = errors.New("unknown data file extension, want .csv or .npz")
 
-// Load reads a dataset from a .csv file, split after thetaDim columns (see
-// ReadCSV), or from a .npz file (see ReadNPZ), where a positive thetaDim
-// must match the θ array's columns.
+// PriorPath is the file beside a .csv dataset that holds its prior's JSON:
+// sims.csv → sims.prior.json. (A .npz dataset holds its prior inside.)
+func PriorPath(path string) string {
+	return strings.TrimSuffix(path, filepath.Ext(path)) + ".prior.json"
+}
+
+// Load reads a dataset from a .csv file (see ReadCSV) or from a .npz file
+// (see ReadNPZ). A .csv dataset's prior is read from PriorPath(path) when
+// that file exists. The θ columns of a .csv file are the first thetaDim;
+// with thetaDim 0, as many as the prior has dimensions, or else those the
+// header names theta_1, theta_2, …. A positive thetaDim must match a .npz
+// file's θ array.
 func Load(path string, thetaDim int) (*Dataset, error) {
 	ext := strings.ToLower(filepath.Ext(path))
 	if ext != ".csv" && ext != ".npz" {
@@ -26,16 +38,39 @@ func Load(path string, thetaDim int) (*Dataset, error) {
 		return nil, fmt.Errorf("simulator: %w", err)
 	}
 	defer f.Close()
-	var d *Dataset
-	if ext == ".csv" {
-		d, err = ReadCSV(f, thetaDim)
-	} else {
-		d, err = loadNPZ(f, thetaDim)
+	if ext == ".npz" {
+		d, err := loadNPZ(f, thetaDim)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		return d, nil
 	}
+	var p prior.Prior
+	if pp := PriorPath(path); fileExists(pp) {
+		if p, err = prior.ReadFile(pp); err != nil {
+			return nil, fmt.Errorf("simulator: prior of %s: %w", path, err)
+		}
+		if thetaDim == 0 {
+			thetaDim = p.Dim()
+		}
+	}
+	d, err := ReadCSV(f, thetaDim)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
+	if p != nil {
+		if _, c := d.Theta.Dims(); p.Dim() != c {
+			return nil, fmt.Errorf("simulator: %s: %w: its prior %s has %d dimensions, θ has %d columns",
+				path, ErrInvalid, PriorPath(path), p.Dim(), c)
+		}
+		d.Prior = p
+	}
 	return d, nil
+}
+
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
 }
 
 func loadNPZ(f *os.File, thetaDim int) (*Dataset, error) {
@@ -54,18 +89,39 @@ func loadNPZ(f *os.File, thetaDim int) (*Dataset, error) {
 }
 
 // Save writes d to path as .csv (see WriteCSV) or .npz (see WriteNPZ),
-// chosen by the extension. It writes a temporary file in the same directory
-// and renames it into place, so path never holds a partial file.
-func Save(path string, d *Dataset) (err error) {
-	var write func(io.Writer, *Dataset) error
+// chosen by the extension; a .csv dataset's prior goes to PriorPath(path),
+// and a prior file left there by an earlier dataset is removed. Each file
+// is written to a temporary file in the same directory and renamed into
+// place, so path never holds a partial file.
+func Save(path string, d *Dataset) error {
 	switch strings.ToLower(filepath.Ext(path)) {
 	case ".csv":
-		write = WriteCSV
+		if err := writeAtomic(path, func(w io.Writer) error { return WriteCSV(w, d) }); err != nil {
+			return err
+		}
+		pp := PriorPath(path)
+		if d.Prior == nil {
+			if err := os.Remove(pp); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return fmt.Errorf("simulator: %w", err)
+			}
+			return nil
+		}
+		b, err := prior.Marshal(d.Prior)
+		if err != nil {
+			return fmt.Errorf("simulator: save %s: %w", pp, err)
+		}
+		return writeAtomic(pp, func(w io.Writer) error {
+			_, err := w.Write(append(b, '\n'))
+			return err
+		})
 	case ".npz":
-		write = WriteNPZ
-	default:
-		return fmt.Errorf("simulator: save %s: %w", path, ErrExtension)
+		return writeAtomic(path, func(w io.Writer) error { return WriteNPZ(w, d) })
 	}
+	return fmt.Errorf("simulator: save %s: %w", path, ErrExtension)
+}
+
+// writeAtomic writes path through a temporary file renamed into place.
+func writeAtomic(path string, write func(io.Writer) error) (err error) {
 	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
 	if err != nil {
 		return fmt.Errorf("simulator: %w", err)
@@ -76,7 +132,7 @@ func Save(path string, d *Dataset) (err error) {
 			os.Remove(f.Name())
 		}
 	}()
-	if err = write(f, d); err != nil {
+	if err = write(f); err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
 	// CreateTemp makes the file private; a dataset is an ordinary file.

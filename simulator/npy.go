@@ -15,6 +15,8 @@ import (
 	"github.com/sbinet/npyio/npy"
 	"github.com/sbinet/npyio/npz"
 	"gonum.org/v1/gonum/mat"
+
+	"github.com/amortize/amortize/prior"
 )
 
 // Keys of the arrays in a dataset .npz archive. The name arrays are optional.
@@ -23,6 +25,7 @@ const (
 	npzX          = "x"
 	npzThetaNames = "theta_names"
 	npzXNames     = "x_names"
+	npzPrior      = "prior" // a 1-element string array: the prior's JSON
 )
 
 // Limits that keep a corrupt header from requesting huge allocations.
@@ -64,18 +67,30 @@ func ReadNPY(r io.Reader) (*mat.Dense, error) {
 }
 
 // WriteNPZ writes d as an uncompressed NumPy .npz archive, as numpy.savez
-// does, holding the float64 arrays "theta" (n×θdim) and "x" (n×xdim) and
-// the string arrays "theta_names" and "x_names".
+// does, holding the float64 arrays "theta" (n×θdim) and "x" (n×xdim), the
+// string arrays "theta_names" and "x_names" and, when d has a prior,
+// "prior": one string, the prior's JSON (see package prior).
 func WriteNPZ(w io.Writer, d *Dataset) error {
 	if err := d.checkShape(); err != nil {
 		return err
 	}
 	tn, xn := d.Names()
-	zw := zip.NewWriter(w)
-	for _, e := range []struct {
+	arrays := []struct {
 		key string
 		v   any
-	}{{npzTheta, d.Theta}, {npzX, d.X}, {npzThetaNames, tn}, {npzXNames, xn}} {
+	}{{npzTheta, d.Theta}, {npzX, d.X}, {npzThetaNames, tn}, {npzXNames, xn}}
+	if d.Prior != nil {
+		b, err := prior.Marshal(d.Prior)
+		if err != nil {
+			return fmt.Errorf("simulator: npz: %w", err)
+		}
+		arrays = append(arrays, struct {
+			key string
+			v   any
+		}{npzPrior, []string{string(b)}})
+	}
+	zw := zip.NewWriter(w)
+	for _, e := range arrays {
 		f, err := zw.CreateHeader(&zip.FileHeader{Name: e.key + ".npy", Method: zip.Store})
 		if err == nil {
 			err = writeNPY(f, e.v)
@@ -93,7 +108,8 @@ func WriteNPZ(w io.Writer, d *Dataset) error {
 // ReadNPZ reads a dataset from a NumPy .npz archive of size bytes holding
 // "theta" and "x" arrays with one row per simulation (see ReadNPY for the
 // accepted arrays) and, optionally, "theta_names" and "x_names" string
-// arrays. Archives from numpy.savez and numpy.savez_compressed both work.
+// arrays and a "prior" array of one string, the prior's JSON. Archives
+// from numpy.savez and numpy.savez_compressed both work.
 func ReadNPZ(r io.ReaderAt, size int64) (*Dataset, error) {
 	zr, err := npz.NewReader(r, size)
 	if err != nil {
@@ -114,10 +130,25 @@ func ReadNPZ(r io.ReaderAt, size int64) (*Dataset, error) {
 	if d.XNames, err = readNPZEntry(zr, npzXNames, false, readNPYStrings); err != nil {
 		return nil, err
 	}
+	pj, err := readNPZEntry(zr, npzPrior, false, readNPYStrings)
+	if err != nil {
+		return nil, err
+	}
 	n, dt := theta.Dims()
 	m, dx := x.Dims()
 	if n != m {
 		return nil, fmt.Errorf("simulator: npz: %w: theta has %d rows but x has %d", ErrFormat, n, m)
+	}
+	if pj != nil {
+		if len(pj) != 1 {
+			return nil, fmt.Errorf("simulator: npz array %q: %w: %d strings, want 1 (the prior's JSON)", npzPrior, ErrFormat, len(pj))
+		}
+		if d.Prior, err = prior.Unmarshal([]byte(pj[0])); err != nil {
+			return nil, fmt.Errorf("simulator: npz array %q: %w: %w", npzPrior, ErrFormat, err)
+		}
+		if d.Prior.Dim() != dt {
+			return nil, fmt.Errorf("simulator: npz array %q: %w: the prior has %d dimensions, theta has %d columns", npzPrior, ErrFormat, d.Prior.Dim(), dt)
+		}
 	}
 	if d.ThetaNames != nil && len(d.ThetaNames) != dt || d.XNames != nil && len(d.XNames) != dx {
 		return nil, fmt.Errorf("simulator: npz: %w: %d theta names and %d x names for %d and %d columns",

@@ -493,3 +493,52 @@ func TestServeAddr(t *testing.T) {
 }
 
 func discard() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// --x-file takes the body of a server request as it is.
+func TestXFileRequestJSON(t *testing.T) {
+	f := newFixture(t)
+	want := f.ok(t, "sample", "small.onnx", "--x", "0.3,-0.1,0.5;1,1,1", "--n", "20", "--seed", "7").stdout
+	for _, body := range []string{
+		`{"x":[[0.3,-0.1,0.5],[1,1,1]],"n":1000,"seed":7}`,
+		`[[0.3,-0.1,0.5],[1,1,1]]`,
+	} {
+		got := f.ok(t, "sample", "small.onnx", "--x-file", writeFile(t, f.dir, "req.json", body), "--n", "20", "--seed", "7").stdout
+		if got != want {
+			t.Errorf("--x-file %s: samples differ from --x", body)
+		}
+	}
+	for body, msg := range map[string]string{
+		`{"theta":[1,2]}`:       `no field "x"`,
+		`{"x":[0.3,null,0.5]}`:  "null",
+		`[0.3,null,0.5]`:        "null",
+		`{"x":[0.3,-0.1,0.5]`:   "json",
+		`{"x":{"a":1}}`:         "want an array",
+		`[[0.3,-0.1,0.5],[1]]`:  "row 2 has 1 values",
+		`{"x":[[0.3,-0.1,0.5]]`: "json",
+	} {
+		r := f.cli(t, "sample", "small.onnx", "--x-file", writeFile(t, f.dir, "bad.json", body), "--n", "5", "--seed", "1")
+		if r.code != 2 || !strings.Contains(r.stderr, msg) {
+			t.Errorf("--x-file %s: exit %d, %q; want 2 and %q", body, r.code, r.stderr, msg)
+		}
+	}
+}
+
+// A model file without a prior gets advice a command-line user can follow.
+func TestNoPriorMessage(t *testing.T) {
+	f := newFixture(t)
+	m := runtimetest.RandomModel(t, "maf", 2, 3, 8, 3)
+	m.Prior = nil
+	if err := export.WriteFile(m, filepath.Join(f.dir, "bare.onnx")); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{
+		{"sample", "bare.onnx", "--x", "0,0,0", "--seed", "1"},
+		{"logprob", "bare.onnx", "--x", "0,0,0", "--theta", "0,0"},
+		{"map", "bare.onnx", "--x", "0,0,0", "--seed", "1"},
+	} {
+		r := f.cli(t, args...)
+		if r.code != 1 || !strings.Contains(r.stderr, "--prior") || strings.Contains(r.stderr, "Options") {
+			t.Errorf("%s: exit %d, %q; want 1 and advice naming --prior, no Go option", args[0], r.code, r.stderr)
+		}
+	}
+}

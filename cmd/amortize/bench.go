@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"github.com/amortize/amortize/cmd/internal/cli"
+	"io/fs"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -11,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/amortize/amortize/benchmarks"
 	"github.com/amortize/amortize/diagnostics"
 	"github.com/amortize/amortize/export"
 	"github.com/amortize/amortize/models"
@@ -37,7 +39,7 @@ type accuracyRun struct {
 	task     *tasks.Task
 	sims     int
 	obs      []int
-	benchDir string
+	benchDir string // --bench-dir: reference data instead of the compiled-in copy
 	outDir   string
 	samples  int
 	// x, when set, is the one observation, numbered 0, scored against the
@@ -47,6 +49,31 @@ type accuracyRun struct {
 	// c2stN limits the samples C2ST compares (0: all 10,000, sbibm's
 	// headline; 1,000 is sbibm's quick variant).
 	c2stN int
+}
+
+// registerBenchDir adds --bench-dir.
+func (r *accuracyRun) registerBenchDir(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&r.benchDir, "bench-dir", "",
+		"directory of sbibm reference data <task>/obsNN/*.csv[.gz] (default: $"+tasks.BenchmarkEnv+", else the copy built into amortize)")
+}
+
+// benchData is the reference data the run scores against.
+func (r *accuracyRun) benchData() fs.FS {
+	if r.benchDir != "" {
+		return os.DirFS(r.benchDir)
+	}
+	return tasks.BenchmarkData()
+}
+
+// benchSource names where benchData looked, for messages.
+func (r *accuracyRun) benchSource() string {
+	if r.benchDir != "" {
+		return " under --bench-dir " + r.benchDir
+	}
+	if dir := os.Getenv(tasks.BenchmarkEnv); dir != "" {
+		return " under $" + tasks.BenchmarkEnv + " " + dir
+	}
+	return ""
 }
 
 type obsResult struct {
@@ -59,6 +86,15 @@ type obsResult struct {
 
 func (r *accuracyRun) run(cmd *cobra.Command) (*models.Model, []obsResult, error) {
 	w := cmd.OutOrStdout()
+	// The model is reopened through onnxruntime after training: a missing
+	// library should stop the run before minutes of work, not after.
+	var lib string
+	if f := cmd.Flag("library"); f != nil {
+		lib = f.Value.String()
+	}
+	if _, err := runtime.FindLibrary(lib); err != nil {
+		return nil, nil, err
+	}
 	refs, xs, err := r.references(cmd)
 	if err != nil {
 		return nil, nil, err
@@ -90,7 +126,7 @@ func (r *accuracyRun) run(cmd *cobra.Command) (*models.Model, []obsResult, error
 			return nil, nil, err
 		}
 	}
-	rm, err := runtime.OpenBytes(file.Bytes(), runtime.Options{})
+	rm, err := runtime.OpenBytes(file.Bytes(), runtime.Options{LibraryPath: lib})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -111,7 +147,7 @@ func (r *accuracyRun) run(cmd *cobra.Command) (*models.Model, []obsResult, error
 	for i, o := range r.obs {
 		out[i] = obsResult{obs: o, samples: draws[i].Theta, ref: refs[i], accept: draws[i].Acceptance}
 		if r.outDir != "" {
-			if err := writeSamples(filepath.Join(r.outDir, fmt.Sprintf("obs%02d_samples.csv", o)), draws[i].Theta); err != nil {
+			if err := writeSamples(filepath.Join(r.outDir, fmt.Sprintf("obs%02d_samples.csv", o)), m.ThetaNames, draws[i].Theta); err != nil {
 				return nil, nil, err
 			}
 		}
@@ -146,8 +182,8 @@ func (r *accuracyRun) references(cmd *cobra.Command) ([]*tasks.Reference, *mat.D
 				return nil, nil, err
 			}
 			refs[i] = &tasks.Reference{Observation: r.x, Samples: post}
-		case r.benchDir != "" && r.task.HasReference(r.benchDir):
-			ref, err := r.task.Reference(r.benchDir, o)
+		case r.task.HasReference(r.benchData()):
+			ref, err := r.task.Reference(r.benchData(), o)
 			if err != nil {
 				return nil, nil, err
 			}
@@ -167,7 +203,8 @@ func (r *accuracyRun) references(cmd *cobra.Command) ([]*tasks.Reference, *mat.D
 			}
 			refs[i] = &tasks.Reference{Observation: obs, TrueTheta: mat.Row(nil, 0, theta), Samples: post}
 		default:
-			return nil, nil, fmt.Errorf("no reference posteriors for %s under %q (set --bench-dir or $%s)", r.task.Name, r.benchDir, tasks.BenchmarkEnv)
+			return nil, nil, fmt.Errorf("no reference posteriors for %s%s: tasks with reference data are %s",
+				r.task.Name, r.benchSource(), strings.Join(benchmarks.Tasks(), ", "))
 		}
 		xs.SetRow(i, refs[i].Observation)
 	}
@@ -182,17 +219,14 @@ func head(m *mat.Dense, n int) *mat.Dense {
 	return m.Slice(0, n, 0, c).(*mat.Dense)
 }
 
-func writeSamples(path string, m *mat.Dense) error {
-	_, d := m.Dims()
-	names := make([]string, d)
-	for i := range names {
-		names[i] = "parameter_" + strconv.Itoa(i+1)
-	}
+// writeSamples writes posterior samples under the model's θ names, as
+// amortize sample does; the values were float32.
+func writeSamples(path string, names []string, m *mat.Dense) error {
 	f, err := os.Create(path)
 	if err != nil {
 		return err
 	}
-	if err := simulator.WriteMatrixCSV(f, names, m, 64); err != nil {
+	if err := simulator.WriteMatrixCSV(f, names, m, 32); err != nil {
 		f.Close()
 		return err
 	}
@@ -272,9 +306,6 @@ recipe) against the reference samples. Writes DIR/obsNN_samples.csv.`,
 			if err := r.check(); err != nil {
 				return err
 			}
-			if r.benchDir == "" {
-				r.benchDir = tasks.BenchmarkDir()
-			}
 			_, _, err = r.run(cmd)
 			return err
 		},
@@ -285,7 +316,7 @@ recipe) against the reference samples. Writes DIR/obsNN_samples.csv.`,
 	fl.IntVar(&r.sims, "sims", 10000, "simulation budget")
 	fl.StringVar(&obs, "obs", "all", "observations: 1,2,3 or 1-10 or all")
 	fl.StringVar(&r.outDir, "out", "", "directory for obsNN_samples.csv and model.onnx")
-	fl.StringVar(&r.benchDir, "bench-dir", "", "reference data directory (default $AMORTIZE_BENCHMARKS or ../shared/benchmarks)")
+	r.registerBenchDir(cmd)
 	fl.IntVar(&r.samples, "samples", 10000, "posterior samples per observation")
 	fl.IntVar(&r.c2stN, "c2st-n", 0, "compare only the first N samples of each set (0: all)")
 	fl.StringVar(&x, "x", "", "score this one observation, comma-separated values, against the task's exact posterior instead (numbered 0)")

@@ -6,6 +6,8 @@ import (
 	"image/color"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 
 	"github.com/amortize/amortize/cmd/internal/cli"
 	"github.com/amortize/amortize/diagnostics"
@@ -40,9 +42,6 @@ data is present) and writes a pair plot.`,
 			if err := r.check(); err != nil {
 				return err
 			}
-			if r.benchDir == "" {
-				r.benchDir = tasks.BenchmarkDir()
-			}
 			if err := os.MkdirAll(r.outDir, 0o755); err != nil {
 				return err
 			}
@@ -50,11 +49,13 @@ data is present) and writes a pair plot.`,
 			if err != nil {
 				return err
 			}
+			// The reference is drawn over the model's points, faintly: where
+			// they agree both show, and the model's strays stay red.
 			var png bytes.Buffer
 			if err := diagnostics.PairPlot(&png, t.ThetaNames, []diagnostics.SampleSet{
-				{Label: "reference", Samples: res[0].ref.Samples, Color: color.RGBA{R: 120, G: 120, B: 120, A: 255}},
-				{Label: "amortize", Samples: res[0].samples, Color: color.RGBA{R: 200, G: 40, B: 40, A: 255}},
-			}, 14); err != nil {
+				{Label: "amortize " + r.tf.estimator, Samples: res[0].samples, Color: color.NRGBA{R: 220, G: 40, B: 40, A: 120}},
+				{Label: "reference posterior (sbibm)", Samples: res[0].ref.Samples, Color: color.NRGBA{R: 20, G: 60, B: 200, A: 40}},
+			}, diagnostics.PairPlotOptions{SizeCm: 14, Title: demoTitle(t.Name, res[0])}); err != nil {
 				return err
 			}
 			plot := filepath.Join(r.outDir, "pairplot.png")
@@ -71,8 +72,17 @@ data is present) and writes a pair plot.`,
 	fl.IntVar(&r.sims, "sims", 10000, "simulation budget")
 	fl.IntVar(&obs, "obs", 1, "reference observation (1–10)")
 	fl.StringVar(&r.outDir, "out", "demo-out", "output directory")
-	fl.StringVar(&r.benchDir, "bench-dir", "", "reference data directory (default $AMORTIZE_BENCHMARKS or ../shared/benchmarks)")
+	r.registerBenchDir(cmd)
 	fl.IntVar(&r.samples, "samples", 10000, "posterior samples")
 	fl.IntVar(&r.c2stN, "c2st-n", 0, "compare only the first N samples (0: all)")
 	return cmd
+}
+
+// demoTitle names the observation and the score of one result.
+func demoTitle(task string, r obsResult) string {
+	x := make([]string, len(r.ref.Observation))
+	for i, v := range r.ref.Observation {
+		x[i] = strconv.FormatFloat(v, 'g', 3, 64)
+	}
+	return fmt.Sprintf("%s, observation %d: x = (%s), C2ST %.3f", task, r.obs, strings.Join(x, ", "), r.c2st)
 }

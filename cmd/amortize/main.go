@@ -33,7 +33,7 @@ self-contained ONNX model files and samples their posteriors.
 Exit codes: 0 success, 1 failure at run time, 2 usage error.`,
 		Example: `  amortize demo
   amortize simulate --task two_moons --n 10000 --out sims.npz
-  amortize train --data sims.npz --theta-dim 2 --estimator nsf --out model.json --onnx model.onnx
+  amortize train --data sims.npz --estimator nsf --out model.json --onnx model.onnx
   amortize export model.json --out model.onnx
   amortize inspect model.onnx
   amortize sample model.onnx --x 0,0 --n 1000

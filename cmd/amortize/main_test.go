@@ -3,16 +3,17 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/amortize/amortize/cmd/internal/cli"
 	"github.com/amortize/amortize/runtime"
-	"github.com/amortize/amortize/simulator/tasks"
 )
 
 func amortize(t *testing.T, args ...string) (string, int) {
@@ -32,9 +33,10 @@ func needLibrary(t *testing.T) {
 // export, reload through onnxruntime, sample, C2ST and the pair plot.
 func TestDemo(t *testing.T) {
 	needLibrary(t)
-	if tasks.BenchmarkDir() == "" {
-		t.Skip("no benchmark reference data")
-	}
+	// From an empty directory with no reference data configured, as an
+	// installed binary runs: the data is compiled in.
+	t.Setenv("AMORTIZE_BENCHMARKS", "")
+	t.Chdir(t.TempDir())
 	dir := t.TempDir()
 	out, code := amortize(t, "demo", "--sims", "1000", "--estimator", "maf", "--hidden", "16", "--max-epochs", "5",
 		"--samples", "500", "--out", dir)
@@ -54,6 +56,10 @@ func TestDemo(t *testing.T) {
 		if err != nil || st.Size() == 0 {
 			t.Errorf("demo did not write %s: %v", f, err)
 		}
+	}
+	// The samples carry the model's θ names, as amortize sample writes them.
+	if b, _ := os.ReadFile(filepath.Join(dir, "obs01_samples.csv")); !bytes.HasPrefix(b, []byte("theta_1,theta_2\n")) {
+		t.Errorf("obs01_samples.csv starts %q, want the header theta_1,theta_2", b[:min(len(b), 30)])
 	}
 	png, _ := os.ReadFile(filepath.Join(dir, "pairplot.png"))
 	if !bytes.HasPrefix(png, []byte("\x89PNG")) {
@@ -158,5 +164,103 @@ func TestTrainMethods(t *testing.T) {
 		if out, code := amortize(t, args...); code != 2 {
 			t.Errorf("%v: exit %d, want 2 (usage):\n%s", bad, code, out)
 		}
+	}
+}
+
+// writeCSV writes a small dataset of two θ and two x columns under the
+// header given.
+func writeCSV(t *testing.T, path, header string) {
+	t.Helper()
+	var b strings.Builder
+	b.WriteString(header + "\n")
+	for i := range 300 {
+		u := float64(i%17)/17 - 0.5
+		v := float64(i%13)/13 - 0.5
+		fmt.Fprintf(&b, "%g,%g,%g,%g\n", u, v, u+0.1*v, v-0.1*u)
+	}
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// train --data learns where the prior comes from before training: the
+// dataset (simulate's .npz and .csv carry it), --prior inline or in a
+// file, or an error that names --prior, at once.
+func TestTrainPrior(t *testing.T) {
+	needLibrary(t)
+	dir := t.TempDir()
+	small := []string{"--estimator", "gaussian", "--hidden", "8", "--max-epochs", "2"}
+	box := `{"type":"box_uniform","low":[-1,-1],"high":[1,1]}`
+
+	// A CSV with other names and no prior: refused before training, which
+	// with these flags would take minutes.
+	long := []string{"--estimator", "nsf", "--max-epochs", "1000", "--patience", "1000"}
+	foreign := filepath.Join(dir, "foreign.csv")
+	writeCSV(t, foreign, "a,b,c,d")
+	start := time.Now()
+	out, code := amortize(t, append([]string{"train", "--data", foreign, "--theta-dim", "2", "--onnx", filepath.Join(dir, "f.onnx")}, long...)...)
+	if code != 2 || !strings.Contains(out, "--prior") || strings.Contains(out, "Options") {
+		t.Errorf("train without a prior: exit %d, want 2 naming --prior before any epoch:\n%s", code, out)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("train without a prior took %v to fail", d)
+	}
+	// Default names but no prior: still refused, still at once.
+	named := filepath.Join(dir, "named.csv")
+	writeCSV(t, named, "theta_1,theta_2,x_1,x_2")
+	if out, code := amortize(t, append([]string{"train", "--data", named, "--onnx", filepath.Join(dir, "n.onnx")}, long...)...); code != 2 || !strings.Contains(out, "--prior") {
+		t.Errorf("default names, no prior: exit %d:\n%s", code, out)
+	}
+	// Without --theta-dim, other names need --theta-dim or --prior.
+	if out, code := amortize(t, "train", "--data", foreign, "--onnx", filepath.Join(dir, "f.onnx")); code != 2 || !strings.Contains(out, "--theta-dim") {
+		t.Errorf("unnamed columns: exit %d:\n%s", code, out)
+	}
+	if out, code := amortize(t, "train", "--data", foreign, "--prior", "{bad", "--onnx", filepath.Join(dir, "f.onnx")); code != 2 || !strings.Contains(out, "--prior") {
+		t.Errorf("malformed inline prior: exit %d:\n%s", code, out)
+	}
+
+	// Inline JSON and a file both work, and the prior reaches the model file.
+	priorFile := filepath.Join(dir, "prior.json")
+	if err := os.WriteFile(priorFile, []byte(box), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for i, p := range []string{box, priorFile} {
+		onnx := filepath.Join(dir, fmt.Sprintf("p%d.onnx", i))
+		if out, code := amortize(t, append([]string{"train", "--data", foreign, "--prior", p, "--onnx", onnx}, small...)...); code != 0 {
+			t.Fatalf("--prior %s: exit %d:\n%s", p, code, out)
+		}
+		if out, code := amortize(t, "sample", onnx, "--x", "0,0", "--n", "5", "--seed", "1"); code != 0 {
+			t.Errorf("sample after --prior %s: exit %d:\n%s", p, code, out)
+		}
+	}
+
+	// simulate's files carry the prior: the README's pipeline, with no
+	// --prior and no --theta-dim.
+	for _, ext := range []string{".csv", ".npz"} {
+		sims := filepath.Join(dir, "sims"+ext)
+		onnx := filepath.Join(dir, "sims"+ext+".onnx")
+		for _, args := range [][]string{
+			{"simulate", "--task", "two_moons", "--n", "300", "--out", sims},
+			append([]string{"train", "--data", sims, "--onnx", onnx}, small...),
+			{"sample", onnx, "--x", "0.1,0.2", "--n", "5", "--seed", "1"},
+		} {
+			if out, code := amortize(t, args...); code != 0 {
+				t.Fatalf("%v: exit %d:\n%s", args, code, out)
+			}
+		}
+	}
+}
+
+// Without the onnxruntime library the demo stops before simulating and
+// training, not minutes later when it reopens the model.
+func TestDemoNoLibrary(t *testing.T) {
+	t.Chdir(t.TempDir())
+	start := time.Now()
+	out, code := amortize(t, "demo", "--library", filepath.Join(t.TempDir(), "missing.so"), "--max-epochs", "1000", "--patience", "1000")
+	if code == 0 || !strings.Contains(out, "onnxruntime shared library not found") {
+		t.Errorf("exit %d:\n%s", code, out)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("failed after %v", d)
 	}
 }

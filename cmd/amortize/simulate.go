@@ -4,11 +4,8 @@ import (
 	"fmt"
 	"github.com/amortize/amortize/cmd/internal/cli"
 	"math"
-	"os"
 	"path/filepath"
 	"strings"
-
-	"github.com/amortize/amortize/prior"
 
 	"github.com/amortize/amortize/simulator"
 	"github.com/amortize/amortize/simulator/tasks"
@@ -21,14 +18,14 @@ func tasksCmd() *cobra.Command {
 		Short: "List the built-in simulation tasks",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			dir := tasks.BenchmarkDir()
+			refs := tasks.BenchmarkData()
 			for _, name := range tasks.Names() {
 				t, err := tasks.Get(name)
 				if err != nil {
 					return err
 				}
 				ref := ""
-				if dir != "" && t.HasReference(dir) {
+				if t.HasReference(refs) {
 					ref = " (reference posteriors)"
 				}
 				fmt.Fprintf(cmd.OutOrStdout(), "%-20s θ %d, x %d%s\n    %s\n", name, t.Prior.Dim(), t.Simulator.XDim(), ref, t.Description)
@@ -81,7 +78,7 @@ func simulateCmd() *cobra.Command {
 	cmd.Flags().Uint64Var(&seed, "seed", 1, "random seed")
 	cmd.Flags().IntVar(&workers, "workers", 0, "goroutines (0: all cores); results do not depend on it")
 	cmd.Flags().StringVar(&out, "out", "", "output file: .npz or .csv")
-	cmd.Flags().StringVar(&priorFile, "prior", "", "prior JSON (with --simulator-cmd), e.g. {\"type\":\"box_uniform\",\"low\":[0],\"high\":[1]}")
+	cmd.Flags().StringVar(&priorFile, "prior", "", "with --simulator-cmd, the "+cli.PriorHelp)
 	cmd.Flags().StringVar(&simCmd, "simulator-cmd", "", "external simulator program and arguments (instead of --task)")
 	cmd.Flags().IntVar(&xDim, "x-dim", 0, "dimension of x written by --simulator-cmd")
 	return cmd
@@ -110,13 +107,9 @@ func userTask(cmd *cobra.Command, task, priorFile, simCmd string, xDim int) (*ta
 	if err := cli.CheckRange("--x-dim", xDim, 1, cli.MaxValues); err != nil {
 		return nil, err
 	}
-	b, err := os.ReadFile(priorFile)
+	p, err := cli.ReadPrior(priorFile)
 	if err != nil {
 		return nil, err
-	}
-	p, err := prior.Unmarshal(b)
-	if err != nil {
-		return nil, cli.Usage(err)
 	}
 	return &tasks.Task{
 		Name:      strings.Join(args, " "), // the user's simulator, in messages
@@ -148,6 +141,6 @@ func simulate(cmd *cobra.Command, t *tasks.Task, n int, seed uint64, workers int
 	if err != nil {
 		return nil, err
 	}
-	res.Data.ThetaNames, res.Data.XNames = t.ThetaNames, t.XNames
+	res.Data.ThetaNames, res.Data.XNames, res.Data.Prior = t.ThetaNames, t.XNames, t.Prior
 	return res, nil
 }

@@ -2,11 +2,13 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
-	"github.com/amortize/amortize/cmd/internal/cli"
 	"os"
+	"path/filepath"
 	"time"
 
+	"github.com/amortize/amortize/cmd/internal/cli"
 	"github.com/amortize/amortize/export"
 	"github.com/amortize/amortize/models"
 	"github.com/amortize/amortize/prior"
@@ -175,7 +177,8 @@ func trainCmd() *cobra.Command {
 		Example: `  amortize train --task two_moons --sims 10000 --estimator nsf --out model.json --onnx model.onnx
   amortize train --task two_moons --sims 10000 --method nle --onnx likelihood.onnx
   amortize train --task two_moons --sims 10000 --method nre --classifier resnet --loss nre-b --atoms 10 --onnx ratio.onnx
-  amortize train --data sims.npz --theta-dim 2 --prior prior.json --estimator maf --out model.json
+  amortize train --data sims.npz --estimator maf --onnx model.onnx
+  amortize train --data table.csv --theta-dim 2 --prior prior.json --estimator maf --out model.json
   amortize train --task slcp --sims 10000 --checkpoint slcp.ckpt --resume --out model.json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -193,17 +196,8 @@ func trainCmd() *cobra.Command {
 			switch {
 			case data != "":
 				var err error
-				if ds, err = simulator.Load(data, thetaDim); err != nil {
+				if ds, p, err = loadData(data, thetaDim, priorFile); err != nil {
 					return err
-				}
-				if priorFile != "" {
-					b, err := os.ReadFile(priorFile)
-					if err != nil {
-						return err
-					}
-					if p, err = prior.Unmarshal(b); err != nil {
-						return err
-					}
 				}
 			default:
 				t, err := userTask(cmd, task, priorFile, simCmd, xDim)
@@ -242,8 +236,8 @@ func trainCmd() *cobra.Command {
 	fl.StringVar(&task, "task", "two_moons", "simulate this task (when --data is not given)")
 	fl.IntVar(&sims, "sims", 10000, "simulations for --task")
 	fl.StringVar(&data, "data", "", "dataset file (.npz with arrays theta and x, or .csv)")
-	fl.IntVar(&thetaDim, "theta-dim", 0, "number of θ columns in a .csv dataset")
-	fl.StringVar(&priorFile, "prior", "", "prior JSON for --data or --simulator-cmd (stored in the model file)")
+	fl.IntVar(&thetaDim, "theta-dim", 0, "number of θ columns in a .csv dataset (default: from its prior, or from the header names theta_1, theta_2, …)")
+	fl.StringVar(&priorFile, "prior", "", "with --data or --simulator-cmd, the "+cli.PriorHelp+" (stored in the model file; --data files from simulate carry theirs)")
 	fl.StringVar(&simCmd, "simulator-cmd", "", "external simulator program and arguments (see amortize simulate --help)")
 	fl.IntVar(&xDim, "x-dim", 0, "dimension of x written by --simulator-cmd")
 	fl.StringVar(&out, "out", "", "write the trained model (JSON) here")
@@ -252,6 +246,41 @@ func trainCmd() *cobra.Command {
 	fl.BoolVar(&tf.opts.Resume, "resume", false, "resume from --checkpoint")
 	fl.BoolVar(&force, "force", false, "start afresh, overwriting an existing --checkpoint")
 	return cmd
+}
+
+// loadData reads a --data file and the prior its model file will carry:
+// --prior, else the one the dataset carries. Without either it fails
+// before any training, since a model file without a prior cannot sample.
+func loadData(path string, thetaDim int, priorFlag string) (*simulator.Dataset, prior.Prior, error) {
+	var p prior.Prior
+	if priorFlag != "" {
+		var err error
+		if p, err = cli.ReadPrior(priorFlag); err != nil {
+			return nil, nil, err
+		}
+		if thetaDim == 0 {
+			thetaDim = p.Dim()
+		}
+	}
+	ds, err := simulator.Load(path, thetaDim)
+	if errors.Is(err, simulator.ErrThetaDim) {
+		return nil, nil, usagef("%w; pass --theta-dim N (the number of θ columns) or --prior", err)
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	if p == nil {
+		p = ds.Prior
+	}
+	if p == nil {
+		return nil, nil, usagef("%s carries no prior (simulate stores it inside a .npz, and beside a .csv as %s), "+
+			"and a model file needs one to sample: pass --prior with the prior's JSON, inline or in a file",
+			path, filepath.Base(simulator.PriorPath(path)))
+	}
+	if _, c := ds.Theta.Dims(); p.Dim() != c {
+		return nil, nil, usagef("--prior has %d dimensions but %s has %d θ columns", p.Dim(), path, c)
+	}
+	return ds, p, nil
 }
 
 func saveModel(m *models.Model, path string) error {

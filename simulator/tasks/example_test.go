@@ -29,21 +29,18 @@ func ExampleGet() {
 	// [theta_1 theta_2] → [x_1 x_2] 5 × 2
 }
 
-// Load sbibm's reference posterior for one observation when the benchmark
-// data is available.
+// Load sbibm's reference posterior for one observation.
 func ExampleTask_Reference() {
 	task, err := tasks.Get("slcp")
 	if err != nil {
 		log.Fatal(err)
 	}
-	dir := tasks.BenchmarkDir()
-	if !task.HasReference(dir) {
-		fmt.Println("no reference data")
-		return
-	}
-	ref, err := task.Reference(dir, 1)
+	ref, err := task.Reference(tasks.BenchmarkData(), 1)
 	if err != nil {
 		log.Fatal(err)
 	}
-	fmt.Println(len(ref.Observation), len(ref.TrueTheta), ref.Samples != nil)
+	r, c := ref.Samples.Dims()
+	fmt.Println(len(ref.Observation), len(ref.TrueTheta), r, c)
+	// Output:
+	// 8 5 10000 5
 }

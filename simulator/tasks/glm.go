@@ -1,8 +1,6 @@
 package tasks
 
 import (
-	"bytes"
-	_ "embed"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -10,6 +8,7 @@ import (
 
 	"gonum.org/v1/gonum/mat"
 
+	"github.com/amortize/amortize/benchmarks"
 	"github.com/amortize/amortize/prior"
 )
 
@@ -19,16 +18,13 @@ const (
 	glmDim  = 1 + glmLags
 )
 
-// stimulus.csv is sbibm's fixed white-noise stimulus, numpy
-// RandomState(42).randn(100) cast to float32 (copied from the benchmark data).
-//
-//go:embed data/stimulus.csv
-var stimulusCSV []byte
-
 // glmDesign is the 100×10 design matrix X: X[t,0] = 1 and X[t,k+1] = I[t-k]
 // for t ≥ k, else 0.
 var glmDesign = sync.OnceValues(func() (*mat.Dense, error) {
-	_, stim, err := readCSV(bytes.NewReader(stimulusCSV))
+	// sbibm's fixed white-noise stimulus, numpy RandomState(42).randn(100)
+	// cast to float32; always the compiled-in copy, whatever
+	// $AMORTIZE_BENCHMARKS says.
+	stim, err := readCSVFile(benchmarks.FS, "bernoulli_glm/stimulus.csv")
 	if err != nil {
 		return nil, fmt.Errorf("reading embedded stimulus: %w", err)
 	}

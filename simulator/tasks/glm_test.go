@@ -3,21 +3,12 @@ package tasks
 import (
 	"fmt"
 	"math"
-	"path/filepath"
 	"testing"
 
 	"gonum.org/v1/gonum/mat"
-)
 
-// benchDir returns the reference-data directory or skips the test.
-func benchDir(t *testing.T) string {
-	t.Helper()
-	dir := BenchmarkDir()
-	if dir == "" {
-		t.Skip("benchmark reference data not found; set " + BenchmarkEnv)
-	}
-	return dir
-}
+	"github.com/amortize/amortize/benchmarks"
+)
 
 func mustDesign(t *testing.T) *mat.Dense {
 	t.Helper()
@@ -51,8 +42,7 @@ func TestGLMDesignStructure(t *testing.T) {
 }
 
 func TestGLMDesignMatchesFile(t *testing.T) {
-	dir := benchDir(t)
-	want, err := readCSVFile(filepath.Join(dir, "bernoulli_glm", "design_matrix.csv"))
+	want, err := readCSVFile(benchmarks.FS, "bernoulli_glm/design_matrix.csv")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,8 +68,7 @@ func TestGLMPrecision(t *testing.T) {
 			t.Errorf("prior sd %d = %.4f, want %.3f", i, got, want)
 		}
 	}
-	dir := benchDir(t)
-	file, err := readCSVFile(filepath.Join(dir, "bernoulli_glm", "prior_precision.csv"))
+	file, err := readCSVFile(benchmarks.FS, "bernoulli_glm/prior_precision.csv")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,15 +80,14 @@ func TestGLMPrecision(t *testing.T) {
 // TestGLMObservations recomputes each stored observation as Xᵀy from its
 // raw spike train.
 func TestGLMObservations(t *testing.T) {
-	dir := benchDir(t)
 	xd := mustDesign(t).RawMatrix().Data
 	for obs := 1; obs <= 10; obs++ {
-		od := filepath.Join(dir, "bernoulli_glm", fmt.Sprintf("obs%02d", obs))
-		raw, err := readCSVFile(filepath.Join(od, "observation_raw.csv"))
+		od := fmt.Sprintf("bernoulli_glm/obs%02d/", obs)
+		raw, err := readCSVFile(benchmarks.FS, od+"observation_raw.csv")
 		if err != nil {
 			t.Fatal(err)
 		}
-		want, err := readCSVFile(filepath.Join(od, "observation.csv"))
+		want, err := readCSVFile(benchmarks.FS, od+"observation.csv")
 		if err != nil {
 			t.Fatal(err)
 		}

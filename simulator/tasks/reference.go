@@ -7,13 +7,16 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"path/filepath"
+	"path"
 	"strconv"
 
 	"gonum.org/v1/gonum/mat"
+
+	"github.com/amortize/amortize/benchmarks"
 )
 
-// BenchmarkEnv names the environment variable that overrides BenchmarkDir.
+// BenchmarkEnv names the environment variable that replaces the reference
+// data compiled into the program with a directory of the same layout.
 const BenchmarkEnv = "AMORTIZE_BENCHMARKS"
 
 // Reference holds sbibm reference data for one observation of a task.
@@ -23,49 +26,31 @@ type Reference struct {
 	Samples     *mat.Dense // reference posterior samples, one per row (10,000 in sbibm)
 }
 
-// BenchmarkDir returns the directory holding the reference data: the value of
-// $AMORTIZE_BENCHMARKS when set, otherwise ../shared/benchmarks relative to
-// the module root (the nearest directory at or above the working directory
-// that holds go.mod) when that directory exists, otherwise "".
-func BenchmarkDir() string {
+// BenchmarkData returns the reference data: the directory named by
+// $AMORTIZE_BENCHMARKS when it is set, otherwise the data compiled into the
+// program (package benchmarks).
+func BenchmarkData() fs.FS {
 	if dir := os.Getenv(BenchmarkEnv); dir != "" {
-		return dir
+		return os.DirFS(dir)
 	}
-	dir, err := os.Getwd()
-	if err != nil {
-		return ""
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			bench := filepath.Join(dir, "..", "shared", "benchmarks")
-			if fi, err := os.Stat(bench); err == nil && fi.IsDir() {
-				return filepath.Clean(bench)
-			}
-			return ""
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return ""
-		}
-		dir = parent
-	}
+	return benchmarks.FS
 }
 
 // referenceFiles are the files of one observation directory.
 var referenceFiles = [...]string{"observation.csv", "true_parameters.csv", "reference_posterior_samples.csv"}
 
-func (t *Task) obsDir(dir string, obs int) string {
-	return filepath.Join(dir, t.Name, fmt.Sprintf("obs%02d", obs))
+func (t *Task) obsDir(obs int) string {
+	return path.Join(t.Name, fmt.Sprintf("obs%02d", obs))
 }
 
-// HasReference reports whether dir holds reference files for observation 1
-// of the task.
-func (t *Task) HasReference(dir string) bool {
-	if dir == "" {
+// HasReference reports whether fsys holds reference files for observation
+// 1 of the task.
+func (t *Task) HasReference(fsys fs.FS) bool {
+	if fsys == nil {
 		return false
 	}
 	for _, name := range referenceFiles {
-		if fi, err := os.Stat(filepath.Join(t.obsDir(dir, 1), name)); err != nil || !fi.Mode().IsRegular() {
+		if !benchmarks.Exists(fsys, path.Join(t.obsDir(1), name)) {
 			return false
 		}
 	}
@@ -73,19 +58,19 @@ func (t *Task) HasReference(dir string) bool {
 }
 
 // Reference reads observation obs (1-based, sbibm's num_observation) from
-// dir/<task>/obsNN/{observation,true_parameters,reference_posterior_samples}.csv.
-// Each file has a header row; the loader checks every dimension against the
-// task.
-func (t *Task) Reference(dir string, obs int) (*Reference, error) {
+// <task>/obsNN/{observation,true_parameters,reference_posterior_samples}.csv
+// in fsys (each file plain or gzip-compressed as name.gz). Each file has a
+// header row; the loader checks every dimension against the task.
+func (t *Task) Reference(fsys fs.FS, obs int) (*Reference, error) {
 	if obs < 1 {
 		return nil, fmt.Errorf("tasks: observation number %d, want ≥ 1", obs)
 	}
-	od := t.obsDir(dir, obs)
+	od := t.obsDir(obs)
 	xdim, dim := t.Simulator.XDim(), t.Prior.Dim()
 	var m [len(referenceFiles)]*mat.Dense
 	for i, name := range referenceFiles {
 		var err error
-		m[i], err = readCSVFile(filepath.Join(od, name))
+		m[i], err = readCSVFile(fsys, path.Join(od, name))
 		if err != nil {
 			return nil, err
 		}
@@ -95,10 +80,10 @@ func (t *Task) Reference(dir string, obs int) (*Reference, error) {
 		r, c := m[i].Dims()
 		if c != want[i] {
 			return nil, fmt.Errorf("%w: %s has %d columns, task %s needs %d",
-				ErrShape, filepath.Join(od, name), c, t.Name, want[i])
+				ErrShape, path.Join(od, name), c, t.Name, want[i])
 		}
 		if i < 2 && r != 1 {
-			return nil, fmt.Errorf("%w: %s has %d rows, want 1", ErrShape, filepath.Join(od, name), r)
+			return nil, fmt.Errorf("%w: %s has %d rows, want 1", ErrShape, path.Join(od, name), r)
 		}
 	}
 	return &Reference{
@@ -108,8 +93,9 @@ func (t *Task) Reference(dir string, obs int) (*Reference, error) {
 	}, nil
 }
 
-func readCSVFile(path string) (*mat.Dense, error) {
-	f, err := os.Open(path)
+// readCSVFile reads name (or name.gz) from fsys.
+func readCSVFile(fsys fs.FS, name string) (*mat.Dense, error) {
+	f, err := benchmarks.Open(fsys, name)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("%w: %w", ErrNoReference, err)
 	}
@@ -119,7 +105,7 @@ func readCSVFile(path string) (*mat.Dense, error) {
 	defer f.Close()
 	_, m, err := readCSV(f)
 	if err != nil {
-		return nil, fmt.Errorf("tasks: reading %s: %w", path, err)
+		return nil, fmt.Errorf("tasks: reading %s: %w", name, err)
 	}
 	return m, nil
 }

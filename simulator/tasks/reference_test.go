@@ -5,13 +5,16 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/amortize/amortize/benchmarks"
 )
 
-var sbibmTasks = []string{"gaussian_linear", "two_moons", "slcp", "gaussian_mixture", "bernoulli_glm"}
-
+// The compiled-in data holds every observation of every sbibm task: no
+// test or command depends on a directory outside the repository.
 func TestReferenceAllObservations(t *testing.T) {
-	dir := benchDir(t)
-	for _, name := range sbibmTasks {
+	t.Setenv(BenchmarkEnv, "")
+	dir := BenchmarkData()
+	for _, name := range benchmarks.Tasks() {
 		task := mustGet(t, name)
 		if !task.HasReference(dir) {
 			t.Errorf("%s: HasReference(%s) = false", name, dir)
@@ -36,8 +39,9 @@ func TestReferenceAllObservations(t *testing.T) {
 
 func TestReferenceErrors(t *testing.T) {
 	task := mustGet(t, "two_moons")
-	tmp := t.TempDir()
-	if task.HasReference(tmp) || task.HasReference("") {
+	tmpDir := t.TempDir()
+	tmp := os.DirFS(tmpDir)
+	if task.HasReference(tmp) || task.HasReference(nil) {
 		t.Error("HasReference true for an empty directory")
 	}
 	if _, err := task.Reference(tmp, 1); !errors.Is(err, ErrNoReference) {
@@ -47,7 +51,7 @@ func TestReferenceErrors(t *testing.T) {
 		t.Error("observation 0: no error")
 	}
 
-	od := filepath.Join(tmp, "two_moons", "obs01")
+	od := filepath.Join(tmpDir, "two_moons", "obs01")
 	if err := os.MkdirAll(od, 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -93,36 +97,33 @@ func TestReferenceErrors(t *testing.T) {
 	}
 }
 
-func TestBenchmarkDirEnv(t *testing.T) {
-	t.Setenv(BenchmarkEnv, "/some/where")
-	if got := BenchmarkDir(); got != "/some/where" {
-		t.Errorf("BenchmarkDir() = %q with %s set", got, BenchmarkEnv)
-	}
-}
-
-func TestBenchmarkDirModuleRoot(t *testing.T) {
-	t.Setenv(BenchmarkEnv, "")
-	root := t.TempDir()
-	sub := filepath.Join(root, "module", "pkg", "sub")
-	if err := os.MkdirAll(sub, 0o755); err != nil {
+// $AMORTIZE_BENCHMARKS replaces the compiled-in data with a directory,
+// whose files may be plain or gzip-compressed.
+func TestBenchmarkDataEnv(t *testing.T) {
+	dir := t.TempDir()
+	od := filepath.Join(dir, "two_moons", "obs01")
+	if err := os.MkdirAll(od, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(root, "module", "go.mod"), []byte("module m\n"), 0o644); err != nil {
+	for name, content := range map[string]string{
+		"observation.csv":                 "data_1,data_2\n0.5,0.25\n",
+		"true_parameters.csv":             "parameter_1,parameter_2\n0.3,0.4\n",
+		"reference_posterior_samples.csv": "parameter_1,parameter_2\n0.1,0.2\n",
+	} {
+		if err := os.WriteFile(filepath.Join(od, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Setenv(BenchmarkEnv, dir)
+	task := mustGet(t, "two_moons")
+	ref, err := task.Reference(BenchmarkData(), 1)
+	if err != nil {
 		t.Fatal(err)
 	}
-	t.Chdir(sub)
-	if got := BenchmarkDir(); got != "" {
-		t.Errorf("BenchmarkDir() = %q without a benchmark directory", got)
+	if ref.Observation[0] != 0.5 {
+		t.Errorf("observation %v, want the directory's", ref.Observation)
 	}
-	want := filepath.Join(root, "shared", "benchmarks")
-	if err := os.MkdirAll(want, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	got := BenchmarkDir()
-	// TempDir may sit behind a symbolic link; compare the directories.
-	gi, err1 := os.Stat(got)
-	wi, err2 := os.Stat(want)
-	if err1 != nil || err2 != nil || !os.SameFile(gi, wi) {
-		t.Errorf("BenchmarkDir() = %q, want %q", got, want)
+	if mustGet(t, "slcp").HasReference(BenchmarkData()) {
+		t.Error("slcp has reference data in a directory that holds only two_moons")
 	}
 }

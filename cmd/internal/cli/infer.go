@@ -108,7 +108,7 @@ is the same table as float64. JSON output is the server's response object.`,
 			if meth == "mcmc" {
 				var closeProposal func()
 				if post, closeProposal, err = mcmc.posterior(cmd, g, m, args[0]); err != nil {
-					return err
+					return noPrior(args[0], err)
 				}
 				defer closeProposal()
 			}
@@ -120,7 +120,7 @@ is the same table as float64. JSON output is the server's response object.`,
 				res, err = sampleDirect(cmd, m, xs, n, sd, batch)
 			}
 			if err != nil {
-				return err
+				return noPrior(args[0], err)
 			}
 			rows, d := len(res), m.ThetaDim()
 			names := m.Metadata().ThetaNames
@@ -142,7 +142,7 @@ is the same table as float64. JSON output is the server's response object.`,
 		},
 	}
 	x.register(cmd.Flags(), "observation(s): comma-separated values, rows separated by ';'",
-		"file of observations, one per row: .csv (with a header), .npy or .json")
+		"file of observations, one per row: .csv (with a header), .npy, or .json (an array, an array of arrays, or the server's request {\"x\": …})")
 	cmd.Flags().IntVar(&n, "n", 1000, "samples per observation")
 	cmd.Flags().IntVar(&batch, "batch-draws", 1<<16, "most draws per onnxruntime call (results do not depend on it)")
 	cmd.Flags().StringVar(&meth, "method", "direct", "direct (the estimator's draws inside the prior support) or mcmc")
@@ -231,7 +231,7 @@ leakage correction does.`,
 			}
 			d, err := posterior.NewDirect(m, posterior.DirectOptions{})
 			if err != nil {
-				return err
+				return noPrior(args[0], err)
 			}
 			var sd uint64
 			if leakage {
@@ -255,7 +255,7 @@ leakage correction does.`,
 			return out.write(cmd.OutOrStdout(), []string{"log_prob"}, mat.NewDense(len(lp), 1, lp), 64, resp)
 		},
 	}
-	x.register(cmd.Flags(), "the observation: comma-separated values", "file holding the observation: .csv (with a header), .npy or .json")
+	x.register(cmd.Flags(), "the observation: comma-separated values", "file holding the observation: .csv (with a header), .npy, or .json (an array, or the server's request {\"x\": …})")
 	theta.register(cmd.Flags(), "parameters: comma-separated values, rows separated by ';'",
 		"file of parameters, one per row: .csv (with a header), .npy or .json")
 	cmd.Flags().BoolVar(&leakage, "leakage", false, "correct for the estimator's mass outside the prior support")
@@ -302,7 +302,7 @@ The output is one row: θ and its log-density.`,
 			}
 			d, err := posterior.NewDirect(m, posterior.DirectOptions{})
 			if err != nil {
-				return err
+				return noPrior(args[0], err)
 			}
 			sd := seed.get(cmd)
 			res, err := d.MAP(cmd.Context(), xv, opts, posterior.Source(sd, 0))
@@ -315,7 +315,7 @@ The output is one row: θ and its log-density.`,
 			return out.write(cmd.OutOrStdout(), header, mat.NewDense(1, len(row), row), 64, resp)
 		},
 	}
-	x.register(cmd.Flags(), "the observation: comma-separated values", "file holding the observation: .csv (with a header), .npy or .json")
+	x.register(cmd.Flags(), "the observation: comma-separated values", "file holding the observation: .csv (with a header), .npy, or .json (an array, or the server's request {\"x\": …})")
 	cmd.Flags().IntVar(&opts.Candidates, "candidates", 1000, "posterior samples to start from")
 	cmd.Flags().IntVar(&opts.Starts, "starts", 4, "best candidates refined by Nelder–Mead")
 	cmd.Flags().IntVar(&opts.MaxEvaluations, "max-evaluations", 2000, "log-density evaluations per start")

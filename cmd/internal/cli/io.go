@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -44,7 +45,7 @@ func (f *matrixFlags) read(dim int) (*mat.Dense, error) {
 		m, err = parseInline(f.inline)
 		from = "--" + f.name
 	case f.file != "":
-		m, err = readMatrix(f.file, dim)
+		m, err = readMatrix(f.file, dim, f.name)
 		from = f.file
 	default:
 		return nil, usagef("--%s or --%s-file is required", f.name, f.name)
@@ -91,8 +92,9 @@ func parseInline(s string) (*mat.Dense, error) {
 
 // readMatrix reads rows of numbers from a .csv file (a header row, then
 // numbers), a .npy file (a 1-D or 2-D float array) or a .json file (an
-// array of numbers, or an array of such arrays).
-func readMatrix(path string, dim int) (*mat.Dense, error) {
+// array of numbers, an array of such arrays, or the server's request
+// object, whose field key holds them).
+func readMatrix(path string, dim int, key string) (*mat.Dense, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
@@ -114,24 +116,34 @@ func readMatrix(path string, dim int) (*mat.Dense, error) {
 		}
 		return m, nil
 	case ".json":
-		return readJSON(f)
+		return readJSON(f, key)
 	default:
 		return nil, fmt.Errorf("unknown file type %q: want .csv, .npy or .json", ext)
 	}
 }
 
-func readJSON(r io.Reader) (*mat.Dense, error) {
+func readJSON(r io.Reader, key string) (*mat.Dense, error) {
 	var raw json.RawMessage
 	if err := json.NewDecoder(r).Decode(&raw); err != nil {
 		return nil, fmt.Errorf("json: %w", err)
 	}
-	var rows [][]float64
-	if err := json.Unmarshal(raw, &rows); err != nil {
-		var row []float64
-		if json.Unmarshal(raw, &row) != nil {
-			return nil, fmt.Errorf("json: want an array of numbers or an array of such arrays")
+	if t := bytes.TrimSpace(raw); len(t) > 0 && t[0] == '{' {
+		var req map[string]json.RawMessage
+		if err := json.Unmarshal(raw, &req); err != nil {
+			return nil, fmt.Errorf("json: %w", err)
 		}
-		rows = [][]float64{row}
+		if raw = req[key]; raw == nil {
+			return nil, fmt.Errorf("json: the object has no field %q", key)
+		}
+	}
+	// Pointers tell null, which would read as 0, from a number.
+	var rows [][]*float64
+	if err := json.Unmarshal(raw, &rows); err != nil {
+		var row []*float64
+		if json.Unmarshal(raw, &row) != nil {
+			return nil, fmt.Errorf("json: want an array of numbers, an array of such arrays, or an object with %q holding one", key)
+		}
+		rows = [][]*float64{row}
 	}
 	if len(rows) == 0 || len(rows[0]) == 0 {
 		return nil, fmt.Errorf("json: no numbers")
@@ -141,7 +153,12 @@ func readJSON(r io.Reader) (*mat.Dense, error) {
 		if len(row) != len(rows[0]) {
 			return nil, fmt.Errorf("json: row %d has %d values, row 1 has %d", i+1, len(row), len(rows[0]))
 		}
-		data = append(data, row...)
+		for j, v := range row {
+			if v == nil {
+				return nil, fmt.Errorf("json: row %d value %d is null, not a number", i+1, j+1)
+			}
+			data = append(data, *v)
+		}
 	}
 	return mat.NewDense(len(rows), len(rows[0]), data), nil
 }

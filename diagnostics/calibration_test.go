@@ -6,10 +6,12 @@ import (
 	"math/rand/v2"
 	"strings"
 	"testing"
+	"time"
 
 	"gonum.org/v1/gonum/mat"
 
 	"github.com/amortize/amortize/diagnostics"
+	"github.com/amortize/amortize/prior"
 	"github.com/amortize/amortize/simulator"
 	"github.com/amortize/amortize/simulator/tasks"
 )
@@ -204,6 +206,66 @@ func TestTARPExactAndMiscalibrated(t *testing.T) {
 			t.Logf("ATC %+.3f: %s", res.ATC, res.Verdict())
 			if res.Calibrated || res.ATC*c.tarp < 0 || (c.tarp != 0 && res.ATC == 0) {
 				t.Fatalf("ATC %+.3f, calibrated %v: %s", res.ATC, res.Calibrated, res.Verdict())
+			}
+		})
+	}
+}
+
+// linear2D is gaussian_linear in two dimensions: θ ~ N(0, 0.1·I),
+// x = θ + N(0, 0.1·I), posterior N(x/2, 0.05·I), as gaussPosterior draws.
+func linear2D(t *testing.T, n int) (theta, x *mat.Dense, sim simulator.Simulator) {
+	t.Helper()
+	cov := mat.NewSymDense(2, []float64{0.1, 0, 0, 0.1})
+	p, err := prior.NewMultivariateNormal([]float64{0, 0}, cov)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sim = simulator.Func(2, func(x, theta *mat.Dense, src rand.Source) error {
+		rnd := rand.New(src)
+		r, c := theta.Dims()
+		for i := range r {
+			for j := range c {
+				x.Set(i, j, theta.At(i, j)+math.Sqrt(0.1)*rnd.NormFloat64())
+			}
+		}
+		return nil
+	})
+	res, err := simulator.Simulate(context.Background(), p, sim, n, simulator.Options{Seed: 11})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res.Data.Theta, res.Data.X, sim
+}
+
+func TestLC2STExactAndMiscalibrated(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains 4 × 40 classifiers")
+	}
+	ctx := context.Background()
+	theta, x, _ := linear2D(t, 500)
+	// 19 null classifiers: the smallest p-value is 0.05, below Alpha.
+	opts := diagnostics.LC2STOptions{NullTrials: 19, Eval: 2000, Seed: 2, Alpha: 0.1}
+	xo := []float64{0.2, -0.1}
+	for _, c := range append([]struct {
+		name string
+		post gaussPosterior
+		sbc, coverage, tarp float64
+		shape               string
+	}{{name: "exact", post: gaussPosterior{Scale: 1}}}, miscalibrated...) {
+		t.Run(c.name, func(t *testing.T) {
+			start := time.Now()
+			l, err := diagnostics.NewLC2ST(ctx, c.post, theta, x, opts)
+			t.Log(time.Since(start))
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := l.Test(ctx, c.post, xo)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Log(res.Verdict())
+			if exact := c.name == "exact"; res.Valid != exact {
+				t.Errorf("valid %v at p = %v (statistic %v, null median %v)", res.Valid, res.PValue, res.Statistic, res.Null[len(res.Null)/2])
 			}
 		})
 	}

@@ -247,8 +247,8 @@ func TestLC2STExactAndMiscalibrated(t *testing.T) {
 	opts := diagnostics.LC2STOptions{NullTrials: 19, Eval: 2000, Seed: 2, Alpha: 0.1}
 	xo := []float64{0.2, -0.1}
 	for _, c := range append([]struct {
-		name string
-		post gaussPosterior
+		name                string
+		post                gaussPosterior
 		sbc, coverage, tarp float64
 		shape               string
 	}{{name: "exact", post: gaussPosterior{Scale: 1}}}, miscalibrated...) {

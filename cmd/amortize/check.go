@@ -26,12 +26,12 @@ import (
 // checkFlags are the flags every `amortize check` command shares.
 type checkFlags struct {
 	task, simCmd, priorFile, data string
-	xDim, n, draws, workers      int
-	seed                         uint64
-	alpha                        float64
-	out, formats, x              string
-	failOnMiscalibration         bool
-	nulls                        int
+	xDim, n, draws, workers       int
+	seed                          uint64
+	alpha                         float64
+	out, formats, x               string
+	failOnMiscalibration          bool
+	nulls                         int
 }
 
 func (f *checkFlags) register(cmd *cobra.Command, local bool) {

@@ -54,6 +54,9 @@ data is present) and writes a pair plot.`,
 			if err := os.WriteFile(plot, png.Bytes(), 0o644); err != nil {
 				return err
 			}
+			if err := demoSBC(cmd, t, r.outDir); err != nil {
+				return err
+			}
 			fmt.Fprintf(cmd.OutOrStdout(), "model file %s, samples %s, pair plot %s\n",
 				filepath.Join(r.outDir, "model.onnx"), filepath.Join(r.outDir, fmt.Sprintf("obs%02d_samples.csv", obs)), plot)
 			return nil

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	goruntime "runtime"
+	"sync"
 
 	"gonum.org/v1/gonum/mat"
 	"gonum.org/v1/gonum/stat/distuv"
@@ -70,8 +72,11 @@ type CheckOptions struct {
 	// Chunk is the number of observations per sampler call; 0 means 100,
 	// or fewer to keep one call's draws under about 16 million values.
 	Chunk int
+	// Workers is the number of sampler calls at once; 0 means GOMAXPROCS.
+	// The results do not depend on it.
+	Workers int
 	// Progress, if not nil, is called after each sampler call with the
-	// observations done and the total.
+	// observations done and the total; calls are serialised.
 	Progress func(done, total int)
 }
 
@@ -84,7 +89,8 @@ const (
 	maxDraws = 1 << 24
 
 	// Streams of the PCG generator seeded by CheckOptions.Seed.
-	jitterStream = 0x6a69747465720001 // tie-breaking and rank jitter
+	jitterStream = 0x6a69747465720000 // tie-breaking (+ chunk) and rank jitter
+	normStream   = 0x6e6f726d616c0001 // V in the normalised ranks (r+V)/(L+1)
 	refStream    = 0x7461727072656601 // TARP reference points
 	bandStream   = 0x62616e6473696d01 // ECDF band simulations
 )
@@ -99,6 +105,8 @@ func (o CheckOptions) withDefaults() (CheckOptions, error) {
 		return o, fmt.Errorf("%w: %d bins, need at least 2", ErrInvalidOption, o.Bins)
 	case o.Chunk < 0:
 		return o, fmt.Errorf("%w: chunk of %d observations", ErrInvalidOption, o.Chunk)
+	case o.Workers < 0:
+		return o, fmt.Errorf("%w: %d workers", ErrInvalidOption, o.Workers)
 	}
 	if o.Draws == 0 {
 		o.Draws = defaultDraws
@@ -129,45 +137,76 @@ func pairs(theta, xs *mat.Dense) (n, dim int, err error) {
 }
 
 // eachDraws asks s for opts.Draws posterior draws of every row of xs, a
-// chunk of observations per call, and hands each chunk to fn: the index
-// of its first row, its rows of xs and their draws. The draws of chunk c
-// come from the stream (Seed, c), so results depend on Chunk but on
-// nothing else.
-func eachDraws(ctx context.Context, s Sampler, xs *mat.Dense, dim int, opts CheckOptions, fn func(lo int, xs *mat.Dense, draws []*mat.Dense) error) error {
+// chunk of observations per call, Workers calls at once, and hands each
+// chunk to fn: the index of its first row, its rows of xs, their draws and
+// a generator for tie-breaking. The draws of chunk c come from the stream
+// (Seed, c) and its generator from (Seed, jitterStream+c), so results
+// depend on Chunk but not on Workers or on timing; fn must touch only its
+// chunk's rows of shared results.
+func eachDraws(ctx context.Context, s Sampler, xs *mat.Dense, dim int, opts CheckOptions, fn func(lo int, xs *mat.Dense, draws []*mat.Dense, rnd *rand.Rand) error) error {
 	n, xd := xs.Dims()
 	chunk := opts.Chunk
 	if chunk == 0 {
 		chunk = max(1, min(defaultChunk, maxChunkVals/(opts.Draws*dim)))
 	}
-	for c, lo := 0, 0; lo < n; c, lo = c+1, lo+chunk {
-		if err := ctx.Err(); err != nil {
-			return fmt.Errorf("diagnostics: stopped: %w", err)
-		}
-		hi := min(lo+chunk, n)
-		sub := xs.Slice(lo, hi, 0, xd).(*mat.Dense)
-		draws, err := s.SampleEach(ctx, sub, opts.Draws, rand.NewPCG(opts.Seed, uint64(c)))
+	chunks := (n + chunk - 1) / chunk
+	workers := opts.Workers
+	if workers == 0 {
+		workers = goruntime.GOMAXPROCS(0)
+	}
+	errs := make([]error, chunks)
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		done int
+	)
+	sem := make(chan struct{}, workers)
+	for c := range chunks {
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			lo, hi := c*chunk, min((c+1)*chunk, n)
+			errs[c] = oneChunk(ctx, s, xs.Slice(lo, hi, 0, xd).(*mat.Dense), lo, dim, c, opts, fn)
+			if errs[c] == nil && opts.Progress != nil {
+				mu.Lock()
+				done += hi - lo
+				opts.Progress(done, n)
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	for _, err := range errs {
 		if err != nil {
-			return fmt.Errorf("diagnostics: posterior draws for observations %d–%d: %w", lo, hi-1, err)
-		}
-		if len(draws) != hi-lo {
-			return fmt.Errorf("diagnostics: sampler returned %d sample sets for %d observations", len(draws), hi-lo)
-		}
-		for k, d := range draws {
-			if d == nil {
-				return fmt.Errorf("diagnostics: sampler returned no draws for observation %d", lo+k)
-			}
-			if r, cols := d.Dims(); r != opts.Draws || cols != dim {
-				return fmt.Errorf("%w: sampler returned %d×%d draws for observation %d, want %d×%d", ErrDimensionMismatch, r, cols, lo+k, opts.Draws, dim)
-			}
-		}
-		if err := fn(lo, sub, draws); err != nil {
 			return err
-		}
-		if opts.Progress != nil {
-			opts.Progress(hi, n)
 		}
 	}
 	return nil
+}
+
+// oneChunk is eachDraws' work on chunk c, rows lo… of xs.
+func oneChunk(ctx context.Context, s Sampler, sub *mat.Dense, lo, dim, c int, opts CheckOptions, fn func(int, *mat.Dense, []*mat.Dense, *rand.Rand) error) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("diagnostics: stopped: %w", err)
+	}
+	m, _ := sub.Dims()
+	hi := lo + m
+	draws, err := s.SampleEach(ctx, sub, opts.Draws, rand.NewPCG(opts.Seed, uint64(c)))
+	if err != nil {
+		return fmt.Errorf("diagnostics: posterior draws for observations %d–%d: %w", lo, hi-1, err)
+	}
+	if len(draws) != m {
+		return fmt.Errorf("diagnostics: sampler returned %d sample sets for %d observations", len(draws), m)
+	}
+	for k, d := range draws {
+		if d == nil {
+			return fmt.Errorf("diagnostics: sampler returned no draws for observation %d", lo+k)
+		}
+		if r, cols := d.Dims(); r != opts.Draws || cols != dim {
+			return fmt.Errorf("%w: sampler returned %d×%d draws for observation %d, want %d×%d", ErrDimensionMismatch, r, cols, lo+k, opts.Draws, dim)
+		}
+	}
+	return fn(lo, sub, draws, rand.New(rand.NewPCG(opts.Seed, jitterStream+uint64(c))))
 }
 
 // rankOf returns the rank of v among vals, the number of vals below v,

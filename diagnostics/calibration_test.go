@@ -4,6 +4,7 @@ import (
 	"context"
 	"math"
 	"math/rand/v2"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -239,12 +240,12 @@ func linear2D(t *testing.T, n int) (theta, x *mat.Dense, sim simulator.Simulator
 
 func TestLC2STExactAndMiscalibrated(t *testing.T) {
 	if testing.Short() {
-		t.Skip("trains 4 × 40 classifiers")
+		t.Skip("trains 4 × 40 classifiers, a minute of CPU")
 	}
 	ctx := context.Background()
-	theta, x, _ := linear2D(t, 500)
-	// 19 null classifiers: the smallest p-value is 0.05, below Alpha.
-	opts := diagnostics.LC2STOptions{NullTrials: 19, Eval: 2000, Seed: 2, Alpha: 0.1}
+	theta, x, _ := linear2D(t, 1000)
+	// 39 null classifiers: p-values come in steps of 0.025.
+	opts := diagnostics.LC2STOptions{NullTrials: 39, Eval: 2000, Seed: 2, Alpha: 0.1}
 	xo := []float64{0.2, -0.1}
 	for _, c := range append([]struct {
 		name                string
@@ -268,5 +269,33 @@ func TestLC2STExactAndMiscalibrated(t *testing.T) {
 				t.Errorf("valid %v at p = %v (statistic %v, null median %v)", res.Valid, res.PValue, res.Statistic, res.Null[len(res.Null)/2])
 			}
 		})
+	}
+}
+
+// TestWorkerInvariance: the chunks run concurrently, each with its own
+// streams, so the ranks do not depend on the number of workers.
+func TestWorkerInvariance(t *testing.T) {
+	ctx := context.Background()
+	theta, x := linearPairs(t, 230)
+	post := gaussPosterior{Scale: 1.2}
+	var ref *diagnostics.SBCResult
+	var refCov *diagnostics.CoverageResult
+	for _, w := range []int{1, 3, 8} {
+		opts := diagnostics.CheckOptions{Draws: 50, Chunk: 17, Workers: w}
+		res, err := diagnostics.SBC(ctx, post, theta, x, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cov, err := diagnostics.ExpectedCoverage(ctx, post, theta, x, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ref == nil {
+			ref, refCov = res, cov
+			continue
+		}
+		if !reflect.DeepEqual(res, ref) || !reflect.DeepEqual(cov.Levels, refCov.Levels) {
+			t.Errorf("%d workers give other results than 1", w)
+		}
 	}
 }

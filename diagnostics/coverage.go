@@ -82,10 +82,10 @@ func ExpectedCoverage(ctx context.Context, p Posterior, theta, xs *mat.Dense, op
 		return nil, err
 	}
 	L := opts.Draws
-	rnd := rand.New(rand.NewPCG(opts.Seed, jitterStream))
+	rnd := rand.New(rand.NewPCG(opts.Seed, normStream))
 	ranks := make([]int, n)
-	neg := make([]float64, L)
-	err = eachDraws(ctx, p, xs, dim, opts, func(lo int, sub *mat.Dense, draws []*mat.Dense) error {
+	err = eachDraws(ctx, p, xs, dim, opts, func(lo int, sub *mat.Dense, draws []*mat.Dense, rnd *rand.Rand) error {
+		neg := make([]float64, L)
 		sets := make([]*mat.Dense, len(draws))
 		for k, d := range draws {
 			set := mat.NewDense(L+1, dim, nil)
@@ -147,6 +147,18 @@ func confidence(area float64, n int) string {
 	}
 }
 
+// largestDeparture returns the level where the curve is farthest from
+// the diagonal, with the curve's value there.
+func largestDeparture(levels, curve []float64) (level, value float64) {
+	worst := -1.0
+	for k, l := range levels {
+		if d := math.Abs(curve[k] - l); d > worst {
+			worst, level, value = d, l, curve[k]
+		}
+	}
+	return level, value
+}
+
 // Verdict is a one-paragraph reading of the result.
 func (r *CoverageResult) Verdict() string {
 	var b strings.Builder
@@ -156,9 +168,10 @@ func (r *CoverageResult) Verdict() string {
 	} else {
 		b.WriteString("MISCALIBRATED")
 	}
-	fmt.Fprintf(&b, " at family-wise level %g (KS p = %.3g, χ² p = %.3g). Signed area between the coverage curve and the diagonal %+.4f (±%.4f): %s. Coverage of the 50%% / 90%% / 95%% regions: %.3f / %.3f / %.3f.",
+	level, value := largestDeparture(r.Nominal, r.Empirical)
+	fmt.Fprintf(&b, " at family-wise level %g (KS p = %.3g, χ² p = %.3g). Signed area between the coverage curve and the diagonal %+.4f (±%.4f): %s. Coverage of the 50%% / 90%% / 95%% regions: %.3f / %.3f / %.3f; largest departure at the %g%% region, covering %.1f%%.",
 		r.Alpha, r.Uniformity.KSP, r.Uniformity.ChiSqP, r.Area, 1/math.Sqrt(12*float64(r.N)), confidence(r.Area, r.N),
-		r.Empirical[50], r.Empirical[90], r.Empirical[95])
+		r.Empirical[50], r.Empirical[90], r.Empirical[95], 100*level, 100*value)
 	return b.String()
 }
 
@@ -235,10 +248,10 @@ func TARP(ctx context.Context, s Sampler, theta, xs *mat.Dense, opts CheckOption
 		}
 		return s
 	}
-	rnd := rand.New(rand.NewPCG(opts.Seed, jitterStream))
+	rnd := rand.New(rand.NewPCG(opts.Seed, normStream))
 	ranks := make([]int, n)
-	ds := make([]float64, L)
-	err = eachDraws(ctx, s, xs, dim, opts, func(first int, _ *mat.Dense, draws []*mat.Dense) error {
+	err = eachDraws(ctx, s, xs, dim, opts, func(first int, _ *mat.Dense, draws []*mat.Dense, rnd *rand.Rand) error {
+		ds := make([]float64, L)
 		for k, d := range draws {
 			i := first + k
 			ref := refs[i*dim : (i+1)*dim]
@@ -286,8 +299,9 @@ func (r *TARPResult) Verdict() string {
 	} else {
 		b.WriteString("MISCALIBRATED")
 	}
-	fmt.Fprintf(&b, " at family-wise level %g (KS distance %.4f, p = %.3g; χ² p = %.3g). ATC %+.3f: %s.",
-		r.Alpha, r.Uniformity.KS, r.Uniformity.KSP, r.Uniformity.ChiSqP, r.ATC, confidence(0.5-r.Uniformity.Mean, r.N))
+	level, value := largestDeparture(r.Levels, r.ECP)
+	fmt.Fprintf(&b, " at family-wise level %g (KS distance %.4f, p = %.3g; χ² p = %.3g). ATC %+.3f; mean of f %.3f: %s; largest departure at level %.3f, coverage %.3f.",
+		r.Alpha, r.Uniformity.KS, r.Uniformity.KSP, r.Uniformity.ChiSqP, r.ATC, r.Uniformity.Mean, confidence(0.5-r.Uniformity.Mean, r.N), level, value)
 	return b.String()
 }
 

@@ -123,7 +123,7 @@ func NewLC2ST(ctx context.Context, s Sampler, theta, xs *mat.Dense, opts LC2STOp
 	}
 	// The estimate's pairs: one draw per observation.
 	draws := mat.NewDense(n, dim, nil)
-	err = eachDraws(ctx, s, xs, dim, CheckOptions{Draws: 1, Seed: opts.Seed}, func(lo int, _ *mat.Dense, d []*mat.Dense) error {
+	err = eachDraws(ctx, s, xs, dim, CheckOptions{Draws: 1, Seed: opts.Seed}, func(lo int, _ *mat.Dense, d []*mat.Dense, _ *rand.Rand) error {
 		for k, m := range d {
 			draws.SetRow(lo+k, m.RawRowView(0))
 		}

@@ -117,7 +117,7 @@ func addTruth(p *plot.Plot, truth []float64, i, j int) error {
 		return err
 	}
 	sc.GlyphStyle.Color = truthColor
-	sc.GlyphStyle.Radius = vg.Points(5)
+	sc.GlyphStyle.Radius = vg.Points(7)
 	sc.GlyphStyle.Shape = draw.CrossGlyph{}
 	p.Add(sc)
 	return nil

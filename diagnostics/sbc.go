@@ -51,13 +51,13 @@ func SBC(ctx context.Context, s Sampler, theta, xs *mat.Dense, opts CheckOptions
 		return nil, err
 	}
 	L := opts.Draws
-	rnd := rand.New(rand.NewPCG(opts.Seed, jitterStream))
+	rnd := rand.New(rand.NewPCG(opts.Seed, normStream))
 	ranks := make([][]int, dim)
 	for j := range ranks {
 		ranks[j] = make([]int, n)
 	}
-	col := make([]float64, L)
-	err = eachDraws(ctx, s, xs, dim, opts, func(lo int, _ *mat.Dense, draws []*mat.Dense) error {
+	err = eachDraws(ctx, s, xs, dim, opts, func(lo int, _ *mat.Dense, draws []*mat.Dense, rnd *rand.Rand) error {
+		col := make([]float64, L)
 		for k, d := range draws {
 			i := lo + k
 			for j := range dim {

@@ -112,14 +112,17 @@ func addTruth(p *plot.Plot, truth []float64, i, j int) error {
 		l.Width = vg.Points(1.5)
 		return nil
 	}
-	sc, err := plotter.NewScatter(plotter.XYs{{X: truth[j], Y: truth[i]}})
-	if err != nil {
-		return err
+	// A cross inside a ring stays visible on a dense cloud of points.
+	for _, shape := range []draw.GlyphDrawer{draw.CrossGlyph{}, draw.RingGlyph{}} {
+		sc, err := plotter.NewScatter(plotter.XYs{{X: truth[j], Y: truth[i]}})
+		if err != nil {
+			return err
+		}
+		sc.GlyphStyle.Color = truthColor
+		sc.GlyphStyle.Radius = vg.Points(6)
+		sc.GlyphStyle.Shape = shape
+		p.Add(sc)
 	}
-	sc.GlyphStyle.Color = truthColor
-	sc.GlyphStyle.Radius = vg.Points(7)
-	sc.GlyphStyle.Shape = draw.CrossGlyph{}
-	p.Add(sc)
 	return nil
 }
 

@@ -248,6 +248,10 @@ type Uniformity struct {
 	// Central is the fraction of u in [1/4, 3/4): 0.5 under calibration
 	// (standard error 1/(2√N)); above, the draws are too wide.
 	Central float64 `json:"central"`
+	// Tails is the fraction of u below 1/10 or from 9/10 up: 0.2 under
+	// calibration (standard error 0.4/√N); above, the draws are too
+	// narrow.
+	Tails float64 `json:"tails"`
 	// InBand reports whether the ECDF of u stays inside the simultaneous
 	// band of ECDFBand.
 	InBand bool `json:"in_band"`
@@ -260,6 +264,9 @@ func (u Uniformity) P() float64 { return math.Min(u.KSP, u.ChiSqP) }
 // values under calibration.
 func (u Uniformity) MeanZ(n int) float64    { return (u.Mean - 0.5) * math.Sqrt(12*float64(n)) }
 func (u Uniformity) CentralZ(n int) float64 { return (u.Central - 0.5) * 2 * math.Sqrt(float64(n)) }
+
+// TailsZ is Tails as a z-score.
+func (u Uniformity) TailsZ(n int) float64 { return (u.Tails - 0.2) / 0.4 * math.Sqrt(float64(n)) }
 
 // normalised returns u = (r + V)/(L+1) for ranks r on 0…L.
 func normalised(ranks []int, L int, rnd *rand.Rand) []float64 {
@@ -310,9 +317,13 @@ func uniformity(ranks []int, u []float64, L, bins int, band *ECDFBand) Uniformit
 		if v >= 0.25 && v < 0.75 {
 			res.Central++
 		}
+		if v < 0.1 || v >= 0.9 {
+			res.Tails++
+		}
 	}
 	res.Mean /= float64(n)
 	res.Central /= float64(n)
+	res.Tails /= float64(n)
 	res.InBand = band.Contains(u)
 	return res
 }

@@ -121,8 +121,8 @@ func TestUniformityByHand(t *testing.T) {
 	if math.Abs(res.KS-0.45) > 1e-15 {
 		t.Errorf("KS distance %v, want 0.45", res.KS)
 	}
-	if res.Mean != 0.375 || res.Central != 0.25 {
-		t.Errorf("mean %v, central %v; want 0.375, 0.25", res.Mean, res.Central)
+	if res.Mean != 0.375 || res.Central != 0.25 || res.Tails != 0.25 {
+		t.Errorf("mean %v, central %v, tails %v; want 0.375, 0.25, 0.25", res.Mean, res.Central, res.Tails)
 	}
 	// Kolmogorov's law: P(√n·D > 1.3581) = 0.05, P(√n·D > 1.6276) = 0.01.
 	n := 1_000_000

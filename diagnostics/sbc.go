@@ -106,8 +106,8 @@ func (r *SBCResult) Verdict(names []string) string {
 	}
 	fmt.Fprintf(&b, " at family-wise level %g (Bonferroni over %d KS and χ² tests).", r.Alpha, 2*len(r.Dims))
 	for j, u := range r.Dims {
-		fmt.Fprintf(&b, " %s: KS p = %.3g, χ² p = %.3g, mean rank %.3f, central half %.3f",
-			coordName(names, j), u.KSP, u.ChiSqP, u.Mean, u.Central)
+		fmt.Fprintf(&b, " %s: KS p = %.3g, χ² p = %.3g, mean rank %.3f, central half %.3f, outer fifth %.3f",
+			coordName(names, j), u.KSP, u.ChiSqP, u.Mean, u.Central, u.Tails)
 		if u.P() < r.Alpha/float64(2*len(r.Dims)) {
 			fmt.Fprintf(&b, " (%s)", rankShape(u, r.N))
 		}
@@ -117,20 +117,24 @@ func (r *SBCResult) Verdict(names []string) string {
 	return s
 }
 
-// rankShape says which departure from uniform ranks dominates: the
-// posterior's width (the central half of the ranks) or its location (the
-// mean rank), judged by z-scores.
+// rankShape says which departure from uniform ranks dominates, judged by
+// z-scores: a location (the mean rank), or a width, claimed only when the
+// central half and the outer fifth agree (∩: too wide, ∪: too narrow).
+// Anything else is a wrong shape that the histogram shows.
 func rankShape(u Uniformity, n int) string {
-	mz, cz := u.MeanZ(n), u.CentralZ(n)
+	const sure = 3
+	mz, cz, tz := u.MeanZ(n), u.CentralZ(n), u.TailsZ(n)
 	switch {
-	case math.Abs(cz) >= math.Abs(mz) && cz > 0:
-		return "posterior too wide: ∩-shaped ranks"
-	case math.Abs(cz) >= math.Abs(mz):
-		return "posterior too narrow: ∪-shaped ranks"
-	case mz > 0:
+	case math.Abs(mz) >= sure && math.Abs(mz) >= math.Abs(cz) && mz > 0:
 		return "posterior biased low: the truth ranks high"
-	default:
+	case math.Abs(mz) >= sure && math.Abs(mz) >= math.Abs(cz):
 		return "posterior biased high: the truth ranks low"
+	case cz >= sure && tz <= -sure:
+		return "posterior too wide: ∩-shaped ranks"
+	case cz <= -sure && tz >= sure:
+		return "posterior too narrow: ∪-shaped ranks"
+	default:
+		return "ranks neither ∪, ∩ nor sloped: the posterior's shape is wrong, see the rank histogram"
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -105,6 +106,11 @@ func TestSBCExactAndMiscalibrated(t *testing.T) {
 	for j, u := range exact.Dims {
 		if !u.InBand {
 			t.Errorf("exact posterior: coordinate %d ECDF leaves the simultaneous band", j)
+		}
+		// Posterior variance 0.05 against the prior's 0.1 (and the θ
+		// sample's, near it): contraction about 1/2.
+		if c := exact.Contraction[j]; math.Abs(c-0.5) > 0.1 {
+			t.Errorf("coordinate %d: contraction %v, want about 0.5", j, c)
 		}
 	}
 	// The exact posterior sampled by the task itself passes too.
@@ -297,5 +303,28 @@ func TestWorkerInvariance(t *testing.T) {
 		if !reflect.DeepEqual(res, ref) || !reflect.DeepEqual(cov.Levels, refCov.Levels) {
 			t.Errorf("%d workers give other results than 1", w)
 		}
+	}
+}
+
+// TestSBCPriorAsPosterior: the prior is calibrated, so SBC passes it, and
+// only the contraction tells that it learned nothing.
+func TestSBCPriorAsPosterior(t *testing.T) {
+	theta, x := linearPairs(t, 300)
+	task, _ := tasks.Get("gaussian_linear")
+	priorPost := diagnostics.SamplerFunc(func(_ context.Context, xs *mat.Dense, n int, src rand.Source) ([]*mat.Dense, error) {
+		r, _ := xs.Dims()
+		out := make([]*mat.Dense, r)
+		for i := range r {
+			out[i] = mat.NewDense(n, task.Prior.Dim(), nil)
+			task.Prior.Sample(out[i], src)
+		}
+		return out, nil
+	})
+	res, err := diagnostics.SBC(context.Background(), priorPost, theta, x, diagnostics.CheckOptions{Draws: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Calibrated || slices.Max(res.Contraction) >= 0.2 || !strings.Contains(res.Verdict(nil), "learned little") {
+		t.Errorf("contraction %v: %s", res.Contraction, res.Verdict(nil))
 	}
 }

@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strings"
 
 	"gonum.org/v1/gonum/mat"
+	"gonum.org/v1/gonum/stat"
 )
 
 // SBCResult is the outcome of simulation-based calibration.
@@ -25,6 +27,11 @@ type SBCResult struct {
 	Dims []Uniformity `json:"dims"`
 	// Band is the simultaneous 1−Alpha band for the ECDF of U[j].
 	Band *ECDFBand `json:"band"`
+	// Contraction[j] is 1 − (mean posterior variance of coordinate j) /
+	// (its variance over the N θ): near 0 for a posterior as wide as the
+	// prior, near 1 for a sharp one. Calibration says nothing of
+	// sharpness: the prior itself passes SBC.
+	Contraction []float64 `json:"contraction"`
 	// Calibrated is false when some p-value is below Alpha/(2·dim).
 	Calibrated bool `json:"calibrated"`
 }
@@ -53,8 +60,10 @@ func SBC(ctx context.Context, s Sampler, theta, xs *mat.Dense, opts CheckOptions
 	L := opts.Draws
 	rnd := rand.New(rand.NewPCG(opts.Seed, normStream))
 	ranks := make([][]int, dim)
+	postVar := make([][]float64, dim)
 	for j := range ranks {
 		ranks[j] = make([]int, n)
+		postVar[j] = make([]float64, n)
 	}
 	err = eachDraws(ctx, s, xs, dim, opts, func(lo int, _ *mat.Dense, draws []*mat.Dense, rnd *rand.Rand) error {
 		col := make([]float64, L)
@@ -67,6 +76,7 @@ func SBC(ctx context.Context, s Sampler, theta, xs *mat.Dense, opts CheckOptions
 					return fmt.Errorf("observation %d, coordinate %d: %w", i, j, err)
 				}
 				ranks[j][i] = r
+				postVar[j][i] = stat.Variance(col, nil)
 			}
 		}
 		return nil
@@ -82,7 +92,14 @@ func SBC(ctx context.Context, s Sampler, theta, xs *mat.Dense, opts CheckOptions
 	if res.Band, err = NewECDFBand(n, opts.Alpha, opts.Seed); err != nil {
 		return nil, err
 	}
+	thetaCol := make([]float64, n)
 	for j := range dim {
+		mat.Col(thetaCol, j, theta)
+		c := 1 - stat.Mean(postVar[j], nil)/stat.Variance(thetaCol, nil)
+		if math.IsNaN(c) || math.IsInf(c, 0) {
+			c = 0 // one pair, or a constant θ: nothing to contract
+		}
+		res.Contraction = append(res.Contraction, c)
 		u := normalised(ranks[j], L, rnd)
 		res.U = append(res.U, u)
 		t := uniformity(ranks[j], u, L, res.Bins, res.Band)
@@ -106,14 +123,17 @@ func (r *SBCResult) Verdict(names []string) string {
 	}
 	fmt.Fprintf(&b, " at family-wise level %g (Bonferroni over %d KS and χ² tests).", r.Alpha, 2*len(r.Dims))
 	for j, u := range r.Dims {
-		fmt.Fprintf(&b, " %s: KS p = %.3g, χ² p = %.3g, mean rank %.3f, central half %.3f, outer fifth %.3f",
-			coordName(names, j), u.KSP, u.ChiSqP, u.Mean, u.Central, u.Tails)
+		fmt.Fprintf(&b, " %s: KS p = %.3g, χ² p = %.3g, mean rank %.3f, central half %.3f, outer fifth %.3f, contraction %.2f",
+			coordName(names, j), u.KSP, u.ChiSqP, u.Mean, u.Central, u.Tails, r.Contraction[j])
 		if u.P() < r.Alpha/float64(2*len(r.Dims)) {
 			fmt.Fprintf(&b, " (%s)", rankShape(u, r.N))
 		}
 		b.WriteString(";")
 	}
 	s := strings.TrimSuffix(b.String(), ";") + "."
+	if r.Calibrated && slices.Max(r.Contraction) < 0.2 {
+		s += " The posterior is hardly narrower than the prior (contraction below 0.2): calibrated, but it has learned little from x."
+	}
 	return s
 }
 

@@ -59,6 +59,13 @@ func (f *checkFlags) register(cmd *cobra.Command, local bool) {
 	}
 }
 
+// Bounds on the sizes a command line may ask for, before anything is
+// allocated.
+const (
+	maxCheckN     = 10_000_000
+	maxCheckDraws = 1_000_000
+)
+
 // checkEnv is what a check runs on: the model, its posterior, the
 // simulator and, for the global checks, the (θ, x) pairs.
 type checkEnv struct {
@@ -143,10 +150,10 @@ drawn from the prior predictive (--data).`,
 // the check named check needs.
 func newCheckEnv(cmd *cobra.Command, f *checkFlags, path, check string) (*checkEnv, error) {
 	switch {
-	case f.n < 1:
-		return nil, usagef("--n must be positive, got %d", f.n)
-	case f.draws < 1:
-		return nil, usagef("--draws must be positive, got %d", f.draws)
+	case f.n < 1 || f.n > maxCheckN:
+		return nil, usagef("--n %d: want 1 to %d", f.n, maxCheckN)
+	case f.draws < 1 || f.draws > maxCheckDraws:
+		return nil, usagef("--draws %d: want 1 to %d", f.draws, maxCheckDraws)
 	case !(f.alpha > 0 && f.alpha < 1):
 		return nil, usagef("--alpha %v: want 0 < alpha < 1", f.alpha)
 	case f.workers < 0:

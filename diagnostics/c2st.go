@@ -1,8 +1,12 @@
 // Package diagnostics checks the quality of posterior approximations.
 //
 // C2ST, the classifier two-sample test, reproduces the recipe behind the
-// published sbibm benchmark numbers. Every function in the package is safe
-// for concurrent use: none keeps state between calls.
+// published sbibm benchmark numbers; it needs reference samples. SBC,
+// ExpectedCoverage, TARP, LC2ST and PPC need none: they check a posterior
+// against the prior and the simulator, through the Sampler and LogDensity
+// interfaces that any posterior can implement (see docs/DIAGNOSTICS.md).
+// Every function in the package is safe for concurrent use: none keeps
+// state between calls, and an LC2ST guards its classifiers.
 package diagnostics
 
 import (

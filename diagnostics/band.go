@@ -52,17 +52,16 @@ func NewECDFBand(n int, alpha float64, seed uint64) (*ECDFBand, error) {
 		b.Z = append(b.Z, z)
 		bins = append(bins, distuv.Binomial{N: float64(n), P: z})
 	}
-	rnd := rand.New(rand.NewPCG(seed, bandStream))
+	src := rand.NewPCG(seed, bandStream)
 	minP := make([]float64, bandSims)
-	counts := make([]int, k)
 	for s := range minP {
-		clear(counts)
-		for range n {
-			counts[min(int(rnd.Float64()*float64(k)), k-1)]++
-		}
-		p, c := 1.0, 0
+		// The counts of n uniforms in the k cells of width 1/k are
+		// multinomial: draw them cell by cell as binomials of what is
+		// left, in O(k) whatever n.
+		p, c, left := 1.0, 0, n
 		for i, bin := range bins {
-			c += counts[i]
+			step := int(distuv.Binomial{N: float64(left), P: 1 / float64(k-i), Src: src}.Rand())
+			c, left = c+step, left-step
 			p = math.Min(p, twoSided(bin, c))
 		}
 		minP[s] = p

@@ -212,8 +212,8 @@ const tarpBins = 30
 // is necessary and sufficient for calibration of the whole joint
 // posterior, given enough pairs.
 //
-// Bins (0: 30) sets the levels of the ECP curve; the verdict comes from
-// the KS and χ² tests of f, the χ² over the bins of CheckOptions.
+// The ECP curve has sbi's 30 levels; the verdict comes from the KS and
+// χ² tests of f, the χ² over the bins of CheckOptions.
 func TARP(ctx context.Context, s Sampler, theta, xs *mat.Dense, opts CheckOptions) (*TARPResult, error) {
 	n, dim, err := pairs(theta, xs)
 	if err != nil {

@@ -41,7 +41,7 @@ func (f *checkFlags) register(cmd *cobra.Command, local bool) {
 	fl.StringVar(&f.priorFile, "prior", "", "prior JSON for --simulator-cmd (default: the prior in the model file)")
 	fl.IntVar(&f.xDim, "x-dim", 0, "dimension of x written by --simulator-cmd (default: the model's)")
 	fl.StringVar(&f.data, "data", "", "(θ, x) pairs from the prior predictive, .npz or .csv, instead of simulating")
-	fl.IntVar(&f.n, "n", 1000, "number of (θ, x) pairs")
+	fl.IntVar(&f.n, "n", 1000, "number of (θ, x) pairs (with --data: its first n rows)")
 	fl.IntVar(&f.draws, "draws", 1000, "posterior draws per observation")
 	fl.IntVar(&f.workers, "workers", 0, "simulation goroutines (0: all cores); results do not depend on it")
 	fl.Uint64Var(&f.seed, "seed", 1, "random seed")

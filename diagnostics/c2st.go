@@ -1,8 +1,12 @@
 // Package diagnostics checks the quality of posterior approximations.
 //
 // C2ST, the classifier two-sample test, reproduces the recipe behind the
-// published sbibm benchmark numbers. Every function in the package is safe
-// for concurrent use: none keeps state between calls.
+// published sbibm benchmark numbers; it needs reference samples. SBC,
+// ExpectedCoverage, TARP, LC2ST and PPC need none: they check a posterior
+// against the prior and the simulator, through the Sampler and LogDensity
+// interfaces that any posterior can implement (see docs/DIAGNOSTICS.md).
+// Every function in the package is safe for concurrent use: none keeps
+// state between calls, and an LC2ST guards its classifiers.
 package diagnostics
 
 import (
@@ -221,30 +225,7 @@ func sampleDims(name string, s *mat.Dense) (rows, cols int, err error) {
 // zScore standardises the rows of x (dim columns) by the mean and N−1
 // standard deviation of its first nRef rows.
 func zScore(x []float64, dim, nRef int) error {
-	mean := make([]float64, dim)
-	for i := range nRef {
-		for j, v := range x[i*dim : (i+1)*dim] {
-			mean[j] += v
-		}
-	}
-	for j := range mean {
-		mean[j] /= float64(nRef)
-	}
-	scale := make([]float64, dim)
-	for i := range nRef {
-		for j, v := range x[i*dim : (i+1)*dim] {
-			d := v - mean[j]
-			scale[j] += d * d
-		}
-	}
-	for j, ss := range scale {
-		sd := math.Sqrt(ss / float64(nRef-1))
-		// One row or a constant coordinate has no spread to divide by.
-		if nRef < 2 || sd == 0 {
-			sd = 1
-		}
-		scale[j] = 1 / sd
-	}
+	mean, scale := standardiser(x, dim, nRef)
 	for i, v := range x {
 		j := i % dim
 		x[i] = (v - mean[j]) * scale[j]
@@ -258,6 +239,36 @@ func zScore(x []float64, dim, nRef int) error {
 		}
 	}
 	return nil
+}
+
+// standardiser returns the mean and inverse N−1 standard deviation of each
+// of the dim columns of the first nRef rows of x. A constant column, or a
+// single row, has no spread to divide by and keeps scale 1.
+func standardiser(x []float64, dim, nRef int) (mean, scale []float64) {
+	mean = make([]float64, dim)
+	for i := range nRef {
+		for j, v := range x[i*dim : (i+1)*dim] {
+			mean[j] += v
+		}
+	}
+	for j := range mean {
+		mean[j] /= float64(nRef)
+	}
+	scale = make([]float64, dim)
+	for i := range nRef {
+		for j, v := range x[i*dim : (i+1)*dim] {
+			d := v - mean[j]
+			scale[j] += d * d
+		}
+	}
+	for j, ss := range scale {
+		sd := math.Sqrt(ss / float64(nRef-1))
+		if nRef < 2 || sd == 0 {
+			sd = 1
+		}
+		scale[j] = 1 / sd
+	}
+	return mean, scale
 }
 
 // foldAccuracy trains a classifier on every sample outside perm[lo:hi] and

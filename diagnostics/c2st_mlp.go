@@ -45,6 +45,8 @@ type classifier struct {
 	act   [][]float64 // act[l] is batch×sizes[l]: the inputs, then each layer's output
 	delta [][]float64 // delta[l] (l ≥ 1) is batch×sizes[l]: loss gradient at layer l's pre-activation
 	ones  []float64   // batch ones, to sum the rows of a delta block
+
+	early *earlyStop // nil: stop on the training loss's plateau
 }
 
 // newClassifier draws the initial weights from src the way scikit-learn
@@ -95,8 +97,8 @@ func newClassifier(dim, hidden, batch int, src *rand.Rand) *classifier {
 
 // fit trains on the rows idx of x (len(y) rows of sizes[0] values) with
 // labels y, one epoch at a time until the epoch's mean batch loss has not
-// improved on the best by lossTol for more than patience epochs, or for
-// maxEpochs.
+// improved on the best by lossTol for more than patience epochs (or, with
+// c.early set, until its rule stops), or for maxEpochs.
 func (c *classifier) fit(ctx context.Context, x, y []float64, idx []int, maxEpochs int, src *rand.Rand) (epochs int, err error) {
 	order := slices.Clone(idx)
 	labels := make([]float64, c.batch)
@@ -121,11 +123,44 @@ func (c *classifier) fit(ctx context.Context, x, y []float64, idx []int, maxEpoc
 		if math.IsNaN(loss) || math.IsInf(loss, 0) {
 			return epochs, fmt.Errorf("%w: epoch %d loss %v", ErrDiverged, epochs, loss)
 		}
+		if c.early != nil {
+			if c.early.stop(c, x, y) {
+				break
+			}
+			continue
+		}
 		if rule.stop(loss) {
 			break
 		}
 	}
+	if c.early != nil && c.early.params != nil {
+		copy(c.params, c.early.params)
+	}
 	return epochs, nil
+}
+
+// earlyStop is scikit-learn's early_stopping=True: training ends when the
+// accuracy on the held-out rows val has not improved on the best by
+// lossTol for more than noChange epochs, and the weights of the best
+// epoch are kept.
+type earlyStop struct {
+	val      []int
+	noChange int
+	best     float64   // best validation accuracy so far; start below 0
+	stale    int       // epochs since
+	params   []float64 // the weights that scored best
+}
+
+// stop scores the classifier after one more epoch and reports whether
+// training should end.
+func (e *earlyStop) stop(c *classifier, x, y []float64) bool {
+	if acc := c.accuracy(x, y, e.val); acc > e.best+lossTol {
+		e.best, e.stale = acc, 0
+		e.params = append(e.params[:0], c.params...)
+	} else {
+		e.stale++
+	}
+	return e.stale > e.noChange
 }
 
 // plateau is scikit-learn's stopping rule on the training loss curve

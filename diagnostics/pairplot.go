@@ -8,12 +8,9 @@ import (
 
 	"gonum.org/v1/gonum/mat"
 	"gonum.org/v1/plot"
-	"gonum.org/v1/plot/font"
 	"gonum.org/v1/plot/plotter"
-	"gonum.org/v1/plot/text"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
-	"gonum.org/v1/plot/vg/vgimg"
 )
 
 // SampleSet is one set of samples drawn in a pair plot. A Color with
@@ -27,29 +24,46 @@ type SampleSet struct {
 
 // PairPlotOptions configure PairPlot.
 type PairPlotOptions struct {
-	SizeCm float64 // side of the square image (default 14)
-	Title  string  // drawn above the panels when not empty
+	// Names label the dimensions; one per column of the samples.
+	Names []string
+	// SizeCm is the side of the square picture; 0 means 14.
+	SizeCm float64
+	// Format is PNG (the default) or SVG.
+	Format string
+	// Truth, when not nil, is marked on every panel: a line on the
+	// histograms and a cross on the scatter plots (a ground-truth θ, or
+	// the observation of a posterior predictive check).
+	Truth []float64
+	// Title, when not empty, is drawn above the panels.
+	Title string
 }
 
-// PairPlot writes a PNG pair plot of sample sets: histograms of each
-// dimension on the diagonal and scatter plots of each pair below it, the
-// habitual picture of a posterior (sbi's pairplot). Sets are drawn in
-// order, so later ones lie on top. The legend sits in the empty upper
-// corner, where it hides no data. At most maxPoints rows of each set are
-// scattered, to keep the file readable.
-func PairPlot(w io.Writer, names []string, sets []SampleSet, opts PairPlotOptions) error {
+// PairPlot writes a pair plot of several sample sets overlaid, each in its
+// colour: histograms of each dimension on the diagonal and scatter plots of
+// each pair below it, the habitual picture of a posterior (sbi's pairplot).
+// Sets are drawn in order, so later ones lie on top. The legend sits in the
+// empty upper corner, where it hides no data. At most maxPoints rows of
+// each set are scattered, to keep the file readable.
+func PairPlot(w io.Writer, sets []SampleSet, opts PairPlotOptions) error {
 	const maxPoints = 3000
-	if opts.SizeCm == 0 {
-		opts.SizeCm = 14
-	}
 	if len(sets) == 0 {
 		return errors.New("diagnostics: pair plot of no sample sets")
 	}
+	if sets[0].Samples == nil || sets[0].Samples.IsEmpty() {
+		return fmt.Errorf("%w: sample set %q", ErrEmptySamples, sets[0].Label)
+	}
 	_, d := sets[0].Samples.Dims()
+	names := opts.Names
 	if len(names) != d {
 		return fmt.Errorf("diagnostics: %d names for %d dimensions", len(names), d)
 	}
+	if opts.Truth != nil && len(opts.Truth) != d {
+		return fmt.Errorf("%w: truth has %d values for %d dimensions", ErrDimensionMismatch, len(opts.Truth), d)
+	}
 	for _, s := range sets {
+		if s.Samples == nil || s.Samples.IsEmpty() {
+			return fmt.Errorf("%w: sample set %q", ErrEmptySamples, s.Label)
+		}
 		if _, c := s.Samples.Dims(); c != d {
 			return fmt.Errorf("diagnostics: sample set %q has %d dimensions, want %d", s.Label, c, d)
 		}
@@ -66,46 +80,63 @@ func PairPlot(w io.Writer, names []string, sets []SampleSet, opts PairPlotOption
 				p.Y.Label.Text = names[i]
 			}
 			for _, s := range sets {
-				// With one dimension there is no empty corner.
 				if err := addPanel(p, s, i, j, maxPoints, d == 1); err != nil {
+					return err
+				}
+			}
+			if opts.Truth != nil {
+				if err := addTruth(p, opts.Truth, i, j); err != nil {
 					return err
 				}
 			}
 			plots[i][j] = p
 		}
 	}
-	size := vg.Length(opts.SizeCm) * vg.Centimeter
-	img := vgimg.PngCanvas{Canvas: vgimg.New(size, size)}
-	dc := draw.New(img)
-	if opts.Title != "" {
-		sty := text.Style{Color: color.Black, Font: font.From(plot.DefaultFont, 11),
-			XAlign: draw.XCenter, YAlign: draw.YTop, Handler: plot.DefaultTextHandler}
-		dc.FillText(sty, vg.Point{X: size / 2, Y: size - vg.Points(4)}, opts.Title)
-		dc = draw.Crop(dc, 0, 0, 0, -(sty.Height(opts.Title) + vg.Points(6)))
-	}
-	tiles := draw.Tiles{Rows: d, Cols: d, PadX: vg.Millimeter, PadY: vg.Millimeter,
-		PadTop: vg.Points(4), PadBottom: vg.Points(4), PadLeft: vg.Points(4), PadRight: vg.Points(4)}
-	canvases := plot.Align(plots, tiles, dc)
-	for i := range d {
-		for j := 0; j <= i; j++ {
-			plots[i][j].Draw(canvases[i][j])
-		}
-	}
+	f := figure{plots: plots, title: opts.Title}
 	if d > 1 {
 		legend := plot.NewLegend()
 		legend.Top = true
+		f.legend = &legend
 		for _, s := range sets {
 			mark, err := plotter.NewScatter(plotter.XYs{{}})
 			if err != nil {
 				return err
 			}
 			mark.GlyphStyle = draw.GlyphStyle{Color: opaque(s.Color), Radius: vg.Points(3), Shape: draw.CircleGlyph{}}
-			legend.Add(s.Label, mark)
+			f.legend.Add(s.Label, mark)
 		}
-		legend.Draw(canvases[0][d-1])
 	}
-	_, err := img.WriteTo(w)
-	return err
+	size := opts.SizeCm
+	if size == 0 {
+		size = 14
+	}
+	return render(w, opts.Format, size, size, f)
+}
+
+// addTruth marks truth on panel (i, j): a vertical line on a histogram
+// (i == j), a cross on a scatter plot.
+func addTruth(p *plot.Plot, truth []float64, i, j int) error {
+	if i == j {
+		// Add has grown p's axes to the histograms' heights.
+		l, err := addLine(p, []float64{truth[i], truth[i]}, []float64{0, p.Y.Max}, truthColor, false)
+		if err != nil {
+			return err
+		}
+		l.Width = vg.Points(1.5)
+		return nil
+	}
+	// A cross inside a ring stays visible on a dense cloud of points.
+	for _, shape := range []draw.GlyphDrawer{draw.CrossGlyph{}, draw.RingGlyph{}} {
+		sc, err := plotter.NewScatter(plotter.XYs{{X: truth[j], Y: truth[i]}})
+		if err != nil {
+			return err
+		}
+		sc.GlyphStyle.Color = truthColor
+		sc.GlyphStyle.Radius = vg.Points(6)
+		sc.GlyphStyle.Shape = shape
+		p.Add(sc)
+	}
+	return nil
 }
 
 func addPanel(p *plot.Plot, s SampleSet, i, j, maxPoints int, legend bool) error {

@@ -20,7 +20,7 @@ func TestPairPlotLegendAndTitle(t *testing.T) {
 	}
 	render := func(title string) image.Image {
 		var buf bytes.Buffer
-		if err := diagnostics.PairPlot(&buf, []string{"a", "b"}, sets, diagnostics.PairPlotOptions{SizeCm: 10, Title: title}); err != nil {
+		if err := diagnostics.PairPlot(&buf, sets, diagnostics.PairPlotOptions{Names: []string{"a", "b"}, SizeCm: 10, Title: title}); err != nil {
 			t.Fatal(err)
 		}
 		img, err := png.Decode(&buf)

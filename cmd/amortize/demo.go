@@ -52,14 +52,17 @@ data is present) and writes a pair plot.`,
 			// The reference is drawn over the model's points, faintly: where
 			// they agree both show, and the model's strays stay red.
 			var png bytes.Buffer
-			if err := diagnostics.PairPlot(&png, t.ThetaNames, []diagnostics.SampleSet{
+			if err := diagnostics.PairPlot(&png, []diagnostics.SampleSet{
 				{Label: "amortize " + r.tf.estimator, Samples: res[0].samples, Color: color.NRGBA{R: 220, G: 40, B: 40, A: 120}},
 				{Label: "reference posterior (sbibm)", Samples: res[0].ref.Samples, Color: color.NRGBA{R: 20, G: 60, B: 200, A: 40}},
-			}, diagnostics.PairPlotOptions{SizeCm: 14, Title: demoTitle(t.Name, res[0])}); err != nil {
+			}, diagnostics.PairPlotOptions{Names: t.ThetaNames, SizeCm: 14, Title: demoTitle(t.Name, res[0])}); err != nil {
 				return err
 			}
 			plot := filepath.Join(r.outDir, "pairplot.png")
 			if err := os.WriteFile(plot, png.Bytes(), 0o644); err != nil {
+				return err
+			}
+			if err := demoSBC(cmd, t, r.outDir); err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "model file %s, samples %s, pair plot %s\n",

@@ -43,6 +43,6 @@ Exit codes: 0 success, 1 failure at run time, 2 usage error.`,
 	}
 	root.CompletionOptions.DisableDefaultCmd = true
 	cli.AddInference(root)
-	root.AddCommand(simulateCmd(), trainCmd(), exportCmd(), benchCmd(), demoCmd(), tasksCmd())
+	root.AddCommand(simulateCmd(), trainCmd(), exportCmd(), benchCmd(), demoCmd(), tasksCmd(), checkCmd())
 	return root
 }

@@ -51,7 +51,7 @@ func TestDemo(t *testing.T) {
 	if c, _ := strconv.ParseFloat(m[1], 64); c < 0.5 || c > 0.999 {
 		t.Errorf("C2ST %v out of range", c)
 	}
-	for _, f := range []string{"model.onnx", "obs01_samples.csv", "pairplot.png"} {
+	for _, f := range []string{"model.onnx", "obs01_samples.csv", "pairplot.png", "sbc.png"} {
 		st, err := os.Stat(filepath.Join(dir, f))
 		if err != nil || st.Size() == 0 {
 			t.Errorf("demo did not write %s: %v", f, err)

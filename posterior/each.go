@@ -1,0 +1,98 @@
+package posterior
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"math/rand/v2"
+
+	"gonum.org/v1/gonum/mat"
+)
+
+// SampleEach draws n samples for each row of xs, as SampleBatched does,
+// and returns the samples alone: the form that package diagnostics'
+// calibration checks take (its Sampler interface).
+func (d *Direct) SampleEach(ctx context.Context, xs *mat.Dense, n int, src rand.Source) ([]*mat.Dense, error) {
+	res, err := d.SampleBatched(ctx, xs, n, src)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*mat.Dense, len(res))
+	for i, r := range res {
+		out[i] = r.Theta
+	}
+	return out, nil
+}
+
+// LogDensityEach returns log q(θ|x) of the rows of theta[i] given row i of
+// xs, −Inf outside the prior support, without the leakage correction: a
+// constant per observation, which rankings by density (expected coverage)
+// do not need. Observations with equal numbers of θ rows share one
+// runtime call.
+func (d *Direct) LogDensityEach(ctx context.Context, xs *mat.Dense, theta []*mat.Dense) ([][]float64, error) {
+	if err := d.checkX(xs); err != nil {
+		return nil, err
+	}
+	b, _ := xs.Dims()
+	if len(theta) != b {
+		return nil, fmt.Errorf("%w: %d θ sets for %d observations", ErrInput, len(theta), b)
+	}
+	dim := d.model.ThetaDim()
+	// Group observations by their number of θ rows: one call per group.
+	groups := map[int][]int{}
+	var order []int
+	for i, t := range theta {
+		if t == nil || t.IsEmpty() {
+			return nil, fmt.Errorf("%w: no θ rows for observation %d", ErrInput, i)
+		}
+		r, c := t.Dims()
+		if c != dim {
+			return nil, fmt.Errorf("%w: θ of observation %d has dimension %d, the model expects %d", ErrInput, i, c, dim)
+		}
+		if _, ok := groups[r]; !ok {
+			order = append(order, r)
+		}
+		groups[r] = append(groups[r], i)
+	}
+	out := make([][]float64, b)
+	var x32, t32 []float32
+	for _, r := range order {
+		idx := groups[r]
+		if len(idx) > math.MaxInt32/r {
+			return nil, fmt.Errorf("%w: %d observations × %d θ rows in one call", ErrInput, len(idx), r)
+		}
+		x32, t32 = x32[:0], t32[:0]
+		for _, i := range idx {
+			for _, v := range xs.RawRowView(i) {
+				x32 = append(x32, float32(v))
+			}
+			for s := range r {
+				for j, v := range theta[i].RawRowView(s) {
+					if math.IsNaN(v) || math.IsInf(v, 0) {
+						return nil, fmt.Errorf("%w: θ[%d][%d][%d] is %v", ErrInput, i, s, j, v)
+					}
+					t32 = append(t32, float32(v))
+				}
+			}
+		}
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("posterior: log-density stopped: %w", err)
+		}
+		lp, err := d.model.LogProb(x32, len(idx), t32, r)
+		if err != nil {
+			return nil, err
+		}
+		for k, i := range idx {
+			row := make([]float64, r)
+			for s := range r {
+				if d.prior.InSupport(theta[i].RawRowView(s)) {
+					row[s] = float64(lp[k*r+s])
+				} else {
+					row[s] = math.Inf(-1)
+				}
+			}
+			out[i] = row
+		}
+	}
+	return out, nil
+}

@@ -45,7 +45,7 @@ data is present) and writes a pair plot.`,
 			if err := os.MkdirAll(r.outDir, 0o755); err != nil {
 				return err
 			}
-			_, res, err := r.run(cmd)
+			model, res, err := r.run(cmd)
 			if err != nil {
 				return err
 			}
@@ -53,7 +53,7 @@ data is present) and writes a pair plot.`,
 			// they agree both show, and the model's strays stay red.
 			var png bytes.Buffer
 			if err := diagnostics.PairPlot(&png, []diagnostics.SampleSet{
-				{Label: "amortize " + r.tf.estimator, Samples: res[0].samples, Color: color.NRGBA{R: 220, G: 40, B: 40, A: 120}},
+				{Label: "amortize " + model.Spec.Kind, Samples: res[0].samples, Color: color.NRGBA{R: 220, G: 40, B: 40, A: 120}},
 				{Label: "reference posterior (sbibm)", Samples: res[0].ref.Samples, Color: color.NRGBA{R: 20, G: 60, B: 200, A: 40}},
 			}, diagnostics.PairPlotOptions{Names: t.ThetaNames, SizeCm: 14, Title: demoTitle(t.Name, res[0])}); err != nil {
 				return err

@@ -1,7 +1,7 @@
 // The page: load a model file, show its metadata, sample its posterior for
 // an observation and draw a pair plot, all in the browser.
 import * as ort from './ort/ort.wasm.min.mjs';
-import { METHODS, boxBounds, evaluate, inBox, noise, readMetadata } from './amortize.mjs';
+import { boxBounds, evaluate, inBox, noise, readMetadata } from './amortize.mjs';
 
 // onnxruntime-web's WASM files are served beside the page, never from a CDN.
 ort.env.wasm.wasmPaths = new URL('./ort/', import.meta.url).href;
@@ -27,13 +27,13 @@ async function load(bytes, name) {
   show('result', false);
   status(`loading ${name}…`);
   const meta = readMetadata(bytes);
-  if (!METHODS.includes(meta.method)) throw new Error(`${name}: method ${meta.method} is not one this page evaluates (${METHODS.join(', ')})`);
   if (model) await model.session.release();
   model = null;
   const session = await ort.InferenceSession.create(bytes, { executionProviders: ['wasm'] });
+  const npe = meta.method === 'npe';
   // A small run while the user reads the metadata: V8 starts compiling the
   // hot WASM code in the background, so that the first posterior is faster.
-  await evaluate(ort, session, meta, { x: meta.zscore.x_mean, noise: noise(meta, 256, 0), nSample: 256 });
+  if (npe) await evaluate(ort, session, meta, { x: meta.zscore.x_mean, noise: noise(meta, 256, 0), nSample: 256 });
   model = { name, meta, session };
   const t = meta.training;
   const rows = [
@@ -45,6 +45,7 @@ async function load(bytes, name) {
     ['prior', JSON.stringify(meta.prior)],
     ['training', `${t.simulations} simulations, ${t.epochs} epochs (best ${t.best_epoch}, validation loss ${fmt(t.best_val_loss)}), seed ${t.seed}, ${fmt(t.train_seconds, 3)} s`],
   ];
+  if (meta.loss) rows.push(['loss', JSON.stringify(meta.loss)]);
   $('meta-table').replaceChildren(...rows.map(([k, v]) => {
     const tr = document.createElement('tr');
     tr.append(Object.assign(document.createElement('th'), { textContent: k }), Object.assign(document.createElement('td'), { textContent: v }));
@@ -53,7 +54,12 @@ async function load(bytes, name) {
   $('x-names').textContent = meta.xNames.join(', ');
   $('x').value = meta.zscore.x_mean.map((v) => fmt(v)).join(', ');
   show('meta');
-  show('observe');
+  // An nle or nre file holds a likelihood or a ratio, not a posterior: the
+  // page shows what it is and where its posterior comes from.
+  show('observe', npe);
+  show('mcmc', !npe);
+  $('mcmc-file').textContent = name;
+  $('mcmc-what').textContent = meta.method === 'nle' ? 'a likelihood q(x | θ)' : 'a likelihood-to-evidence ratio r(θ, x)';
   status(`${name} loaded`);
   document.body.dataset.model = name;
   return meta;
@@ -70,6 +76,7 @@ function parseX(text, dim) {
 // a box prior, and reports their summary and pair plot.
 async function sample(x, n, seed) {
   if (!model) throw new Error('load a model file first');
+  if (model.meta.method !== 'npe') throw new Error(`${model.name} is an ${model.meta.method} file: its posterior is sampled by MCMC`);
   if (!Number.isInteger(n) || n < 1 || n > 1e6) throw new Error('draws must be between 1 and 1000000');
   show('error', false);
   status(`sampling ${n} draws…`);

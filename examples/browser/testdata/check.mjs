@@ -68,7 +68,9 @@ try {
     out.evals.push(await page.evaluate(async ({ model, req }) => {
       await window.amortize.loadURL(model);
       const r = await window.amortize.evaluate(req);
-      return { model, logProb: Array.from(r.logProb), sample: Array.from(r.sample), sampleLogProb: Array.from(r.sampleLogProb) };
+      const text = (id) => (document.getElementById(id).hidden ? '' : document.getElementById(id).textContent);
+      return { model, logProb: Array.from(r.logProb ?? []), logRatio: Array.from(r.logRatio ?? []), sample: Array.from(r.sample),
+        sampleLogProb: Array.from(r.sampleLogProb), metadata: text('meta-table'), mcmc: text('mcmc'), observe: text('observe') };
     }, e));
   }
 

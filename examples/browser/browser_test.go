@@ -73,6 +73,11 @@ type report struct {
 		LogProb, LogRatio, Sample, SampleLogProb []float64
 		Metadata, MCMC, Observe                  string // the page's text shown after loading the file
 	} `json:"evals"`
+	Grids []struct {
+		Theta, Values []float64
+		MS            float64
+		Summary       string
+	} `json:"grids"`
 	PerfMS []float64 `json:"perf_ms"`
 	Error  string    `json:"error"`
 }
@@ -136,6 +141,8 @@ func TestPage(t *testing.T) {
 		Req   request `json:"req"`
 	}
 	var evals []eval
+	var grids []grid
+	art := t.ArtifactDir()
 	// The sbi-sized NSF too, with θ far in the tails, where |log q| is in
 	// the hundreds.
 	for _, f := range append(golden, perfModel) {
@@ -166,9 +173,13 @@ func TestPage(t *testing.T) {
 			req.X, req.Theta, req.NTheta = cond, values, n
 		}
 		evals = append(evals, eval{name, req})
+		if meta := m.Metadata(); meta.Method != format.MethodNPE && meta.ThetaDim == 2 {
+			// x at the training data's mean: a likelihood with its mass
+			// inside the prior.
+			grids = append(grids, grid{name, f64(f32(meta.ZScore.XMean)), filepath.Join(art, strings.TrimSuffix(name, ".onnx")+"_grid.png")})
+		}
 	}
 
-	art := t.ArtifactDir()
 	ui := map[string]any{"file": filepath.Join(models, "nsf.onnx"), "x": []float64{0.4, -0.7}, "n": 10_000, "seed": 1}
 	cfg := map[string]any{
 		"url":        url + "/ui/",
@@ -180,6 +191,7 @@ func TestPage(t *testing.T) {
 		"ui":         ui,
 		"perf":       map[string]any{"model": perfModel, "x": make([]float64, 8), "n": 10_000, "runs": 2},
 		"evals":      evals,
+		"grids":      grids,
 	}
 	cfgPath := filepath.Join(t.TempDir(), "config.json")
 	js, _ := json.Marshal(cfg)
@@ -277,6 +289,7 @@ func TestPage(t *testing.T) {
 	}
 
 	checkPlot(t, filepath.Join(art, "plot.png"))
+	checkGrids(t, open, grids, r)
 	// The Go runtime on one thread for the same draws, measured now: the
 	// ratio holds however loaded the machine is.
 	pm := open(perfModel)
@@ -290,9 +303,57 @@ func TestPage(t *testing.T) {
 		r.PerfMS[0], roundAll(r.PerfMS[1:]), goMS)
 }
 
+// grid is an nle or nre file the page scores on a θ grid for x, and its
+// plot's screenshot.
+type grid struct {
+	Model string    `json:"model"`
+	X     []float64 `json:"x"`
+	Plot  string    `json:"plot"`
+}
+
+// checkGrids compares the θ grids the page scored for nle and nre files
+// with the Go runtime fed the same θ, and checks that their plots show.
+func checkGrids(t *testing.T, open func(string) *runtime.Model, grids []grid, r report) {
+	t.Helper()
+	if len(grids) == 0 || len(r.Grids) != len(grids) {
+		t.Fatalf("the page scored %d θ grids, want %d (> 0)", len(r.Grids), len(grids))
+	}
+	for i, g := range grids {
+		m := open(g.Model)
+		got := r.Grids[i]
+		n := len(got.Values)
+		if n < 100 || len(got.Theta) != 2*n {
+			t.Fatalf("%s: the page scored %d values at %d θ coordinates", g.Model, n, len(got.Theta))
+		}
+		low, high := m.Prior().(*prior.BoxUniform).Bounds()
+		for k, v := range got.Theta {
+			if v <= low[k%2] || v >= high[k%2] {
+				t.Fatalf("%s: grid θ[%d] = %v outside the prior's box", g.Model, k, v)
+			}
+		}
+		var want *runtime.Output
+		var err error
+		if m.Method() == format.MethodNLE {
+			xs := make([]float32, 0, n*m.XDim())
+			for range n {
+				xs = append(xs, f32(g.X)...)
+			}
+			want, err = m.Run(f32(got.Theta), n, xs, 1, nil, 0, nil)
+		} else {
+			want, err = m.Run(f32(g.X), 1, f32(got.Theta), n, nil, 0, nil)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		w := compare(t, g.Model+" grid", nil, nil, got.Values, want)
+		t.Logf("%s: %s; largest WASM − Go difference %.2g (relative to max(1,|·|))", g.Model, got.Summary, w[1])
+		checkPlot(t, g.Plot)
+	}
+}
+
 // checkShown checks what the page shows of a file it loaded: its metadata,
-// and for an nle or nre file, in place of the observation form, where its
-// posterior comes from.
+// and for an nle or nre file where its posterior comes from, and the
+// observation form only when it can score a θ grid.
 func checkShown(t *testing.T, name string, meta *format.Metadata, shown, mcmc, observe string) {
 	t.Helper()
 	want := append([]string{meta.Method, meta.Estimator, "simulations"}, meta.ThetaNames...)
@@ -313,7 +374,9 @@ func checkShown(t *testing.T, name string, meta *format.Metadata, shown, mcmc, o
 			t.Errorf("%s: the metadata shown %q lacks %q", name, shown, w)
 		}
 	}
-	if npe := meta.Method == format.MethodNPE; npe != (observe != "") || npe == strings.Contains(mcmc, "MCMC") {
+	// An nle or nre file of 2-D θ is scored on a grid for a typed x.
+	npe, grid := meta.Method == format.MethodNPE, meta.ThetaDim == 2
+	if (npe || grid) != (observe != "") || npe == strings.Contains(mcmc, "MCMC") {
 		t.Errorf("%s (%s): the page shows the observation form %q and the MCMC note %q", name, meta.Method, observe, mcmc)
 	}
 }

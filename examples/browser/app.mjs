@@ -183,7 +183,9 @@ function heatMap(canvas, values, g, box, names) {
     for (let c = 0; c < g; c++) {
       const a = Math.min(1, Math.max(0, (values[r * g + c] - top + span) / span));
       if (a === 0) continue;
-      ctx.fillStyle = `rgba(53, 99, 201, ${a})`;
+      // Opaque, blended over white here: cells overlap by half a pixel.
+      const mix = (c) => Math.round(255 + (c - 255) * a);
+      ctx.fillStyle = `rgb(${mix(53)}, ${mix(99)}, ${mix(201)})`;
       ctx.fillRect(pad + c * s, side - pad - (r + 1) * s, s + 0.5, s + 0.5);
     }
   }

@@ -297,6 +297,40 @@ func jsonEqual(t *testing.T, a, b json.RawMessage) bool {
 	return bytes.Equal(ja, jb)
 }
 
+// TestNodeNoMethod: a file without the method key (format 1.0) is npe.
+func TestNodeNoMethod(t *testing.T) {
+	deps := webdeps.Get(t, webdeps.NodeOnly)
+	dir := webdeps.Stage(t, deps, map[string]string{"node": deps.NodeModules}, "node", "browser")
+	good, err := os.ReadFile(filepath.Join(deps.Root, "testdata", "golden", "nsf.onnx"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The key renamed in place (same length): onnxruntime ignores it.
+	old := bytes.Replace(good, []byte("amortize.method\x12"), []byte("amortize.methoX\x12"), 1)
+	if bytes.Equal(old, good) {
+		t.Fatal("nsf.onnx holds no method key")
+	}
+	path := filepath.Join(t.TempDir(), "model.onnx")
+	if err := os.WriteFile(path, old, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	m, err := runtime.Open(filepath.Join(deps.Root, "testdata", "golden", "nsf.onnx"), runtime.Options{Threads: 1, Workers: 1, ChunkRows: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	x, theta := make([]float32, m.XDim()), make([]float32, m.ThetaDim())
+	want, err := m.LogProb(x, 1, theta, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := run(t, deps.Node, dir, path, request{X: f64(x), B: 1, Theta: f64(theta), NTheta: 1})
+	if got.Metadata.Method != format.MethodNPE {
+		t.Errorf("a file without a method: Node read method %q, want npe", got.Metadata.Method)
+	}
+	same(t, "log_prob", got.LogProb, want)
+}
+
 // TestNodeBadFiles: a file that is not a whole amortize model is a clear
 // error from the metadata reader, before onnxruntime sees it.
 func TestNodeBadFiles(t *testing.T) {
@@ -306,13 +340,21 @@ func TestNodeBadFiles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The method's value edited in place (same length): a method this
+	// reader does not know.
+	method := []byte("\x0famortize.method\x12\x03npe")
+	if bytes.Count(good, method) != 1 {
+		t.Fatal("nsf.onnx does not hold its method key once")
+	}
+	unknown := bytes.Replace(good, method, []byte("\x0famortize.method\x12\x03xyz"), 1)
 	for name, c := range map[string]struct {
 		data []byte
 		want string
 	}{
-		"truncated": {good[:len(good)/2], "not an ONNX model"},
-		"junk":      {[]byte("\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff junk"), "not an ONNX model"},
-		"empty":     {nil, "metadata key amortize.format_version missing"},
+		"unknown method": {unknown, "method xyz is not one this reader knows"},
+		"truncated":      {good[:len(good)/2], "not an ONNX model"},
+		"junk":           {[]byte("\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff junk"), "not an ONNX model"},
+		"empty":          {nil, "metadata key amortize.format_version missing"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "model.onnx")

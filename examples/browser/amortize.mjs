@@ -7,11 +7,24 @@
 export const FORMAT_MAJOR = 1;
 export const PREFIX = 'amortize.';
 export const INPUTS = ['x', 'theta', 'noise'];
-export const OUTPUTS = ['log_prob', 'sample', 'sample_log_prob'];
+export const OUTPUTS = ['log_prob', 'sample', 'sample_log_prob', 'log_ratio'];
 export const KEYS = ['format_version', 'method', 'estimator', 'spec', 'theta_dim', 'x_dim',
-  'theta_names', 'x_names', 'prior', 'zscore', 'noise', 'training'];
-// Methods whose graph this module evaluates: the inputs and outputs above.
-export const METHODS = ['npe'];
+  'theta_names', 'x_names', 'prior', 'zscore', 'noise', 'training', 'loss'];
+// Methods whose graph this module evaluates (docs/FORMAT.md, Methods).
+export const METHODS = ['npe', 'nle', 'nre'];
+
+// layout returns how a method's graph is called (format.Layout in Go): the
+// per-row input (cond) and the input of n values scored against each row
+// (values, with their count's name in evaluate's request), the output of
+// their log-density, and whether the file draws samples (of values).
+export function layout(meta) {
+  switch (meta.method) {
+    case 'nle': return { cond: 'theta', values: 'x', count: 'nX', condDim: meta.thetaDim, valueDim: meta.xDim, logOut: 'log_prob', sampling: true };
+    case 'nre': return { cond: 'x', values: 'theta', count: 'nTheta', condDim: meta.xDim, valueDim: meta.thetaDim, logOut: 'log_ratio', sampling: false };
+    case 'npe': return { cond: 'x', values: 'theta', count: 'nTheta', condDim: meta.xDim, valueDim: meta.thetaDim, logOut: 'log_prob', sampling: true };
+    default: throw new Error(`method ${meta.method} is not one this reader evaluates (${METHODS.join(', ')})`);
+  }
+}
 
 // readMetadata returns the contract's metadata of a model file's bytes.
 // onnxruntime's JavaScript API does not expose an ONNX model's
@@ -44,15 +57,20 @@ export function readMetadata(bytes) {
     if (!/^[0-9]+$/.test(s)) throw new Error(`metadata ${PREFIX + k} is "${s}", not an integer`);
     return Number(s);
   };
+  const optional = (k) => (props.has(PREFIX + k) ? json(k) : null);
   const version = get('format_version');
   const major = Number(version.split('.')[0]);
   if (!/^[0-9]+\.[0-9]+$/.test(version)) throw new Error(`format_version "${version}" is not major.minor`);
   if (major > FORMAT_MAJOR) throw new Error(`model file has a newer major format version: file ${version}, this reader ${FORMAT_MAJOR}.0`);
   const meta = {
-    formatVersion: version, method: get('method'), estimator: get('estimator'), spec: json('spec'),
+    formatVersion: version,
+    // A file without a method (format 1.0) is npe.
+    method: props.has(PREFIX + 'method') ? get('method') : 'npe', estimator: get('estimator'), spec: json('spec'),
     thetaDim: int('theta_dim'), xDim: int('x_dim'), thetaNames: json('theta_names'), xNames: json('x_names'),
     prior: json('prior'), zscore: json('zscore'), noise: json('noise'), training: json('training'),
+    loss: optional('loss'),
   };
+  if (!METHODS.includes(meta.method)) throw new Error(`method ${meta.method} is not one this reader knows (${METHODS.join(', ')})`);
   if (meta.thetaDim < 1 || meta.xDim < 1) throw new Error(`metadata dims θ ${meta.thetaDim}, x ${meta.xDim} must be ≥ 1`);
   if (!Array.isArray(meta.thetaNames) || meta.thetaNames.length !== meta.thetaDim) throw new Error('theta_names does not match theta_dim');
   if (!Array.isArray(meta.xNames) || meta.xNames.length !== meta.xDim) throw new Error('x_names does not match x_dim');
@@ -62,7 +80,9 @@ export function readMetadata(bytes) {
     if (!Array.isArray(z[k]) || z[k].length !== n || !z[k].every(Number.isFinite)) throw new Error(`zscore.${k} needs ${n} numbers`);
   }
   const { normal, uniform } = meta.noise ?? {};
-  if (!Number.isInteger(normal) || !Number.isInteger(uniform) || normal < 0 || uniform < 0 || normal + uniform < 1) {
+  // An nre file draws nothing: its noise is empty.
+  const empty = meta.method === 'nre';
+  if (!Number.isInteger(normal) || !Number.isInteger(uniform) || normal < 0 || uniform < 0 || (normal + uniform < 1) !== empty) {
     throw new Error(`bad noise layout ${JSON.stringify(meta.noise)}`);
   }
   meta.noiseDim = normal + uniform;
@@ -125,21 +145,33 @@ export function inBox(box, theta, i, d) {
   return true;
 }
 
-// evaluate runs the graph once for b observations: log q of nTheta θ rows
-// per observation and nSample draws from the given noise (either count may
-// be 0). Arrays are flat and row-major, as in the contract's shapes.
-export async function evaluate(ort, session, meta, { x, b = 1, theta = [], nTheta = 0, noise = [], nSample = 0 }) {
-  const d = meta.thetaDim;
-  const want = (name, v, n) => {
-    if (v.length !== n) throw new Error(`${name} has ${v.length} values, want ${n}`);
-    return Float32Array.from(v);
+// evaluate runs the graph once for b rows of the method's per-row input,
+// with the contract's input names: for npe, b observations x, nTheta θ
+// rows per observation to score and nSample draws of θ from the given
+// noise; for nle, b parameter vectors theta, nX x rows per θ to score and
+// nSample draws of x; for nre, b observations x and nTheta θ rows to score
+// (no draws). Counts may be 0. Arrays are flat and row-major, as in the
+// contract's shapes. It returns logProb (npe, nle) or logRatio (nre), and
+// sample and sampleLogProb (empty for nre).
+export async function evaluate(ort, session, meta, req) {
+  const l = layout(meta);
+  const b = req.b ?? 1, n = req[l.count] ?? 0, nSample = req.nSample ?? 0;
+  if (!Number.isInteger(b) || b < 1 || !Number.isInteger(n) || n < 0 || !Number.isInteger(nSample) || nSample < 0) {
+    throw new Error(`bad counts: b ${b}, ${l.count} ${n}, nSample ${nSample}`);
+  }
+  if (nSample > 0 && !l.sampling) throw new Error(`an ${meta.method} file draws no samples (nSample ${nSample})`);
+  const want = (name, v, shape) => {
+    const size = shape.reduce((a, k) => a * k, 1);
+    if ((v ?? []).length !== size) throw new Error(`${name} has ${(v ?? []).length} values, want ${shape.join('×')}`);
+    return new ort.Tensor('float32', Float32Array.from(v ?? []), shape);
   };
   const feeds = {
-    x: new ort.Tensor('float32', want('x', x, b * meta.xDim), [b, meta.xDim]),
-    theta: new ort.Tensor('float32', want('theta', theta, b * nTheta * d), [b, nTheta, d]),
-    noise: new ort.Tensor('float32', want('noise', noise, b * nSample * meta.noiseDim), [b, nSample, meta.noiseDim]),
+    [l.cond]: want(l.cond, req[l.cond], [b, l.condDim]),
+    [l.values]: want(l.values, req[l.values], [b, n, l.valueDim]),
   };
+  if (l.sampling) feeds.noise = want('noise', req.noise, [b, nSample, meta.noiseDim]);
   const out = await session.run(feeds);
+  if (!l.sampling) return { logRatio: out.log_ratio.data, sample: new Float32Array(0), sampleLogProb: new Float32Array(0) };
   return { logProb: out.log_prob.data, sample: out.sample.data, sampleLogProb: out.sample_log_prob.data };
 }
 

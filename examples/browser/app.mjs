@@ -1,7 +1,7 @@
 // The page: load a model file, show its metadata, sample its posterior for
 // an observation and draw a pair plot, all in the browser.
 import * as ort from './ort/ort.wasm.min.mjs';
-import { METHODS, boxBounds, evaluate, inBox, noise, readMetadata } from './amortize.mjs';
+import { boxBounds, evaluate, inBox, noise, readMetadata } from './amortize.mjs';
 
 // onnxruntime-web's WASM files are served beside the page, never from a CDN.
 ort.env.wasm.wasmPaths = new URL('./ort/', import.meta.url).href;
@@ -27,13 +27,13 @@ async function load(bytes, name) {
   show('result', false);
   status(`loading ${name}…`);
   const meta = readMetadata(bytes);
-  if (!METHODS.includes(meta.method)) throw new Error(`${name}: method ${meta.method} is not one this page evaluates (${METHODS.join(', ')})`);
   if (model) await model.session.release();
   model = null;
   const session = await ort.InferenceSession.create(bytes, { executionProviders: ['wasm'] });
+  const npe = meta.method === 'npe';
   // A small run while the user reads the metadata: V8 starts compiling the
   // hot WASM code in the background, so that the first posterior is faster.
-  await evaluate(ort, session, meta, { x: meta.zscore.x_mean, noise: noise(meta, 256, 0), nSample: 256 });
+  if (npe) await evaluate(ort, session, meta, { x: meta.zscore.x_mean, noise: noise(meta, 256, 0), nSample: 256 });
   model = { name, meta, session };
   const t = meta.training;
   const rows = [
@@ -45,6 +45,7 @@ async function load(bytes, name) {
     ['prior', JSON.stringify(meta.prior)],
     ['training', `${t.simulations} simulations, ${t.epochs} epochs (best ${t.best_epoch}, validation loss ${fmt(t.best_val_loss)}), seed ${t.seed}, ${fmt(t.train_seconds, 3)} s`],
   ];
+  if (meta.loss) rows.push(['loss', JSON.stringify(meta.loss)]);
   $('meta-table').replaceChildren(...rows.map(([k, v]) => {
     const tr = document.createElement('tr');
     tr.append(Object.assign(document.createElement('th'), { textContent: k }), Object.assign(document.createElement('td'), { textContent: v }));
@@ -53,7 +54,18 @@ async function load(bytes, name) {
   $('x-names').textContent = meta.xNames.join(', ');
   $('x').value = meta.zscore.x_mean.map((v) => fmt(v)).join(', ');
   show('meta');
-  show('observe');
+  // An nle or nre file holds a likelihood or a ratio, not a posterior: the
+  // page shows what it is and where its posterior comes from.
+  // A 2-D θ is scored on a grid and plotted instead.
+  const grid = !npe && meta.thetaDim === 2;
+  show('observe', npe || grid);
+  show('draws', npe);
+  show('seeds', npe);
+  $('run').textContent = npe ? 'Sample' : 'Score θ grid';
+  show('mcmc', !npe);
+  show('grid-note', grid);
+  $('mcmc-file').textContent = name;
+  $('mcmc-what').textContent = meta.method === 'nle' ? 'a likelihood q(x | θ)' : 'a likelihood-to-evidence ratio r(θ, x)';
   status(`${name} loaded`);
   document.body.dataset.model = name;
   return meta;
@@ -70,6 +82,8 @@ function parseX(text, dim) {
 // a box prior, and reports their summary and pair plot.
 async function sample(x, n, seed) {
   if (!model) throw new Error('load a model file first');
+  if (model.meta.method !== 'npe') throw new Error(`${model.name} is an ${model.meta.method} file: its posterior is sampled by MCMC`);
+  $('result-title').textContent = '4. Posterior';
   if (!Number.isInteger(n) || n < 1 || n > 1e6) throw new Error('draws must be between 1 and 1000000');
   show('error', false);
   status(`sampling ${n} draws…`);
@@ -105,6 +119,86 @@ async function sample(x, n, seed) {
   status(`${model.name}: posterior for x = [${x.join(', ')}]`);
   document.body.dataset.runs = String(Number(document.body.dataset.runs || 0) + 1);
   return last;
+}
+
+// The side of the θ grid an nle or nre file is scored on.
+const GRID = 64;
+
+// scoreGrid evaluates an nle file's log q(x | θ) or an nre file's
+// log r(θ, x) for the observation x on a GRID×GRID grid of cell centres
+// over the prior's box (or the training θ's mean ± 4 std), in one call,
+// and plots it: the posterior up to a constant under a uniform prior.
+async function scoreGrid(x) {
+  const { meta, session } = model;
+  show('error', false);
+  status(`scoring ${GRID}×${GRID} θ…`);
+  const z = meta.zscore;
+  const box = boxBounds(meta.prior) ?? { low: z.theta_mean.map((m, j) => m - 4 * z.theta_std[j]), high: z.theta_mean.map((m, j) => m + 4 * z.theta_std[j]) };
+  const g = GRID, rows = g * g;
+  const theta = new Float32Array(rows * 2);
+  for (let r = 0; r < g; r++) {
+    for (let c = 0; c < g; c++) {
+      theta[2 * (r * g + c)] = box.low[0] + ((c + 0.5) * (box.high[0] - box.low[0])) / g;
+      theta[2 * (r * g + c) + 1] = box.low[1] + ((r + 0.5) * (box.high[1] - box.low[1])) / g;
+    }
+  }
+  const t0 = performance.now();
+  let values;
+  if (meta.method === 'nle') {
+    // Each grid θ is a row scoring the one x.
+    const xs = new Float32Array(rows * meta.xDim);
+    for (let i = 0; i < rows; i++) xs.set(x, i * meta.xDim);
+    values = (await evaluate(ort, session, meta, { theta, b: rows, x: xs, nX: 1 })).logProb;
+  } else {
+    values = (await evaluate(ort, session, meta, { x, b: 1, theta, nTheta: rows })).logRatio;
+  }
+  const ms = performance.now() - t0;
+  let best = 0;
+  for (let i = 1; i < rows; i++) if (values[i] > values[best]) best = i;
+  last = { x, grid: g, theta, values, best, ms };
+  const what = meta.method === 'nle' ? 'log q(x | θ)' : 'log r(θ, x)';
+  $('result-title').textContent = `4. ${what} on a θ grid`;
+  $('summary').textContent = `${what} on ${g}×${g} θ over [${box.low.map((v) => fmt(v)).join(', ')}] – [${box.high.map((v) => fmt(v)).join(', ')}] in ${ms.toFixed(0)} ms; largest ${fmt(values[best])} at θ = (${fmt(theta[2 * best])}, ${fmt(theta[2 * best + 1])})`;
+  $('stats').replaceChildren();
+  show('result');
+  heatMap($('plot'), values, g, box, meta.thetaNames);
+  status(`${model.name}: ${what} for x = [${x.join(', ')}]`);
+  document.body.dataset.runs = String(Number(document.body.dataset.runs || 0) + 1);
+  return last;
+}
+
+// heatMap draws grid values (row r: θ₂'s r-th cell, column c: θ₁'s) as the
+// plot's blue, its opacity linear in the value from the grid's least (or
+// 20 nats below its largest, whichever is higher) to its largest.
+function heatMap(canvas, values, g, box, names) {
+  const ctx = canvas.getContext('2d');
+  const W = canvas.width, pad = 36, side = W - pad;
+  ctx.fillStyle = '#fff';
+  ctx.fillRect(0, 0, W, canvas.height);
+  let top = -Infinity, bottom = Infinity;
+  for (const v of values) { top = Math.max(top, v); bottom = Math.min(bottom, v); }
+  const span = Math.min(20, top - bottom) || 1;
+  const s = (side - pad) / g;
+  for (let r = 0; r < g; r++) {
+    for (let c = 0; c < g; c++) {
+      const a = Math.min(1, Math.max(0, (values[r * g + c] - top + span) / span));
+      if (a === 0) continue;
+      // Opaque, blended over white here: cells overlap by half a pixel.
+      const mix = (c) => Math.round(255 + (c - 255) * a);
+      ctx.fillStyle = `rgb(${mix(53)}, ${mix(99)}, ${mix(201)})`;
+      ctx.fillRect(pad + c * s, side - pad - (r + 1) * s, s + 0.5, s + 0.5);
+    }
+  }
+  ctx.strokeStyle = '#c3c9d4';
+  ctx.strokeRect(pad, 0, side - pad, side - pad);
+  ctx.fillStyle = '#1d2330';
+  ctx.font = '12px system-ui, sans-serif';
+  ctx.fillText(`${names[0]}: ${fmt(box.low[0])} … ${fmt(box.high[0])}`, pad, side - pad + 16);
+  ctx.save();
+  ctx.translate(14, (side - pad) / 2);
+  ctx.rotate(-Math.PI / 2);
+  ctx.fillText(`${names[1]}: ${fmt(box.low[1])} … ${fmt(box.high[1])}`, -60, 0);
+  ctx.restore();
 }
 
 function row(cell, values) {
@@ -196,7 +290,9 @@ drop.addEventListener('drop', (e) => {
 $('form').addEventListener('submit', async (e) => {
   e.preventDefault();
   try {
-    await sample(parseX($('x').value, model.meta.xDim), Number($('n').value), Number($('seed').value));
+    const x = parseX($('x').value, model.meta.xDim);
+    if (model.meta.method === 'npe') await sample(x, Number($('n').value), Number($('seed').value));
+    else await scoreGrid(x);
   } catch (err) {
     fail(err);
   }

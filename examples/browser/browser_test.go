@@ -22,6 +22,7 @@ import (
 
 	"github.com/amortize/amortize/examples/browser"
 	"github.com/amortize/amortize/examples/internal/webdeps"
+	"github.com/amortize/amortize/export/format"
 	"github.com/amortize/amortize/prior"
 	"github.com/amortize/amortize/runtime"
 	"github.com/amortize/amortize/runtime/runtimetest"
@@ -47,6 +48,7 @@ type request struct {
 	B       int       `json:"b"`
 	Theta   []float64 `json:"theta"`
 	NTheta  int       `json:"nTheta"`
+	NX      int       `json:"nX"`
 	Noise   []float64 `json:"noise"`
 	NSample int       `json:"nSample"`
 }
@@ -67,9 +69,15 @@ type report struct {
 		MS                           float64
 	} `json:"ui"`
 	Evals []struct {
-		Model                          string
-		LogProb, Sample, SampleLogProb []float64
+		Model                                    string
+		LogProb, LogRatio, Sample, SampleLogProb []float64
+		Metadata, MCMC, Observe                  string // the page's text shown after loading the file
 	} `json:"evals"`
+	Grids []struct {
+		Theta, Values []float64
+		MS            float64
+		Summary       string
+	} `json:"grids"`
 	PerfMS []float64 `json:"perf_ms"`
 	Error  string    `json:"error"`
 }
@@ -81,10 +89,12 @@ func TestPage(t *testing.T) {
 	runtimetest.RequireLibrary(t)
 	dir := webdeps.Stage(t, deps, map[string]string{"browser": deps.WebModules}, "browser")
 
-	// The model directory: every golden file, and an NSF of sbi's default
-	// sizes (5 transforms of 2 layers of 50 units, 10 bins) on SLCP's
-	// dimensions for the speed figure.
-	models := t.TempDir()
+	// The page's model directory: every golden file, and an NSF of sbi's
+	// default sizes (5 transforms of 2 layers of 50 units, 10 bins) on
+	// SLCP's dimensions for the speed figure. The server's own API serves
+	// the npe files only (served): the page reads its directory through
+	// the UI's handler, not through the API.
+	models, served := t.TempDir(), t.TempDir()
 	golden, err := filepath.Glob(filepath.Join(deps.Root, "testdata", "golden", "*.onnx"))
 	if err != nil || len(golden) == 0 {
 		t.Fatalf("no golden model files in testdata/golden (%v)", err)
@@ -97,13 +107,24 @@ func TestPage(t *testing.T) {
 		if err := os.WriteFile(filepath.Join(models, filepath.Base(f)), b, 0o644); err != nil {
 			t.Fatal(err)
 		}
+		m, err := runtime.OpenBytes(b, runtime.Options{Threads: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		npe := m.Method() == format.MethodNPE
+		m.Close()
+		if npe {
+			if err := os.WriteFile(filepath.Join(served, filepath.Base(f)), b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
 	}
 	const perfModel = "sbi_nsf.onnx"
 	if err := os.WriteFile(filepath.Join(models, perfModel), runtimetest.Bytes(t, runtimetest.RandomModel(t, "nsf", 5, 8, 0, 3)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 
-	url := startServer(t, models, deps.ORTWeb)
+	url := startServer(t, served, models, deps.ORTWeb)
 	open := func(name string) *runtime.Model {
 		m, err := runtime.Open(filepath.Join(models, name), runtime.Options{Threads: 1, Workers: 1, ChunkRows: -1})
 		if err != nil {
@@ -113,40 +134,52 @@ func TestPage(t *testing.T) {
 		return m
 	}
 
-	// Inputs for every golden file the page can evaluate: both paths, row
-	// counts that are not multiples of runtime.Lanes.
+	// Inputs for every golden file, in its method's layout: both paths of
+	// a density, row counts that are not multiples of runtime.Lanes.
 	type eval struct {
 		Model string  `json:"model"`
 		Req   request `json:"req"`
 	}
 	var evals []eval
+	var grids []grid
+	art := t.ArtifactDir()
 	// The sbi-sized NSF too, with θ far in the tails, where |log q| is in
 	// the hundreds.
 	for _, f := range append(golden, perfModel) {
 		name := filepath.Base(f)
 		m := open(name)
-		if m.Metadata().Method != "npe" {
-			t.Logf("%s: method %q is not evaluated by the page (it knows npe); skipped", name, m.Metadata().Method)
-			continue
-		}
+		l := m.Metadata().Layout()
 		rng := rand.New(rand.NewPCG(9, 9))
-		const b, nTheta, nSample = 2, 19, 37
-		req := request{B: b, NTheta: nTheta, NSample: nSample,
-			Noise: f64(m.Noise(nil, b*nSample, rand.NewPCG(10, 10)))}
-		for range b * m.XDim() {
-			req.X = append(req.X, float64(float32(rng.NormFloat64())))
+		const b, n = 2, 19
+		nSample := 37
+		if !l.Sampling {
+			nSample = 0
 		}
-		for range b * nTheta * m.ThetaDim() {
+		var cond, values []float64
+		for range b * l.CondDim {
+			cond = append(cond, float64(float32(rng.NormFloat64())))
+		}
+		for range b * n * l.ValueDim {
 			scale := 1.5
 			if name == perfModel {
 				scale = 6
 			}
-			req.Theta = append(req.Theta, float64(float32(scale*rng.NormFloat64())))
+			values = append(values, float64(float32(scale*rng.NormFloat64())))
+		}
+		req := request{B: b, NSample: nSample, Noise: f64(m.Noise(nil, b*nSample, rand.NewPCG(10, 10)))}
+		if l.Cond == format.InputTheta {
+			req.Theta, req.X, req.NX = cond, values, n
+		} else {
+			req.X, req.Theta, req.NTheta = cond, values, n
 		}
 		evals = append(evals, eval{name, req})
+		if meta := m.Metadata(); meta.Method != format.MethodNPE && meta.ThetaDim == 2 {
+			// x at the training data's mean: a likelihood with its mass
+			// inside the prior.
+			grids = append(grids, grid{name, f64(f32(meta.ZScore.XMean)), filepath.Join(art, strings.TrimSuffix(name, ".onnx")+"_grid.png")})
+		}
 	}
 
-	art := t.ArtifactDir()
 	ui := map[string]any{"file": filepath.Join(models, "nsf.onnx"), "x": []float64{0.4, -0.7}, "n": 10_000, "seed": 1}
 	cfg := map[string]any{
 		"url":        url + "/ui/",
@@ -158,6 +191,7 @@ func TestPage(t *testing.T) {
 		"ui":         ui,
 		"perf":       map[string]any{"model": perfModel, "x": make([]float64, 8), "n": 10_000, "runs": 2},
 		"evals":      evals,
+		"grids":      grids,
 	}
 	cfgPath := filepath.Join(t.TempDir(), "config.json")
 	js, _ := json.Marshal(cfg)
@@ -222,20 +256,40 @@ func TestPage(t *testing.T) {
 	if len(r.Evals) != len(evals) {
 		t.Fatalf("the page evaluated %d files, want %d", len(r.Evals), len(evals))
 	}
+	byMethod := map[string][3]float64{}
 	for i, e := range evals {
 		m := open(e.Model)
-		q := e.Req
-		want, err := m.Run(f32(q.X), q.B, f32(q.Theta), q.NTheta, f32(q.Noise), q.NSample, nil)
+		meta := m.Metadata()
+		got, q := r.Evals[i], e.Req
+		// Go's Run takes the per-row input first, whatever the method.
+		cond, values, n := q.X, q.Theta, q.NTheta
+		logOut := got.LogProb
+		switch meta.Method {
+		case format.MethodNLE:
+			cond, values, n = q.Theta, q.X, q.NX
+		case format.MethodNRE:
+			logOut = got.LogRatio
+		}
+		want, err := m.Run(f32(cond), q.B, f32(values), n, f32(q.Noise), q.NSample, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		w := compare(t, e.Model, r.Evals[i].Sample, r.Evals[i].SampleLogProb, r.Evals[i].LogProb, want)
+		w := compare(t, e.Model, got.Sample, got.SampleLogProb, logOut, want)
+		bm := byMethod[meta.Method]
+		byMethod[meta.Method] = [3]float64{max(bm[0], w[0]), max(bm[1], w[1]), max(bm[2], w[2])}
 		worst = [3]float64{max(worst[0], w[0]), max(worst[1], w[1]), max(worst[2], w[2])}
+		checkShown(t, e.Model, meta, got.Metadata, got.MCMC, got.Observe)
 	}
-	t.Logf("largest WASM − Go difference: θ %.2g, log q %.2g (relative to max(1,|·|)); |log q| up to %.0f",
-		worst[0], worst[1], worst[2])
+	t.Logf("largest WASM − Go difference: θ or x %.2g, log q %.2g (relative to max(1,|·|)); |log q| up to %.0f; by method %v",
+		worst[0], worst[1], worst[2], byMethod)
+	for _, method := range []string{format.MethodNPE, format.MethodNLE, format.MethodNRE} {
+		if _, ok := byMethod[method]; !ok {
+			t.Errorf("the page evaluated no %s file", method)
+		}
+	}
 
 	checkPlot(t, filepath.Join(art, "plot.png"))
+	checkGrids(t, open, grids, r)
 	// The Go runtime on one thread for the same draws, measured now: the
 	// ratio holds however loaded the machine is.
 	pm := open(perfModel)
@@ -249,9 +303,89 @@ func TestPage(t *testing.T) {
 		r.PerfMS[0], roundAll(r.PerfMS[1:]), goMS)
 }
 
-func startServer(t *testing.T, models, ortWeb string) string {
+// grid is an nle or nre file the page scores on a θ grid for x, and its
+// plot's screenshot.
+type grid struct {
+	Model string    `json:"model"`
+	X     []float64 `json:"x"`
+	Plot  string    `json:"plot"`
+}
+
+// checkGrids compares the θ grids the page scored for nle and nre files
+// with the Go runtime fed the same θ, and checks that their plots show.
+func checkGrids(t *testing.T, open func(string) *runtime.Model, grids []grid, r report) {
 	t.Helper()
-	s, err := serve.New(serve.Config{Dir: models, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if len(grids) == 0 || len(r.Grids) != len(grids) {
+		t.Fatalf("the page scored %d θ grids, want %d (> 0)", len(r.Grids), len(grids))
+	}
+	for i, g := range grids {
+		m := open(g.Model)
+		got := r.Grids[i]
+		n := len(got.Values)
+		if n < 100 || len(got.Theta) != 2*n {
+			t.Fatalf("%s: the page scored %d values at %d θ coordinates", g.Model, n, len(got.Theta))
+		}
+		low, high := m.Prior().(*prior.BoxUniform).Bounds()
+		for k, v := range got.Theta {
+			if v <= low[k%2] || v >= high[k%2] {
+				t.Fatalf("%s: grid θ[%d] = %v outside the prior's box", g.Model, k, v)
+			}
+		}
+		var want *runtime.Output
+		var err error
+		if m.Method() == format.MethodNLE {
+			xs := make([]float32, 0, n*m.XDim())
+			for range n {
+				xs = append(xs, f32(g.X)...)
+			}
+			want, err = m.Run(f32(got.Theta), n, xs, 1, nil, 0, nil)
+		} else {
+			want, err = m.Run(f32(g.X), 1, f32(got.Theta), n, nil, 0, nil)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		w := compare(t, g.Model+" grid", nil, nil, got.Values, want)
+		t.Logf("%s: %s; largest WASM − Go difference %.2g (relative to max(1,|·|))", g.Model, got.Summary, w[1])
+		checkPlot(t, g.Plot)
+	}
+}
+
+// checkShown checks what the page shows of a file it loaded: its metadata,
+// and for an nle or nre file where its posterior comes from, and the
+// observation form only when it can score a θ grid.
+func checkShown(t *testing.T, name string, meta *format.Metadata, shown, mcmc, observe string) {
+	t.Helper()
+	want := append([]string{meta.Method, meta.Estimator, "simulations"}, meta.ThetaNames...)
+	want = append(want, meta.XNames...)
+	var p struct{ Type string }
+	if err := json.Unmarshal(meta.Prior, &p); err == nil && p.Type != "" {
+		want = append(want, p.Type)
+	}
+	if meta.Loss != nil {
+		var loss struct{ Kind string }
+		if err := json.Unmarshal(meta.Loss, &loss); err != nil {
+			t.Fatalf("%s: loss %s: %v", name, meta.Loss, err)
+		}
+		want = append(want, "loss", loss.Kind)
+	}
+	for _, w := range want {
+		if !strings.Contains(shown, w) {
+			t.Errorf("%s: the metadata shown %q lacks %q", name, shown, w)
+		}
+	}
+	// An nle or nre file of 2-D θ is scored on a grid for a typed x.
+	npe, grid := meta.Method == format.MethodNPE, meta.ThetaDim == 2
+	if (npe || grid) != (observe != "") || npe == strings.Contains(mcmc, "MCMC") {
+		t.Errorf("%s (%s): the page shows the observation form %q and the MCMC note %q", name, meta.Method, observe, mcmc)
+	}
+}
+
+// startServer serves the page as `amortize serve --ui` does: the API over
+// served, the page's model list and files from models.
+func startServer(t *testing.T, served, models, ortWeb string) string {
+	t.Helper()
+	s, err := serve.New(serve.Config{Dir: served, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,7 +1,8 @@
 // Drives the page in headless Chromium for examples/browser's Go test:
 //   node testdata/check.mjs CONFIG.json
 // CONFIG (written by the test): url, chromium, profile, screenshot, plot,
-// ui {file, x, n, seed}, perf {model, x, n, seed}, evals [{model, req}].
+// ui {file, x, n, seed}, perf {model, x, n, seed}, evals [{model, req}],
+// grids [{model, x, plot}] (nle and nre files scored on a θ grid).
 // It prints one JSON object with what the page reported.
 import { readFileSync } from 'node:fs';
 import { chromium } from 'playwright-core';
@@ -68,11 +69,31 @@ try {
     out.evals.push(await page.evaluate(async ({ model, req }) => {
       await window.amortize.loadURL(model);
       const r = await window.amortize.evaluate(req);
-      return { model, logProb: Array.from(r.logProb), sample: Array.from(r.sample), sampleLogProb: Array.from(r.sampleLogProb) };
+      const text = (id) => (document.getElementById(id).hidden ? '' : document.getElementById(id).textContent);
+      return { model, logProb: Array.from(r.logProb ?? []), logRatio: Array.from(r.logRatio ?? []), sample: Array.from(r.sample),
+        sampleLogProb: Array.from(r.sampleLogProb), metadata: text('meta-table'), mcmc: text('mcmc'), observe: text('observe') };
     }, e));
   }
 
   lap('evaluated');
+  // nle and nre files: type x, press the button, get the θ grid's plot.
+  out.grids = [];
+  for (const g of cfg.grids) {
+    await page.selectOption('#models', g.model);
+    await page.waitForFunction((m) => document.body.dataset.model === m, g.model);
+    await page.fill('#x', g.x.join(', '));
+    const before = await runs();
+    await page.click('#run');
+    await waitRuns(before + 1);
+    const r = await page.evaluate(() => {
+      const l = window.amortize.last;
+      return { theta: Array.from(l.theta), values: Array.from(l.values), ms: l.ms };
+    });
+    r.summary = await page.textContent('#summary');
+    await page.locator('#plot').screenshot({ path: g.plot });
+    out.grids.push(r);
+  }
+  lap('grids');
   // Speed: an sbi-sized NSF chosen from the served list; the first run
   // includes V8's tier-up of the WASM code, the next ones are steady.
   await page.selectOption('#models', cfg.perf.model);

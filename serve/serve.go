@@ -63,7 +63,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/amortize/amortize/export/format"
 	"github.com/amortize/amortize/posterior"
+	"github.com/amortize/amortize/prior"
 	"github.com/amortize/amortize/runtime"
 )
 
@@ -109,6 +111,12 @@ type Config struct {
 	// MaxConcurrent bounds the /v1 requests in progress at once; one more
 	// is answered 503 at once (default 256).
 	MaxConcurrent int
+	// MaxMCMC bounds the sample requests running MCMC at once, within
+	// MaxConcurrent; one more is answered 503 at once (default: Workers).
+	// An MCMC request runs its chains in one goroutine of its own, outside
+	// the batching Sampler, and each of its rounds is a runtime call cut
+	// over the runtime's workers: a few at a time keep every core busy.
+	MaxMCMC int
 	// Timeout bounds one request's work (default 30 s).
 	Timeout time.Duration
 	// BatchDraws bounds the draws of one round of onnxruntime calls that
@@ -174,6 +182,7 @@ type Server struct {
 	metrics *metrics
 	handler http.Handler
 	slots   chan struct{} // the MaxConcurrent semaphore
+	mcmc    chan struct{} // the MaxMCMC semaphore
 
 	models atomic.Pointer[map[string]*model] // nil until Load finishes
 
@@ -193,8 +202,9 @@ type model struct {
 	name    string
 	sum     [sha256.Size]byte // of the file, to see it change on Reload
 	rt      *runtime.Model
-	post    *posterior.Direct  // log_prob and map
-	sampler *posterior.Sampler // sample
+	prior   prior.Prior        // the posterior's: Config.Posterior.Prior or the file's
+	post    *posterior.Direct  // log_prob and map; nil for nle and nre
+	sampler *posterior.Sampler // sample by direct draws; nil for nle and nre
 	info    ModelInfo
 	samples counter // samples served
 
@@ -244,7 +254,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("%w: no model directory", ErrConfig)
 	}
 	if cfg.MaxBodyBytes < 0 || cfg.BodyTimeout < 0 || cfg.MaxHeaderBytes < 0 || cfg.MaxSamples < 0 ||
-		cfg.MaxWork < 0 || cfg.MaxConcurrent < 0 || cfg.Timeout < 0 || cfg.ShutdownTimeout < 0 ||
+		cfg.MaxWork < 0 || cfg.MaxConcurrent < 0 || cfg.MaxMCMC < 0 || cfg.Timeout < 0 || cfg.ShutdownTimeout < 0 ||
 		cfg.BatchDraws < 0 || cfg.Workers < 0 || cfg.Runtime.Workers < 0 || cfg.Posterior.LeakageDraws < 0 {
 		return nil, fmt.Errorf("%w: negative limit", ErrConfig)
 	}
@@ -263,6 +273,7 @@ func New(cfg Config) (*Server, error) {
 	setDefault(&cfg.Workers, procs)
 	setDefault(&cfg.Runtime.Workers, procs)
 	setDefault(&cfg.MaxConcurrent, DefaultMaxConcurrent)
+	setDefault(&cfg.MaxMCMC, cfg.Workers)
 	setDefault(&cfg.Timeout, DefaultTimeout)
 	setDefault(&cfg.ShutdownTimeout, DefaultShutdownTimeout)
 	if cfg.Logger == nil {
@@ -276,6 +287,7 @@ func New(cfg Config) (*Server, error) {
 		log:     cfg.Logger,
 		metrics: newMetrics(),
 		slots:   make(chan struct{}, cfg.MaxConcurrent),
+		mcmc:    make(chan struct{}, cfg.MaxMCMC),
 		reqTag:  fmt.Sprintf("%06x", rand.Uint32()&0xffffff),
 	}
 	s.handler = s.routes()
@@ -416,6 +428,27 @@ func (s *Server) open(path string, old *model) (*model, error) {
 	if err != nil {
 		return nil, fmt.Errorf("serve: model %s: %w", name, err)
 	}
+	m := &model{
+		name:    name,
+		sum:     sum,
+		rt:      rt,
+		prior:   s.cfg.Posterior.Prior,
+		info:    Describe(name, rt.Metadata()),
+		samples: s.metrics.samples.WithLabelValues(name),
+		idle:    make(chan struct{}),
+	}
+	if m.prior == nil {
+		m.prior = rt.Prior()
+	}
+	if rt.Method() != format.MethodNPE {
+		// Sampled by MCMC alone, built per request from its options;
+		// checked now so that a file that cannot be sampled is not served.
+		if _, err := posterior.NewModelMCMC(rt, m.prior, posterior.MCMCOptions{}); err != nil {
+			rt.Close()
+			return nil, fmt.Errorf("serve: model %s: %w", name, err)
+		}
+		return m, nil
+	}
 	post, err := posterior.NewDirect(rt, s.cfg.Posterior)
 	if err != nil {
 		rt.Close()
@@ -434,20 +467,14 @@ func (s *Server) open(path string, old *model) (*model, error) {
 		rt.Close()
 		return nil, fmt.Errorf("serve: model %s: %w", name, err)
 	}
-	return &model{
-		name:    name,
-		sum:     sum,
-		rt:      rt,
-		post:    post,
-		sampler: sampler,
-		info:    Describe(name, rt.Metadata()),
-		samples: s.metrics.samples.WithLabelValues(name),
-		idle:    make(chan struct{}),
-	}, nil
+	m.post, m.sampler = post, sampler
+	return m, nil
 }
 
 func (m *model) close() error {
-	m.sampler.Close()
+	if m.sampler != nil {
+		m.sampler.Close()
+	}
 	return m.rt.Close()
 }
 

@@ -6,12 +6,20 @@
 //
 //	GET  /v1/models                  models served, with their dimensions
 //	GET  /v1/models/{name}           contract and metadata of one model
-//	POST /v1/models/{name}/sample    {"x": [...] or [[...],...], "n": 1000, "seed": 1}
+//	POST /v1/models/{name}/sample    {"x": [...] or [[...],...], "n": 1000, "seed": 1,
+//	                                  "method": "mcmc", "mcmc": {"chains": 20, "warmup": 100,
+//	                                  "thin": 10, "sampler": "slice", "init": "sir"}}
 //	POST /v1/models/{name}/log_prob  {"x": [...], "theta": [[...],...], "leakage": false, "seed": 1}
 //	POST /v1/models/{name}/map       {"x": [...], "seed": 1}
 //	GET  /healthz                    the process is up
 //	GET  /readyz                     the models are loaded (503 until then)
 //	GET  /metrics                    Prometheus metrics
+//
+// NPE models sample directly by default ("method": "direct"), NLE and NRE
+// models by MCMC, their only method: each MCMC result carries a
+// "convergence" object (R-hat, ESS, acceptance or evaluations per step, a
+// warning when the chains did not mix). log_prob and map need an NPE
+// model's normalised density: on NLE and NRE models they answer 400.
 //
 // A model's name is its file name without ".onnx". Requests without a seed
 // get one drawn by the server, returned in the response, so every answer can
@@ -106,7 +114,11 @@ type Config struct {
 	// the 1,000 candidates plus 4 × 2,000 search steps plus 64 (map). Over
 	// it the answer is 413: at the default, two_moons (2 + 2 dimensions)
 	// allows 100,000 samples of one observation but 15,000 observations at
-	// n = 1, which take about as long as 50,000 samples each.
+	// n = 1, which take about as long as 50,000 samples each. An MCMC
+	// sample request evaluates, per observation, its initial candidates
+	// (10,000 for "sir") plus chains × (warmup + ⌈n / chains⌉ · thin)
+	// steps × the sampler's evaluations per step (slice: 8 per θ
+	// coordinate, as measured; ensemble: 1).
 	MaxWork int
 	// MaxConcurrent bounds the /v1 requests in progress at once; one more
 	// is answered 503 at once (default 256).

@@ -57,3 +57,24 @@ func TestSampleMCMCServerParity(t *testing.T) {
 		}
 	}
 }
+
+// An NLE or NRE file samples by MCMC without --method; --method direct
+// on it is a usage error naming MCMC.
+func TestSampleMCMCDefault(t *testing.T) {
+	f := newFixture(t)
+	model := filepath.Join("..", "..", "testdata", "golden", "nre_resnet.onnx")
+	abs, err := filepath.Abs(model)
+	if err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"sample", abs, "--x", "0.1,0.2,0.3", "--n", "40", "--seed", "3", "--chains", "8", "--warmup", "10"}
+	auto := f.ok(t, args...)
+	explicit := f.ok(t, append(args, "--method", "mcmc")...)
+	if auto.stdout != explicit.stdout || !strings.Contains(auto.stderr, "observation 1: slice: 8 chains") {
+		t.Errorf("without --method: stderr %q; same samples as --method mcmc: %v", auto.stderr, auto.stdout == explicit.stdout)
+	}
+	r := f.cli(t, "sample", abs, "--x", "0.1,0.2,0.3", "--n", "4", "--method", "direct")
+	if r.code != 2 || !strings.Contains(r.stderr, "sample it by MCMC") {
+		t.Errorf("--method direct on nre: exit %d: %s", r.code, r.stderr)
+	}
+}

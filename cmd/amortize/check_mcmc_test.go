@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -91,6 +92,26 @@ func TestCheckMCMC(t *testing.T) {
 				}
 			})
 		}
+		t.Run(name+"/ppc", func(t *testing.T) {
+			sh, err := exec.LookPath("sh")
+			if err != nil {
+				t.Skip(err)
+			}
+			dir := t.TempDir()
+			// x = (θ₁, θ₂, 0) with no noise.
+			sim := filepath.Join(dir, "sim.sh")
+			if err := os.WriteFile(sim, []byte("read h; echo x_1,x_2,x_3; while IFS=, read a b; do echo \"$a,$b,0\"; done\n"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			out, code := amortize(t, "check", "ppc", model, "--simulator-cmd", sh+" "+sim, "--x", "0.5,-0.5,0", "--draws", "40",
+				"--chains", "4", "--warmup", "10", "--init", "prior", "--format", "png", "--out", dir)
+			if code != 0 || !strings.Contains(out, "Posterior predictive check") {
+				t.Fatalf("ppc exited %d:\n%s", code, out)
+			}
+			if r, _ := read(t, dir, "ppc"); !strings.HasPrefix(r.Sampling, "mcmc slice, 4 chains") {
+				t.Errorf("ppc sampling %q", r.Sampling)
+			}
+		})
 		t.Run(name+"/sbc-fails", func(t *testing.T) {
 			dir := t.TempDir()
 			out, code := amortize(t, append([]string{"check", "sbc", model, "--data", corner, "--out", dir, "--fail-on-miscalibration"}, small...)...)

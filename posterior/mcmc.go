@@ -243,6 +243,9 @@ func (m *MCMC) SampleBatched(ctx context.Context, xs *mat.Dense, n int, src rand
 	if err := r.init(src); err != nil {
 		return nil, err
 	}
+	// Steps are counted from here: the initial candidates and states are
+	// evaluated once per run, not per step.
+	clear(r.evals)
 	switch o.Method {
 	case MethodSlice:
 		err = r.slice()

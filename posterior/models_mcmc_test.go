@@ -189,3 +189,22 @@ func TestModelMCMCGolden(t *testing.T) {
 		})
 	}
 }
+
+// EvalsPerStep counts the steps' evaluations alone: the ensemble's is
+// one per walker and step, whatever the SIR candidates cost.
+func TestEvalsPerStepLeavesOutInit(t *testing.T) {
+	rm, _ := openGolden(t, "nle_maf")
+	m, err := posterior.NewModelMCMC(rm, nil, posterior.MCMCOptions{
+		Method: posterior.MethodEnsemble, NumChains: 8, WarmupSteps: 4, Thin: 1, InitCandidates: 2000,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := m.Sample(context.Background(), []float64{0.1, 0.2, 0.3}, 16, posterior.Source(1, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := s.Convergence.EvalsPerStep; got != 1 {
+		t.Errorf("ensemble: %v evaluations per step, want 1", got)
+	}
+}

@@ -40,10 +40,10 @@ type MCMCRequest struct {
 }
 
 // sliceEvalsPerCoordinate is the work bound's potential evaluations per
-// chain, step and θ coordinate of the slice sampler: it measured 7.6 on
-// the golden NLE, NRE and NPE files at the defaults (15.2 per step in
-// two dimensions, 23 in three). The ensemble evaluates each walker once
-// per step.
+// chain, step and θ coordinate of the slice sampler, rounded up: it
+// measured 7.2 to 7.4 on the golden NLE, NRE and NPE files at the
+// defaults (14.3 to 14.7 per step in two dimensions, 22.2 in three). The
+// ensemble evaluates each walker once per step.
 const sliceEvalsPerCoordinate = 8
 
 // initCandidates are the prior draws per observation that SIR weighs, as

@@ -155,8 +155,8 @@ type SampleResponse struct {
 
 // SampleResult holds the samples of one observation: N rows of θ; the
 // draws of the estimator examined until the N-th fell inside the prior
-// support, and N over that count (MCMC: the ensemble's proposed moves and
-// acceptance, 0 for the slice sampler); the x dimensions more than 5
+// support, and N over that count (MCMC: the sampler's moves proposed and
+// the fraction accepted); the x dimensions more than 5
 // training standard deviations from the training mean, where the
 // posterior is an extrapolation; and, for MCMC, the convergence summary.
 type SampleResult struct {

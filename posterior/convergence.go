@@ -30,7 +30,8 @@ type Convergence struct {
 	// Acceptance is the fraction of proposals accepted (ensemble; 1 for
 	// slice sampling, whose every step moves).
 	Acceptance float64
-	// EvalsPerStep is the mean potential evaluations per chain per step
+	// EvalsPerStep is the mean potential evaluations per chain per step,
+	// the initial states' (and SIR's candidates') left out
 	// (slice sampling: a step updates every coordinate).
 	EvalsPerStep float64
 	// Warning says what is wrong when R-hat exceeds MaxRHat or ESS is

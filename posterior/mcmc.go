@@ -3,12 +3,12 @@ package posterior
 import (
 	"cmp"
 	"context"
-	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
 	"slices"
 
+	"github.com/amortize/amortize/export/format"
 	"github.com/amortize/amortize/prior"
 	"github.com/amortize/amortize/runtime"
 	"gonum.org/v1/gonum/mat"
@@ -164,31 +164,19 @@ func NewModelMCMC(m *runtime.Model, p prior.Prior, opts MCMCOptions) (*MCMC, err
 		p = m.Prior()
 	}
 	if p == nil {
-		return nil, errors.New("posterior: the model file has no prior; pass one")
-	}
-	method := "npe" // files before the method was recorded
-	if mm, ok := any(m).(interface{ Method() string }); ok {
-		method = mm.Method()
+		return nil, ErrNoPrior
 	}
 	var (
 		pot Potential
 		err error
 	)
-	switch method {
-	case "npe":
+	switch method := m.Method(); method {
+	case format.MethodNPE:
 		pot, err = NewPosteriorPotential(m, p)
-	case "nle":
-		l, ok := any(m).(LikelihoodEstimator)
-		if !ok {
-			return nil, fmt.Errorf("%w: this build cannot evaluate nle models", ErrInput)
-		}
-		pot, err = NewLikelihoodPotential(l, p)
-	case "nre":
-		r, ok := any(m).(RatioEstimator)
-		if !ok {
-			return nil, fmt.Errorf("%w: this build cannot evaluate nre models", ErrInput)
-		}
-		pot, err = NewRatioPotential(r, p)
+	case format.MethodNLE:
+		pot, err = NewLikelihoodPotential(m, p)
+	case format.MethodNRE:
+		pot, err = NewRatioPotential(m, p)
 	default:
 		return nil, fmt.Errorf("%w: model method %q has no MCMC potential", ErrInput, method)
 	}
@@ -255,6 +243,9 @@ func (m *MCMC) SampleBatched(ctx context.Context, xs *mat.Dense, n int, src rand
 	if err := r.init(src); err != nil {
 		return nil, err
 	}
+	// Steps are counted from here: the initial candidates and states are
+	// evaluated once per run, not per step.
+	clear(r.evals)
 	switch o.Method {
 	case MethodSlice:
 		err = r.slice()

@@ -89,6 +89,14 @@ type PosteriorEstimator interface {
 	LogProb(x []float32, b int, theta []float32, nTheta int) ([]float32, error)
 }
 
+// A loaded model file is each estimator; which of them answers depends on
+// the file's method.
+var (
+	_ LikelihoodEstimator = (*runtime.Model)(nil)
+	_ RatioEstimator      = (*runtime.Model)(nil)
+	_ PosteriorEstimator  = (*runtime.Model)(nil)
+)
+
 // modelPotential holds what the three estimator potentials share: the
 // prior, the dimensions and the float32 buffers of one call.
 type modelPotential struct {

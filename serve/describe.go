@@ -23,8 +23,13 @@ type ModelInfo struct {
 	Noise         format.Noise    `json:"noise"`
 	Training      format.Training `json:"training"`
 	Loss          json.RawMessage `json:"loss,omitempty"` // format 1.1, nle and nre files
-	Inputs        []Tensor        `json:"inputs"`
-	Outputs       []Tensor        `json:"outputs"`
+	// Sampling lists the sample route's methods for this model, its
+	// default first: "direct" and "mcmc" for npe, "mcmc" alone for nle
+	// and nre, whose files hold a likelihood or a ratio, not a posterior
+	// (their log_prob and map routes answer 400).
+	Sampling []string `json:"sampling"`
+	Inputs   []Tensor `json:"inputs"`
+	Outputs  []Tensor `json:"outputs"`
 }
 
 // Tensor is one input or output of the graph. Shape holds an int for a
@@ -64,6 +69,7 @@ func Describe(name string, m *format.Metadata) ModelInfo {
 		Noise:         m.Noise,
 		Training:      m.Training,
 		Loss:          m.Loss,
+		Sampling:      samplingMethods(m.Method),
 		Inputs:        []Tensor{t(l.Cond, "batch", l.CondDim), t(l.Values, "batch", n, l.ValueDim)},
 		Outputs:       []Tensor{t(l.LogOut, "batch", n)},
 	}

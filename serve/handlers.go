@@ -132,11 +132,16 @@ func (s *Server) getModel(w *statusWriter, r *http.Request) error {
 
 // SampleRequest is the body of POST /v1/models/{name}/sample. X is one
 // observation ([...]) or several ([[...], ...]); N samples are drawn for
-// each. Seed is optional.
+// each. Seed is optional. Method is "direct" (the default for NPE models)
+// or "mcmc" (the default, and the only method, for NLE and NRE models);
+// MCMC, an MCMCRequest object, sets the chains for "mcmc". Method and
+// MCMC are raw JSON so that the server can refuse a null in them.
 type SampleRequest struct {
-	X    json.RawMessage `json:"x"`
-	N    *int            `json:"n"`
-	Seed *uint64         `json:"seed,omitempty"`
+	X      json.RawMessage `json:"x"`
+	N      *int            `json:"n"`
+	Seed   *uint64         `json:"seed,omitempty"`
+	Method json.RawMessage `json:"method,omitempty"`
+	MCMC   json.RawMessage `json:"mcmc,omitempty"`
 }
 
 // SampleResponse is the answer to a SampleRequest: one result per
@@ -150,14 +155,16 @@ type SampleResponse struct {
 
 // SampleResult holds the samples of one observation: N rows of θ; the
 // draws of the estimator examined until the N-th fell inside the prior
-// support, and N over that count; and the x dimensions more than 5
+// support, and N over that count (MCMC: the sampler's moves proposed and
+// the fraction accepted); the x dimensions more than 5
 // training standard deviations from the training mean, where the
-// posterior is an extrapolation.
+// posterior is an extrapolation; and, for MCMC, the convergence summary.
 type SampleResult struct {
-	Acceptance    float64     `json:"acceptance"`
-	Proposed      int         `json:"proposed"`
-	Extrapolating []int       `json:"extrapolating,omitempty"`
-	Samples       [][]float64 `json:"samples"`
+	Acceptance    float64      `json:"acceptance"`
+	Proposed      int          `json:"proposed"`
+	Extrapolating []int        `json:"extrapolating,omitempty"`
+	Samples       [][]float64  `json:"samples"`
+	Convergence   *Convergence `json:"convergence,omitempty"`
 }
 
 func (s *Server) sample(w *statusWriter, r *http.Request) error {
@@ -184,6 +191,16 @@ func (s *Server) sample(w *statusWriter, r *http.Request) error {
 	if n > s.cfg.MaxSamples || n*rows > s.cfg.MaxSamples {
 		return errorf(http.StatusBadRequest, "n × observations = %d × %d exceeds the limit of %d samples per request",
 			n, rows, s.cfg.MaxSamples)
+	}
+	meth, err := sampleMethod(req.Method, m)
+	if err != nil {
+		return err
+	}
+	if meth == methodMCMC {
+		return s.sampleMCMC(w, r, m, req.MCMC, xs, n, req.Seed)
+	}
+	if len(req.MCMC) > 0 {
+		return errorf(http.StatusBadRequest, "mcmc options are for \"method\": \"mcmc\"")
 	}
 	if err := s.work(m, rows*(n+obsWork), func() string {
 		return fmt.Sprintf("%d observations × (n = %d + %d per observation)", rows, n, obsWork)
@@ -247,7 +264,12 @@ func AppendSampleResponse(dst []byte, model string, seed uint64, res []*posterio
 			}
 			b = appendFloats(b, r.Theta.RawRowView(k), 32)
 		}
-		b = append(b, "]}"...)
+		b = append(b, ']')
+		if r.Convergence != nil {
+			b = append(b, `,"convergence":`...)
+			b = appendConvergence(b, r.Convergence)
+		}
+		b = append(b, '}')
 	}
 	return append(b, "]}\n"...)
 }
@@ -284,6 +306,9 @@ func (s *Server) logProb(w *statusWriter, r *http.Request) error {
 		return err
 	}
 	defer m.release()
+	if err := densityRoute(m, "log_prob"); err != nil {
+		return err
+	}
 	x, err := vector(req.X, "x", m.info.XDim)
 	if err != nil {
 		return err
@@ -329,6 +354,17 @@ func (s *Server) logProb(w *statusWriter, r *http.Request) error {
 	return nil
 }
 
+// densityRoute refuses route, which needs a normalised posterior
+// density, on a model without one (nle, nre).
+func densityRoute(m *model, route string) error {
+	if m.post != nil {
+		return nil
+	}
+	return errorf(http.StatusBadRequest,
+		"%s is for npe models; model %s is an %s model, whose posterior is known only up to a constant: POST /v1/models/%s/sample samples it by MCMC",
+		route, m.name, m.info.Method, m.name)
+}
+
 // mapOptions are the map route's settings (posterior's defaults), spelt
 // out for its work bound.
 var mapOptions = posterior.MAPOptions{Candidates: 1000, Starts: 4, MaxEvaluations: 2000}
@@ -358,6 +394,9 @@ func (s *Server) mapEstimate(w *statusWriter, r *http.Request) error {
 		return err
 	}
 	defer m.release()
+	if err := densityRoute(m, "map"); err != nil {
+		return err
+	}
 	x, err := vector(req.X, "x", m.info.XDim)
 	if err != nil {
 		return err

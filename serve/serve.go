@@ -6,12 +6,20 @@
 //
 //	GET  /v1/models                  models served, with their dimensions
 //	GET  /v1/models/{name}           contract and metadata of one model
-//	POST /v1/models/{name}/sample    {"x": [...] or [[...],...], "n": 1000, "seed": 1}
+//	POST /v1/models/{name}/sample    {"x": [...] or [[...],...], "n": 1000, "seed": 1,
+//	                                  "method": "mcmc", "mcmc": {"chains": 20, "warmup": 100,
+//	                                  "thin": 10, "sampler": "slice", "init": "sir"}}
 //	POST /v1/models/{name}/log_prob  {"x": [...], "theta": [[...],...], "leakage": false, "seed": 1}
 //	POST /v1/models/{name}/map       {"x": [...], "seed": 1}
 //	GET  /healthz                    the process is up
 //	GET  /readyz                     the models are loaded (503 until then)
 //	GET  /metrics                    Prometheus metrics
+//
+// NPE models sample directly by default ("method": "direct"), NLE and NRE
+// models by MCMC, their only method: each MCMC result carries a
+// "convergence" object (R-hat, ESS, acceptance or evaluations per step, a
+// warning when the chains did not mix). log_prob and map need an NPE
+// model's normalised density: on NLE and NRE models they answer 400.
 //
 // A model's name is its file name without ".onnx". Requests without a seed
 // get one drawn by the server, returned in the response, so every answer can
@@ -63,7 +71,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/amortize/amortize/export/format"
 	"github.com/amortize/amortize/posterior"
+	"github.com/amortize/amortize/prior"
 	"github.com/amortize/amortize/runtime"
 )
 
@@ -104,11 +114,21 @@ type Config struct {
 	// the 1,000 candidates plus 4 × 2,000 search steps plus 64 (map). Over
 	// it the answer is 413: at the default, two_moons (2 + 2 dimensions)
 	// allows 100,000 samples of one observation but 15,000 observations at
-	// n = 1, which take about as long as 50,000 samples each.
+	// n = 1, which take about as long as 50,000 samples each. An MCMC
+	// sample request evaluates, per observation, its initial candidates
+	// (10,000 for "sir") plus chains × (warmup + ⌈n / chains⌉ · thin)
+	// steps × the sampler's evaluations per step (slice: 8 per θ
+	// coordinate, as measured; ensemble: 1).
 	MaxWork int
 	// MaxConcurrent bounds the /v1 requests in progress at once; one more
 	// is answered 503 at once (default 256).
 	MaxConcurrent int
+	// MaxMCMC bounds the sample requests running MCMC at once, within
+	// MaxConcurrent; one more is answered 503 at once (default: Workers).
+	// An MCMC request runs its chains in one goroutine of its own, outside
+	// the batching Sampler, and each of its rounds is a runtime call cut
+	// over the runtime's workers: a few at a time keep every core busy.
+	MaxMCMC int
 	// Timeout bounds one request's work (default 30 s).
 	Timeout time.Duration
 	// BatchDraws bounds the draws of one round of onnxruntime calls that
@@ -174,6 +194,7 @@ type Server struct {
 	metrics *metrics
 	handler http.Handler
 	slots   chan struct{} // the MaxConcurrent semaphore
+	mcmc    chan struct{} // the MaxMCMC semaphore
 
 	models atomic.Pointer[map[string]*model] // nil until Load finishes
 
@@ -193,8 +214,9 @@ type model struct {
 	name    string
 	sum     [sha256.Size]byte // of the file, to see it change on Reload
 	rt      *runtime.Model
-	post    *posterior.Direct  // log_prob and map
-	sampler *posterior.Sampler // sample
+	prior   prior.Prior        // the posterior's: Config.Posterior.Prior or the file's
+	post    *posterior.Direct  // log_prob and map; nil for nle and nre
+	sampler *posterior.Sampler // sample by direct draws; nil for nle and nre
 	info    ModelInfo
 	samples counter // samples served
 
@@ -244,7 +266,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("%w: no model directory", ErrConfig)
 	}
 	if cfg.MaxBodyBytes < 0 || cfg.BodyTimeout < 0 || cfg.MaxHeaderBytes < 0 || cfg.MaxSamples < 0 ||
-		cfg.MaxWork < 0 || cfg.MaxConcurrent < 0 || cfg.Timeout < 0 || cfg.ShutdownTimeout < 0 ||
+		cfg.MaxWork < 0 || cfg.MaxConcurrent < 0 || cfg.MaxMCMC < 0 || cfg.Timeout < 0 || cfg.ShutdownTimeout < 0 ||
 		cfg.BatchDraws < 0 || cfg.Workers < 0 || cfg.Runtime.Workers < 0 || cfg.Posterior.LeakageDraws < 0 {
 		return nil, fmt.Errorf("%w: negative limit", ErrConfig)
 	}
@@ -263,6 +285,7 @@ func New(cfg Config) (*Server, error) {
 	setDefault(&cfg.Workers, procs)
 	setDefault(&cfg.Runtime.Workers, procs)
 	setDefault(&cfg.MaxConcurrent, DefaultMaxConcurrent)
+	setDefault(&cfg.MaxMCMC, cfg.Workers)
 	setDefault(&cfg.Timeout, DefaultTimeout)
 	setDefault(&cfg.ShutdownTimeout, DefaultShutdownTimeout)
 	if cfg.Logger == nil {
@@ -276,6 +299,7 @@ func New(cfg Config) (*Server, error) {
 		log:     cfg.Logger,
 		metrics: newMetrics(),
 		slots:   make(chan struct{}, cfg.MaxConcurrent),
+		mcmc:    make(chan struct{}, cfg.MaxMCMC),
 		reqTag:  fmt.Sprintf("%06x", rand.Uint32()&0xffffff),
 	}
 	s.handler = s.routes()
@@ -416,6 +440,27 @@ func (s *Server) open(path string, old *model) (*model, error) {
 	if err != nil {
 		return nil, fmt.Errorf("serve: model %s: %w", name, err)
 	}
+	m := &model{
+		name:    name,
+		sum:     sum,
+		rt:      rt,
+		prior:   s.cfg.Posterior.Prior,
+		info:    Describe(name, rt.Metadata()),
+		samples: s.metrics.samples.WithLabelValues(name),
+		idle:    make(chan struct{}),
+	}
+	if m.prior == nil {
+		m.prior = rt.Prior()
+	}
+	if rt.Method() != format.MethodNPE {
+		// Sampled by MCMC alone, built per request from its options;
+		// checked now so that a file that cannot be sampled is not served.
+		if _, err := posterior.NewModelMCMC(rt, m.prior, posterior.MCMCOptions{}); err != nil {
+			rt.Close()
+			return nil, fmt.Errorf("serve: model %s: %w", name, err)
+		}
+		return m, nil
+	}
 	post, err := posterior.NewDirect(rt, s.cfg.Posterior)
 	if err != nil {
 		rt.Close()
@@ -434,20 +479,14 @@ func (s *Server) open(path string, old *model) (*model, error) {
 		rt.Close()
 		return nil, fmt.Errorf("serve: model %s: %w", name, err)
 	}
-	return &model{
-		name:    name,
-		sum:     sum,
-		rt:      rt,
-		post:    post,
-		sampler: sampler,
-		info:    Describe(name, rt.Metadata()),
-		samples: s.metrics.samples.WithLabelValues(name),
-		idle:    make(chan struct{}),
-	}, nil
+	m.post, m.sampler = post, sampler
+	return m, nil
 }
 
 func (m *model) close() error {
-	m.sampler.Close()
+	if m.sampler != nil {
+		m.sampler.Close()
+	}
 	return m.rt.Close()
 }
 

@@ -14,6 +14,7 @@ import (
 
 	"github.com/amortize/amortize/cmd/internal/cli"
 	"github.com/amortize/amortize/diagnostics"
+	"github.com/amortize/amortize/export/format"
 	"github.com/amortize/amortize/posterior"
 	"github.com/amortize/amortize/prior"
 	"github.com/amortize/amortize/runtime"
@@ -32,6 +33,8 @@ type checkFlags struct {
 	out, formats, x               string
 	failOnMiscalibration          bool
 	nulls                         int
+	method                        string
+	mcmc                          cli.MCMCFlags
 }
 
 func (f *checkFlags) register(cmd *cobra.Command, local bool) {
@@ -53,6 +56,8 @@ func (f *checkFlags) register(cmd *cobra.Command, local bool) {
 	fl.StringVar(&f.out, "out", "check-out", "directory for the JSON report and the plots")
 	fl.StringVar(&f.formats, "format", "png,svg", "plot formats: png, svg or both")
 	fl.BoolVar(&f.failOnMiscalibration, "fail-on-miscalibration", false, "exit with status 1 when the check fails (for CI)")
+	fl.StringVar(&f.method, "method", "", "how the posterior is sampled: direct or mcmc (default: direct for NPE models, mcmc for NLE and NRE)")
+	f.mcmc.Register(fl)
 	if local {
 		fl.StringVar(&f.x, "x", "", "the observation x_o, comma-separated")
 		fl.IntVar(&f.nulls, "nulls", 50, "lc2st: classifiers trained on permuted labels (the null distribution)")
@@ -73,7 +78,9 @@ type checkEnv struct {
 	f          *checkFlags
 	path       string
 	model      *runtime.Model
-	post       *posterior.Direct
+	post       diagnostics.Posterior
+	sampling   string // how post samples, for the report
+	closers    []func()
 	prior      prior.Prior
 	sim        simulator.Simulator
 	source     string
@@ -127,7 +134,7 @@ drawn from the prior predictive (--data).`,
 				if err != nil {
 					return err
 				}
-				defer e.model.Close()
+				defer e.close()
 				start := time.Now()
 				verdict, ok, err := c.run(e)
 				if err != nil {
@@ -187,10 +194,11 @@ func newCheckEnv(cmd *cobra.Command, f *checkFlags, path, check string) (*checkE
 		return nil, err
 	}
 	e := &checkEnv{cmd: cmd, f: f, path: path, model: m, progress: isTerminal(os.Stderr)}
+	e.closers = append(e.closers, func() { m.Close() })
 	ok := false
 	defer func() {
 		if !ok {
-			m.Close()
+			e.close()
 		}
 	}()
 	meta := m.Metadata()
@@ -236,7 +244,7 @@ func newCheckEnv(cmd *cobra.Command, f *checkFlags, path, check string) (*checkE
 	if e.prior == nil {
 		return nil, usagef("the model file has no prior, which the posterior needs")
 	}
-	if e.post, err = posterior.NewDirect(m, posterior.DirectOptions{Prior: e.prior}); err != nil {
+	if err := e.newPosterior(); err != nil {
 		return nil, err
 	}
 	// The local checks at x_o; lc2st needs pairs as well.
@@ -253,6 +261,52 @@ func newCheckEnv(cmd *cobra.Command, f *checkFlags, path, check string) (*checkE
 	}
 	ok = true
 	return e, nil
+}
+
+// close releases the model and a proposal model the posterior opened,
+// the last opened first.
+func (e *checkEnv) close() {
+	for i := len(e.closers) - 1; i >= 0; i-- {
+		e.closers[i]()
+	}
+}
+
+// newPosterior builds the posterior that --method names: direct sampling
+// for an NPE model, MCMC over the likelihood or ratio potential for NLE
+// and NRE (its draws for all observations of a chunk in one run), with
+// sample's MCMC flags.
+func (e *checkEnv) newPosterior() error {
+	f, m := e.f, e.model
+	method := f.method
+	if method == "" {
+		method = "direct"
+		if m.Method() != format.MethodNPE {
+			method = "mcmc"
+		}
+	}
+	switch {
+	case method != "direct" && method != "mcmc":
+		return usagef("--method %q: want direct or mcmc", f.method)
+	case method == "direct" && m.Method() != format.MethodNPE:
+		return usagef("--method direct: %s is an %s model, which only --method mcmc samples", e.path, m.Method())
+	case method == "direct" && f.mcmc.Changed(e.cmd.Flags()) != "":
+		return usagef("--%s is for --method mcmc", f.mcmc.Changed(e.cmd.Flags()))
+	}
+	if method == "direct" {
+		var err error
+		e.sampling = "direct"
+		e.post, err = posterior.NewDirect(m, posterior.DirectOptions{Prior: e.prior})
+		return err
+	}
+	opts, closeProposal, err := f.mcmc.Options(e.cmd, m, e.path)
+	if err != nil {
+		return err
+	}
+	e.closers = append(e.closers, closeProposal)
+	e.sampling = fmt.Sprintf("mcmc %s, %d chains per observation, %d warm-up steps, thin %d, init %s",
+		opts.Method, opts.NumChains, max(opts.WarmupSteps, 0), opts.Thin, opts.Init)
+	e.post, err = posterior.NewModelMCMC(m, e.prior, opts)
+	return err
 }
 
 // loadPairs simulates --n pairs, or reads them from --data.
@@ -300,6 +354,7 @@ type report struct {
 	Check      string   `json:"check"`
 	Model      string   `json:"model"`
 	Source     string   `json:"source"`
+	Sampling   string   `json:"sampling"`
 	ThetaNames []string `json:"theta_names"`
 	XNames     []string `json:"x_names"`
 	Verdict    string   `json:"verdict"`
@@ -312,7 +367,7 @@ type report struct {
 // file per format, name.png or name.svg) into --out.
 func (e *checkEnv) write(check, verdict string, passed bool, result any, plots map[string]func(*bytes.Buffer, string) error) error {
 	formats, _ := plotFormats(e.f.formats)
-	r := report{Check: check, Model: e.path, Source: e.source, ThetaNames: e.thetaNames, XNames: e.xNames,
+	r := report{Check: check, Model: e.path, Source: e.source, Sampling: e.sampling, ThetaNames: e.thetaNames, XNames: e.xNames,
 		Verdict: verdict, Passed: passed, Result: result}
 	names := make([]string, 0, len(plots))
 	for name := range plots {

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/amortize/amortize/export/format"
 	"github.com/amortize/amortize/posterior"
 	"github.com/amortize/amortize/runtime"
 	"github.com/amortize/amortize/serve"
@@ -55,7 +56,7 @@ samples as the server's POST /v1/models/{name}/sample.
 With --method mcmc it samples by Markov chain Monte Carlo instead (sbi's
 MCMCPosterior): over log q(θ | x) inside the prior support for an NPE model
 (for posteriors that rejection cannot reach), over the likelihood or ratio
-potential for NLE and NRE models. Chains for all observations share each
+potential for NLE and NRE models, which sample by MCMC by default. Chains for all observations share each
 model call; R-hat, bulk ESS and a warning when they fail are printed on
 stderr (see docs/MCMC.md).
 
@@ -77,19 +78,26 @@ is the same table as float64. JSON output is the server's response object.`,
 			if err := CheckRange("--batch-draws", batch, 1, MaxValues); err != nil {
 				return err
 			}
-			if meth != "direct" && meth != "mcmc" {
+			if meth != "" && meth != "direct" && meth != "mcmc" {
 				return usagef("--method %q: want direct or mcmc", meth)
-			}
-			if meth == "direct" {
-				if name := mcmc.changed(cmd.Flags()); name != "" {
-					return usagef("--%s is for --method mcmc", name)
-				}
 			}
 			m, err := open(g, args[0])
 			if err != nil {
 				return err
 			}
 			defer m.Close()
+			if meth == "" {
+				// NLE and NRE files hold no posterior to draw from.
+				meth = "direct"
+				if m.Method() != format.MethodNPE {
+					meth = "mcmc"
+				}
+			}
+			if meth == "direct" {
+				if name := mcmc.changed(cmd.Flags()); name != "" {
+					return usagef("--%s is for --method mcmc", name)
+				}
+			}
 			xs, err := x.read(m.XDim())
 			if err != nil {
 				return err
@@ -145,7 +153,7 @@ is the same table as float64. JSON output is the server's response object.`,
 		"file of observations, one per row: .csv (with a header), .npy, or .json (an array, an array of arrays, or the server's request {\"x\": …})")
 	cmd.Flags().IntVar(&n, "n", 1000, "samples per observation")
 	cmd.Flags().IntVar(&batch, "batch-draws", 1<<16, "most draws per onnxruntime call (results do not depend on it)")
-	cmd.Flags().StringVar(&meth, "method", "direct", "direct (the estimator's draws inside the prior support) or mcmc")
+	cmd.Flags().StringVar(&meth, "method", "", "direct (the estimator's draws inside the prior support) or mcmc (default: direct for NPE models, mcmc for NLE and NRE)")
 	mcmc.register(cmd.Flags())
 	seed.register(cmd)
 	out.register(cmd.Flags())

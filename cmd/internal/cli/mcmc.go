@@ -28,6 +28,24 @@ func (f *mcmcFlags) register(fs *pflag.FlagSet) {
 	fs.BoolVar(&f.noTransform, "no-transform", false, "sample θ itself instead of its unconstrained image")
 }
 
+// MCMCFlags are sample's MCMC flags (--chains, --warmup, --thin,
+// --mcmc-method, --init, --proposal, --no-transform) for commands outside
+// this package, such as amortize check.
+type MCMCFlags struct{ f mcmcFlags }
+
+// Register adds the flags to fs.
+func (m *MCMCFlags) Register(fs *pflag.FlagSet) { m.f.register(fs) }
+
+// Changed names an MCMC flag given on the command line, or is empty.
+func (m *MCMCFlags) Changed(fs *pflag.FlagSet) string { return m.f.changed(fs) }
+
+// Options checks the flags and returns the MCMC options for model (read
+// from modelPath), without a progress callback; close releases a proposal
+// model it opened. A proposal file opens with cmd's runtime flags.
+func (m *MCMCFlags) Options(cmd *cobra.Command, model *runtime.Model, modelPath string) (posterior.MCMCOptions, func(), error) {
+	return m.f.options(globalsOf(cmd), model, modelPath)
+}
+
 // changed names an MCMC flag given on the command line, or is empty.
 func (f *mcmcFlags) changed(fs *pflag.FlagSet) string {
 	for _, name := range []string{"chains", "warmup", "thin", "mcmc-method", "init", "proposal", "no-transform"} {

@@ -102,6 +102,7 @@ other machines takes --addr :8080 (every interface) or a chosen address.`,
 	f.IntVar(&cfg.MaxWork, "max-work", serve.DefaultMaxWork, "most work per request: model evaluations × (θ + x dimensions); see the serve package docs (413 beyond)")
 	f.IntVar(&cfg.MaxSamples, "max-samples", serve.DefaultMaxSamples, "most samples per request (n × observations) and θ rows per log_prob request")
 	f.IntVar(&cfg.MaxConcurrent, "max-concurrent", serve.DefaultMaxConcurrent, "model requests in progress at once (503 beyond)")
+	f.IntVar(&cfg.MaxMCMC, "max-mcmc", 0, "sample requests running MCMC at once (503 beyond; 0: one per core)")
 	f.DurationVar(&cfg.Timeout, "timeout", serve.DefaultTimeout, "time limit of one request")
 	f.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", serve.DefaultShutdownTimeout, "grace period for in-flight requests and closing the models on SIGINT/SIGTERM")
 	f.IntVar(&cfg.BatchDraws, "batch-draws", posterior.DefaultBatchDraws, "most draws per round of onnxruntime calls shared by concurrent sample requests")

@@ -61,15 +61,7 @@ func NewClassifier(s Spec) (Classifier, error) {
 		fill(&s.Hidden, d.Hidden)
 		fill(&s.Layers, d.Layers)
 	}
-	if s.Activation == "" {
-		s.Activation = d.Activation
-	}
-	switch s.Activation {
-	case "", "relu", "tanh", "elu":
-	default:
-		return nil, fmt.Errorf("models: unknown activation %q (relu, tanh, elu)", s.Activation)
-	}
-	if err := s.checkSizes(); err != nil {
+	if err := s.complete(d); err != nil {
 		return nil, err
 	}
 	return c.build(s)

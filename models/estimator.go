@@ -204,21 +204,27 @@ func New(s Spec) (Estimator, error) {
 	fill(&s.Components, d.Components)
 	fill(&s.Transforms, d.Transforms)
 	fill(&s.Bins, d.Bins)
-	if s.Activation == "" {
-		s.Activation = d.Activation
-	}
 	if s.TailBound == 0 {
 		s.TailBound = d.TailBound
+	}
+	if err := s.complete(d); err != nil {
+		return nil, err
+	}
+	return r.build(s)
+}
+
+// complete gives s the activation of its kind's defaults d where it names
+// none, then checks the activation and the sizes.
+func (s *Spec) complete(d Spec) error {
+	if s.Activation == "" {
+		s.Activation = d.Activation
 	}
 	switch s.Activation {
 	case "", "relu", "tanh", "elu":
 	default:
-		return nil, fmt.Errorf("models: unknown activation %q (relu, tanh, elu)", s.Activation)
+		return fmt.Errorf("models: unknown activation %q (relu, tanh, elu)", s.Activation)
 	}
-	if err := s.checkSizes(); err != nil {
-		return nil, err
-	}
-	return r.build(s)
+	return s.checkSizes()
 }
 
 func (s Spec) checkDims() error {

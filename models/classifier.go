@@ -2,8 +2,8 @@ package models
 
 import (
 	"fmt"
+	"maps"
 	"slices"
-	"sort"
 )
 
 // Classifier is a ratio estimator for neural ratio estimation: a network
@@ -27,12 +27,7 @@ var classifiers = map[string]struct {
 
 // ClassifierKinds lists the classifier kinds of neural ratio estimation.
 func ClassifierKinds() []string {
-	var ks []string
-	for k := range classifiers {
-		ks = append(ks, k)
-	}
-	sort.Strings(ks)
-	return ks
+	return slices.Sorted(maps.Keys(classifiers))
 }
 
 // NewClassifier builds the classifier a spec of method MethodNRE describes;

@@ -3,8 +3,9 @@ package models
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"math/rand/v2"
-	"sort"
+	"slices"
 
 	"github.com/amortize/amortize/export/format"
 )
@@ -152,12 +153,7 @@ func register(kind string, defaults func(*Spec), build func(Spec) (Estimator, er
 // Kinds lists the registered estimator kinds (density estimators, for NPE
 // and NLE).
 func Kinds() []string {
-	var ks []string
-	for k := range registry {
-		ks = append(ks, k)
-	}
-	sort.Strings(ks)
-	return ks
+	return slices.Sorted(maps.Keys(registry))
 }
 
 // ErrMethod is returned for a method a spec or kind does not allow.

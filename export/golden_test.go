@@ -98,14 +98,7 @@ func checkGolden(t *testing.T, name string, m *models.Model, d, xd int) {
 	if !bytes.Equal(buf.Bytes(), want) {
 		t.Errorf("exported bytes differ from %s: the format or graph changed; review and run with -update", onnxPath)
 	}
-	js, err := os.ReadFile(jsonPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var g golden
-	if err := json.Unmarshal(js, &g); err != nil {
-		t.Fatal(err)
-	}
+	g := readGolden(t, jsonPath)
 	rm, err := runtime.Open(onnxPath, runtime.Options{Threads: 1})
 	if err != nil {
 		t.Fatal(err)
@@ -118,15 +111,38 @@ func checkGolden(t *testing.T, name string, m *models.Model, d, xd int) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	compareGolden(t, "", out, g, func(got, want float32) bool {
+		return !(math.Abs(float64(got-want)) > 1e-5*math.Max(1, math.Abs(float64(want))))
+	})
+}
+
+// readGolden reads the inputs and outputs a golden .json file records.
+func readGolden(t *testing.T, path string) golden {
+	t.Helper()
+	js, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var g golden
+	if err := json.Unmarshal(js, &g); err != nil {
+		t.Fatal(err)
+	}
+	return g
+}
+
+// compareGolden reports each output of got that is not the same, by same,
+// as the one want records; where prefixes the messages.
+func compareGolden(t *testing.T, where string, got, want golden, same func(got, want float32) bool) {
+	t.Helper()
 	for name, pair := range map[string][2][]float32{
-		"log_prob": {out.LogProb, g.LogProb}, "sample": {out.Sample, g.Sample}, "sample_log_prob": {out.SampleLogProb, g.SampleLogProb},
+		"log_prob": {got.LogProb, want.LogProb}, "sample": {got.Sample, want.Sample}, "sample_log_prob": {got.SampleLogProb, want.SampleLogProb},
 	} {
 		if len(pair[0]) != len(pair[1]) {
-			t.Fatalf("%s: %d values, golden %d", name, len(pair[0]), len(pair[1]))
+			t.Fatalf("%s%s: %d values, recorded %d", where, name, len(pair[0]), len(pair[1]))
 		}
 		for i := range pair[0] {
-			if d := math.Abs(float64(pair[0][i] - pair[1][i])); d > 1e-5*math.Max(1, math.Abs(float64(pair[1][i]))) {
-				t.Errorf("%s[%d] = %v, golden %v", name, i, pair[0][i], pair[1][i])
+			if !same(pair[0][i], pair[1][i]) {
+				t.Errorf("%s%s[%d] = %v, recorded %v", where, name, i, pair[0][i], pair[1][i])
 			}
 		}
 	}
@@ -195,14 +211,7 @@ func TestFormat10Files(t *testing.T) {
 		t.Fatalf("no format-1.0 files: %v", err)
 	}
 	for _, p := range paths {
-		js, err := os.ReadFile(p[:len(p)-len(".onnx")] + ".json")
-		if err != nil {
-			t.Fatal(err)
-		}
-		var g golden
-		if err := json.Unmarshal(js, &g); err != nil {
-			t.Fatal(err)
-		}
+		g := readGolden(t, p[:len(p)-len(".onnx")]+".json")
 		rm, err := runtime.Open(p, runtime.Options{Threads: 1})
 		if err != nil {
 			t.Fatalf("%s: %v", p, err)
@@ -210,22 +219,13 @@ func TestFormat10Files(t *testing.T) {
 		if rm.Method() != "npe" || rm.Metadata().FormatVersion != "1.0" {
 			t.Errorf("%s: method %q, version %q", p, rm.Method(), rm.Metadata().FormatVersion)
 		}
-		out, err := rm.Run(g.X, g.B, g.Theta, g.S, g.Noise, g.S, nil)
+		out, err := goldenRun(rm, models.MethodNPE, &g)
 		rm.Close()
 		if err != nil {
 			t.Fatal(err)
 		}
-		for name, pair := range map[string][2][]float32{
-			"log_prob": {out.LogProb, g.LogProb}, "sample": {out.Sample, g.Sample}, "sample_log_prob": {out.SampleLogProb, g.SampleLogProb},
-		} {
-			if len(pair[0]) != len(pair[1]) {
-				t.Fatalf("%s %s: %d values, recorded %d", p, name, len(pair[0]), len(pair[1]))
-			}
-			for i := range pair[0] {
-				if math.Float32bits(pair[0][i]) != math.Float32bits(pair[1][i]) {
-					t.Errorf("%s %s[%d] = %v, recorded %v", p, name, i, pair[0][i], pair[1][i])
-				}
-			}
-		}
+		compareGolden(t, p+" ", out, g, func(got, want float32) bool {
+			return math.Float32bits(got) == math.Float32bits(want)
+		})
 	}
 }

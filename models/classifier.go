@@ -2,8 +2,8 @@ package models
 
 import (
 	"fmt"
+	"maps"
 	"slices"
-	"sort"
 )
 
 // Classifier is a ratio estimator for neural ratio estimation: a network
@@ -27,12 +27,7 @@ var classifiers = map[string]struct {
 
 // ClassifierKinds lists the classifier kinds of neural ratio estimation.
 func ClassifierKinds() []string {
-	var ks []string
-	for k := range classifiers {
-		ks = append(ks, k)
-	}
-	sort.Strings(ks)
-	return ks
+	return slices.Sorted(maps.Keys(classifiers))
 }
 
 // NewClassifier builds the classifier a spec of method MethodNRE describes;
@@ -61,19 +56,20 @@ func NewClassifier(s Spec) (Classifier, error) {
 		fill(&s.Hidden, d.Hidden)
 		fill(&s.Layers, d.Layers)
 	}
-	if s.Activation == "" {
-		s.Activation = d.Activation
-	}
-	switch s.Activation {
-	case "", "relu", "tanh", "elu":
-	default:
-		return nil, fmt.Errorf("models: unknown activation %q (relu, tanh, elu)", s.Activation)
-	}
-	if err := s.checkSizes(); err != nil {
+	if err := s.complete(d); err != nil {
 		return nil, err
 	}
 	return c.build(s)
 }
+
+// classifierNet is what each classifier holds: its spec and parameters.
+type classifierNet struct {
+	spec   Spec
+	params []ParamSpec
+}
+
+func (c *classifierNet) Spec() Spec          { return c.spec }
+func (c *classifierNet) Params() []ParamSpec { return slices.Clone(c.params) }
 
 // pairInput is the first layer over the concatenation (θ, x), stored as one
 // weight matrix per input ("in.wt" [ThetaDim,out], "in.wx" [XDim,out],
@@ -97,10 +93,7 @@ func pairInput(o Ops, theta, x Tensor) Tensor {
 // pre-activation residual blocks (activation, linear, activation, linear
 // started near zero, added to the block's input) and a linear layer to the
 // logit. Parameters "in.*", "b<k>.l0.*", "b<k>.l1.*", "out.*".
-type resNetClassifier struct {
-	spec   Spec
-	params []ParamSpec
-}
+type resNetClassifier struct{ classifierNet }
 
 func newResNetClassifier(s Spec) (Classifier, error) {
 	ps := pairInputParams(s, s.Hidden)
@@ -113,11 +106,8 @@ func newResNetClassifier(s Spec) (Classifier, error) {
 			ParamSpec{Name: q + "l1.b", Rows: 1, Cols: s.Hidden, Init: Uniform(1e-3)})
 	}
 	ps = append(ps, LinearParams("out", s.Hidden, 1)...)
-	return &resNetClassifier{spec: s, params: ps}, nil
+	return &resNetClassifier{classifierNet{spec: s, params: ps}}, nil
 }
-
-func (c *resNetClassifier) Spec() Spec          { return c.spec }
-func (c *resNetClassifier) Params() []ParamSpec { return slices.Clone(c.params) }
 
 func (c *resNetClassifier) Logit(o Ops, theta, x Tensor) Tensor {
 	h := pairInput(o, theta, x)
@@ -135,10 +125,7 @@ func (c *resNetClassifier) Logit(o Ops, theta, x Tensor) Tensor {
 // logit depend on the rest of its batch): Layers linear layers of Hidden
 // units, each followed by the activation, then a linear layer to the logit.
 // Parameters "in.*", "hidden<l>.*" (l ≥ 1), "out.*".
-type mlpClassifier struct {
-	spec   Spec
-	params []ParamSpec
-}
+type mlpClassifier struct{ classifierNet }
 
 func newMLPClassifier(s Spec) (Classifier, error) {
 	if s.Layers < 1 {
@@ -149,11 +136,8 @@ func newMLPClassifier(s Spec) (Classifier, error) {
 		ps = append(ps, LinearParams(fmt.Sprintf("hidden%d", l), s.Hidden, s.Hidden)...)
 	}
 	ps = append(ps, LinearParams("out", s.Hidden, 1)...)
-	return &mlpClassifier{spec: s, params: ps}, nil
+	return &mlpClassifier{classifierNet{spec: s, params: ps}}, nil
 }
-
-func (c *mlpClassifier) Spec() Spec          { return c.spec }
-func (c *mlpClassifier) Params() []ParamSpec { return slices.Clone(c.params) }
 
 func (c *mlpClassifier) Logit(o Ops, theta, x Tensor) Tensor {
 	h := Activate(o, pairInput(o, theta, x), c.spec.Activation)
@@ -165,16 +149,11 @@ func (c *mlpClassifier) Logit(o Ops, theta, x Tensor) Tensor {
 
 // linearClassifier is sbi's linear classifier: one linear layer from
 // (θ, x) to the logit.
-type linearClassifier struct {
-	spec   Spec
-	params []ParamSpec
-}
+type linearClassifier struct{ classifierNet }
 
 func newLinearClassifier(s Spec) (Classifier, error) {
 	s.Activation = ""
-	return &linearClassifier{spec: s, params: pairInputParams(s, 1)}, nil
+	return &linearClassifier{classifierNet{spec: s, params: pairInputParams(s, 1)}}, nil
 }
 
-func (c *linearClassifier) Spec() Spec                          { return c.spec }
-func (c *linearClassifier) Params() []ParamSpec                 { return slices.Clone(c.params) }
 func (c *linearClassifier) Logit(o Ops, theta, x Tensor) Tensor { return pairInput(o, theta, x) }

@@ -3,8 +3,9 @@ package models
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"math/rand/v2"
-	"sort"
+	"slices"
 
 	"github.com/amortize/amortize/export/format"
 )
@@ -152,12 +153,7 @@ func register(kind string, defaults func(*Spec), build func(Spec) (Estimator, er
 // Kinds lists the registered estimator kinds (density estimators, for NPE
 // and NLE).
 func Kinds() []string {
-	var ks []string
-	for k := range registry {
-		ks = append(ks, k)
-	}
-	sort.Strings(ks)
-	return ks
+	return slices.Sorted(maps.Keys(registry))
 }
 
 // ErrMethod is returned for a method a spec or kind does not allow.
@@ -204,21 +200,27 @@ func New(s Spec) (Estimator, error) {
 	fill(&s.Components, d.Components)
 	fill(&s.Transforms, d.Transforms)
 	fill(&s.Bins, d.Bins)
-	if s.Activation == "" {
-		s.Activation = d.Activation
-	}
 	if s.TailBound == 0 {
 		s.TailBound = d.TailBound
+	}
+	if err := s.complete(d); err != nil {
+		return nil, err
+	}
+	return r.build(s)
+}
+
+// complete gives s the activation of its kind's defaults d where it names
+// none, then checks the activation and the sizes.
+func (s *Spec) complete(d Spec) error {
+	if s.Activation == "" {
+		s.Activation = d.Activation
 	}
 	switch s.Activation {
 	case "", "relu", "tanh", "elu":
 	default:
-		return nil, fmt.Errorf("models: unknown activation %q (relu, tanh, elu)", s.Activation)
+		return fmt.Errorf("models: unknown activation %q (relu, tanh, elu)", s.Activation)
 	}
-	if err := s.checkSizes(); err != nil {
-		return nil, err
-	}
-	return r.build(s)
+	return s.checkSizes()
 }
 
 func (s Spec) checkDims() error {

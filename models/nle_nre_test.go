@@ -141,6 +141,14 @@ func TestClassifiers(t *testing.T) {
 	if _, err := models.New(models.Spec{Kind: "maf", Method: models.MethodNRE, ThetaDim: 1, XDim: 1}); err == nil {
 		t.Error("density estimator with method nre accepted")
 	}
+	for _, s := range []models.Spec{
+		{Kind: "mlp", Method: models.MethodNRE, ThetaDim: 1, XDim: 1, Activation: "gelu"},
+		{Kind: "resnet", Method: models.MethodNRE, ThetaDim: 1, XDim: 1, Hidden: -1},
+	} {
+		if _, err := models.NewClassifier(s); err == nil {
+			t.Errorf("classifier %+v accepted", s)
+		}
+	}
 }
 
 // affine is v·W + b for W row-major [len(v), len(b)].

@@ -40,19 +40,14 @@ type BuildOptions struct {
 // columns (one simulation per row, raw units), as sbi's builders fit it to
 // the data they are given.
 func Build(spec models.Spec, theta, x *mat.Dense, opts BuildOptions) (*Estimator, error) {
-	var (
-		n   models.Network
-		err error
-	)
 	loss := models.Loss{}
 	if spec.Method == models.MethodNRE {
+		var err error
 		if loss, err = opts.Loss.WithDefaults(); err != nil {
 			return nil, err
 		}
-		n, err = models.NewClassifier(spec)
-	} else {
-		n, err = models.New(spec)
 	}
+	n, err := newNetwork(spec)
 	if err != nil {
 		return nil, err
 	}

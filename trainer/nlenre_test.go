@@ -90,17 +90,7 @@ func TestNREGradients(t *testing.T) {
 				for i := range rows - 1 {
 					w[i] = 1.0 / (rows - 1) // the last row is padding
 				}
-				wts, err := NewWeights(c, values, tensor.Float64)
-				if err != nil {
-					t.Fatal(err)
-				}
-				n, err := newNet[float64](c, wts, rows, true, l)
-				if err != nil {
-					t.Fatal(err)
-				}
-				fill(n.theta, theta)
-				fill(n.x, x)
-				fill(n.w, w)
+				n, _ := lossNet[float64](t, c, l, values, theta, x, w)
 				if err := n.run(); err != nil {
 					t.Fatal(err)
 				}

@@ -168,12 +168,7 @@ func Train(ctx context.Context, spec models.Spec, theta, x *mat.Dense, opts Opti
 	if err != nil {
 		return nil, err
 	}
-	var e models.Network
-	if spec.Method == models.MethodNRE {
-		e, err = models.NewClassifier(spec)
-	} else {
-		e, err = models.New(spec)
-	}
+	e, err := newNetwork(spec)
 	if err != nil {
 		return nil, err
 	}
@@ -185,6 +180,15 @@ func Train(ctx context.Context, spec models.Spec, theta, x *mat.Dense, opts Opti
 		return train[float64](ctx, e, theta, x, opts)
 	}
 	return train[float32](ctx, e, theta, x, opts)
+}
+
+// newNetwork builds the network spec's method trains: an NRE classifier or
+// a density estimator.
+func newNetwork(spec models.Spec) (models.Network, error) {
+	if spec.Method == models.MethodNRE {
+		return models.NewClassifier(spec)
+	}
+	return models.New(spec)
 }
 
 // checkData reports mismatched shapes and non-finite values.

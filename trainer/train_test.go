@@ -300,17 +300,26 @@ func TestPlateau(t *testing.T) {
 	}
 }
 
-// TestResumeMismatch: a checkpoint is never resumed with other data or
-// other settings.
-func TestResumeMismatch(t *testing.T) {
-	theta, x := linearGaussian(200, 0.5, 6)
-	spec := gaussianSpec(t)
+// checkpointed trains the short run whose checkpoint the resume tests
+// resume, and returns its inputs and options; opts.CheckpointPath holds the
+// checkpoint, in a fresh folder, and opts.Resume is set.
+func checkpointed(t *testing.T) (theta, x *mat.Dense, spec models.Spec, opts Options) {
+	t.Helper()
+	theta, x = linearGaussian(200, 0.5, 6)
+	spec = gaussianSpec(t)
 	spec.Hidden = 8
 	path := filepath.Join(t.TempDir(), "run.ckpt")
-	opts := Options{Seed: 3, BatchSize: 64, MaxEpochs: 1, CheckpointPath: path, Resume: true}
+	opts = Options{Seed: 3, BatchSize: 64, MaxEpochs: 1, CheckpointPath: path, Resume: true}
 	if _, err := Train(context.Background(), spec, theta, x, opts); err != nil {
 		t.Fatal(err)
 	}
+	return theta, x, spec, opts
+}
+
+// TestResumeMismatch: a checkpoint is never resumed with other data or
+// other settings.
+func TestResumeMismatch(t *testing.T) {
+	theta, x, spec, opts := checkpointed(t)
 	other := mat.DenseCopyOf(theta)
 	other.Set(0, 0, 1.5)
 	if _, err := Train(context.Background(), spec, other, x, opts); !errors.Is(err, ErrCheckpoint) {
@@ -328,7 +337,7 @@ func TestResumeMismatch(t *testing.T) {
 	if _, err := Train(context.Background(), spec, theta, x, opts); !errors.Is(err, ErrCheckpoint) {
 		t.Errorf("other learning-rate decay: %v", err)
 	}
-	if err := os.WriteFile(path, []byte("not a checkpoint"), 0o644); err != nil {
+	if err := os.WriteFile(opts.CheckpointPath, []byte("not a checkpoint"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := Train(context.Background(), spec, theta, x, opts); !errors.Is(err, ErrCheckpoint) {
@@ -460,14 +469,8 @@ func TestResumeVersion1(t *testing.T) {
 // TestCheckpointDamaged: a checkpoint with a flipped bit or cut short is
 // refused, naming the damage, instead of resumed with altered weights.
 func TestCheckpointDamaged(t *testing.T) {
-	theta, x := linearGaussian(200, 0.5, 6)
-	spec := gaussianSpec(t)
-	spec.Hidden = 8
-	path := filepath.Join(t.TempDir(), "run.ckpt")
-	opts := Options{Seed: 3, BatchSize: 64, MaxEpochs: 1, CheckpointPath: path, Resume: true}
-	if _, err := Train(context.Background(), spec, theta, x, opts); err != nil {
-		t.Fatal(err)
-	}
+	theta, x, spec, opts := checkpointed(t)
+	path := opts.CheckpointPath
 	good, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)

@@ -26,13 +26,18 @@ func lookupOf(kv [][2]string) func(string) (string, bool) {
 }
 
 func TestRoundTrip(t *testing.T) {
-	md := sample()
+	if kv := roundTrip(t, sample()); len(kv) != len(Keys) {
+		t.Fatalf("%d keys, want %d", len(kv), len(Keys))
+	}
+}
+
+// roundTrip checks that md decodes unchanged from its own encoding, which
+// it returns.
+func roundTrip(t *testing.T, md Metadata) [][2]string {
+	t.Helper()
 	kv, err := md.Encode()
 	if err != nil {
 		t.Fatal(err)
-	}
-	if len(kv) != len(Keys) {
-		t.Fatalf("%d keys, want %d", len(kv), len(Keys))
 	}
 	got, err := Decode(lookupOf(kv))
 	if err != nil {
@@ -41,6 +46,7 @@ func TestRoundTrip(t *testing.T) {
 	if !reflect.DeepEqual(*got, md) {
 		t.Errorf("round trip:\n got %+v\nwant %+v", *got, md)
 	}
+	return kv
 }
 
 func TestDecodeRejects(t *testing.T) {
@@ -85,17 +91,7 @@ func TestRoundTripNRE(t *testing.T) {
 	md := sample()
 	md.Method, md.Estimator, md.Noise = MethodNRE, "resnet", Noise{}
 	md.Loss = []byte(`{"kind":"nre-b","atoms":10}`)
-	kv, err := md.Encode()
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := Decode(lookupOf(kv))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !reflect.DeepEqual(*got, md) {
-		t.Errorf("round trip:\n got %+v\nwant %+v", *got, md)
-	}
+	roundTrip(t, md)
 	md.Noise = Noise{Normal: 1}
 	if _, err := md.Encode(); err == nil {
 		t.Error("NRE metadata with noise accepted")

@@ -55,13 +55,18 @@ func (g *globals) options() (runtime.Options, error) {
 // RuntimeOptions reads the shared runtime flags (--library, --threads,
 // --device, --device-id) of cmd, for commands outside this package.
 func RuntimeOptions(cmd *cobra.Command) (runtime.Options, error) {
+	return globalsOf(cmd).options()
+}
+
+// globalsOf reads the shared runtime flags of cmd.
+func globalsOf(cmd *cobra.Command) *globals {
 	var g globals
 	f := cmd.Flags()
 	g.library, _ = f.GetString("library")
 	g.threads, _ = f.GetInt("threads")
 	g.device, _ = f.GetString("device")
 	g.deviceID, _ = f.GetInt("device-id")
-	return g.options()
+	return &g
 }
 
 // Run executes root with args and returns the exit code: 0 success, 1

@@ -18,9 +18,12 @@ type mcmcFlags struct {
 	noTransform          bool
 }
 
-func (f *mcmcFlags) register(fs *pflag.FlagSet) {
-	fs.IntVar(&f.chains, "chains", 20, "MCMC chains per observation (ensemble: walkers, at least 2·θ dim+2)")
-	fs.IntVar(&f.warmup, "warmup", 100, "MCMC warm-up steps per chain, discarded (0: none)")
+func (f *mcmcFlags) register(fs *pflag.FlagSet) { f.registerWith(fs, 20, 100) }
+
+// registerWith adds the flags with these chains and warm-up defaults.
+func (f *mcmcFlags) registerWith(fs *pflag.FlagSet, chains, warmup int) {
+	fs.IntVar(&f.chains, "chains", chains, "MCMC chains per observation (ensemble: walkers, at least 2·θ dim+2)")
+	fs.IntVar(&f.warmup, "warmup", warmup, "MCMC warm-up steps per chain, discarded (0: none)")
 	fs.IntVar(&f.thin, "thin", 10, "keep every --thin-th MCMC step")
 	fs.StringVar(&f.method, "mcmc-method", posterior.MethodSlice, "MCMC sampler: slice or ensemble")
 	fs.StringVar(&f.init, "init", posterior.InitSIR, "MCMC initial states: sir (prior draws resampled by the potential), prior, or proposal (the direct posterior of --proposal)")
@@ -85,6 +88,26 @@ func (f *mcmcFlags) options(g *globals, m *runtime.Model, modelPath string) (opt
 	return opts, close, nil
 }
 
+// MCMCFlags are sample's MCMC flags (--chains, --warmup, --thin,
+// --mcmc-method, --init, --proposal, --no-transform) for commands outside
+// this package: amortize's benchmarks.
+type MCMCFlags struct{ f mcmcFlags }
+
+// Register adds the flags to fs with these chains and warm-up defaults.
+func (m *MCMCFlags) Register(fs *pflag.FlagSet, chains, warmup int) {
+	m.f.registerWith(fs, chains, warmup)
+}
+
+// Method is the --mcmc-method given.
+func (m *MCMCFlags) Method() string { return m.f.method }
+
+// Options checks the flags against model (read from modelPath) and returns
+// the posterior's options, without progress; close releases a proposal
+// model it opened.
+func (m *MCMCFlags) Options(cmd *cobra.Command, model *runtime.Model, modelPath string) (posterior.MCMCOptions, func(), error) {
+	return m.f.options(globalsOf(cmd), model, modelPath)
+}
+
 // posterior checks the flags and builds the MCMC posterior of m, with a
 // progress bar when stderr is a terminal; close releases a proposal model
 // it opened.
@@ -119,3 +142,6 @@ func sampleMCMC(cmd *cobra.Command, post *posterior.MCMC, xs *mat.Dense, n int, 
 	}
 	return res, nil
 }
+
+// Changed names an MCMC flag given on the command line, or is empty.
+func (m *MCMCFlags) Changed(fs *pflag.FlagSet) string { return m.f.changed(fs) }

@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -29,7 +30,7 @@ func benchCmd() *cobra.Command {
 		Use:   "bench",
 		Short: "Accuracy and speed benchmarks",
 	}
-	cmd.AddCommand(accuracyCmd(), speedCmd())
+	cmd.AddCommand(accuracyCmd(), speedCmd(), benchMCMCCmd())
 	return cmd
 }
 
@@ -49,6 +50,10 @@ type accuracyRun struct {
 	// c2stN limits the samples C2ST compares (0: all 10,000, sbibm's
 	// headline; 1,000 is sbibm's quick variant).
 	c2stN int
+	// model, when set, is a model file scored instead of one trained here.
+	model string
+	// mcmc samples nle and nre models.
+	mcmc mcmcFlags
 }
 
 // registerBenchDir adds --bench-dir.
@@ -99,55 +104,75 @@ func (r *accuracyRun) run(cmd *cobra.Command) (*models.Model, []obsResult, error
 	if err != nil {
 		return nil, nil, err
 	}
-	res, err := simulate(cmd, r.task, r.sims, r.tf.opts.Seed, 0)
-	if err != nil {
-		return nil, nil, err
-	}
-	m, err := r.tf.train(cmd, res.Data, r.task.Prior)
-	if err != nil {
-		return nil, nil, err
-	}
-	m.Summary.Simulations = res.Data.Len()
-	bs := r.tf.batchSize()
-	steps := m.Summary.Epochs * ((res.Data.Len()*9/10 + bs - 1) / bs)
-	fmt.Fprintf(w, "trained %s on %d simulations: %d epochs (best %d, val loss %.4f) in %.1f s, %.2f ms/step\n",
-		m.Spec.Kind, res.Data.Len(), m.Summary.Epochs, m.Summary.BestEpoch, m.Summary.BestValLoss,
-		m.Summary.TrainSeconds, 1000*m.Summary.TrainSeconds/float64(max(steps, 1)))
-
-	var file bytes.Buffer
-	if err := export.Write(m, &file); err != nil {
-		return nil, nil, err
-	}
 	if r.outDir != "" {
 		if err := os.MkdirAll(r.outDir, 0o755); err != nil {
 			return nil, nil, err
 		}
-		if err := os.WriteFile(filepath.Join(r.outDir, "model.onnx"), file.Bytes(), 0o644); err != nil {
-			return nil, nil, err
-		}
 	}
-	rm, err := runtime.OpenBytes(file.Bytes(), runtime.Options{LibraryPath: lib})
+	// MCMC flags for a model sampled directly are a mistake, caught before
+	// training.
+	mcmcFlagFor := func(method string) error {
+		if name := r.mcmc.Changed(cmd.Flags()); name != "" && method == models.MethodNPE {
+			return cli.Usagef("--%s is for nle and nre models, sampled by MCMC; npe models are sampled directly", name)
+		}
+		return nil
+	}
+	if err := mcmcFlagFor(r.tf.method); r.model == "" && err != nil {
+		return nil, nil, err
+	}
+	m, file, err := r.modelFile(cmd)
+	if err != nil {
+		return nil, nil, err
+	}
+	rm, err := runtime.OpenBytes(file, runtime.Options{LibraryPath: lib})
 	if err != nil {
 		return nil, nil, err
 	}
 	defer rm.Close()
-	post, err := posterior.NewDirect(rm, posterior.DirectOptions{})
-	if err != nil {
+	if rm.ThetaDim() != r.task.Prior.Dim() || rm.XDim() != r.task.Simulator.XDim() {
+		return nil, nil, cli.Usagef("--model %s takes θ of %d and x of %d values; %s has %d and %d",
+			r.model, rm.ThetaDim(), rm.XDim(), r.task.Name, r.task.Prior.Dim(), r.task.Simulator.XDim())
+	}
+	meta := rm.Metadata()
+	var draws []*posterior.Samples
+	if err := mcmcFlagFor(meta.Method); err != nil {
 		return nil, nil, err
 	}
-	start := time.Now()
-	draws, err := post.SampleBatched(cmd.Context(), xs, r.samples, rand.NewPCG(r.tf.opts.Seed, 99))
-	if err != nil {
-		return nil, nil, err
+	if meta.Method == models.MethodNPE {
+		post, err := posterior.NewDirect(rm, posterior.DirectOptions{})
+		if err != nil {
+			return nil, nil, err
+		}
+		start := time.Now()
+		if draws, err = post.SampleBatched(cmd.Context(), xs, r.samples, rand.NewPCG(r.tf.opts.Seed, 99)); err != nil {
+			return nil, nil, err
+		}
+		fmt.Fprintf(w, "sampled %d × %d in %.3f s through onnxruntime\n", len(r.obs), r.samples, time.Since(start).Seconds())
 	}
-	fmt.Fprintf(w, "sampled %d × %d in %.3f s through onnxruntime\n", len(r.obs), r.samples, time.Since(start).Seconds())
 
 	out := make([]obsResult, len(r.obs))
-	var sum float64
+	var sum, secs float64
 	for i, o := range r.obs {
+		var line string
+		if meta.Method == models.MethodNPE {
+			line = fmt.Sprintf("(acceptance %.3f)", draws[i].Acceptance)
+		} else {
+			// One run per observation, so that each has its own speed.
+			s, d, err := r.mcmc.Sample(cmd, rm, r.model, xs.RawRowView(i), r.samples, r.tf.opts.Seed+uint64(o))
+			if err != nil {
+				return nil, nil, err
+			}
+			draws = append(draws, s)
+			secs += d.Seconds()
+			c := s.Convergence
+			line = fmt.Sprintf("R-hat max %.4f  ESS min %.0f  %.0f samples/s", slices.Max(c.RHat), slices.Min(c.ESS), float64(r.samples)/d.Seconds())
+			if c.Warning != "" {
+				fmt.Fprintf(cmd.ErrOrStderr(), "%s: warning: observation %d: %s\n", cli.Name(cmd), o, c.Warning)
+			}
+		}
 		out[i] = obsResult{obs: o, samples: draws[i].Theta, ref: refs[i], accept: draws[i].Acceptance}
 		if r.outDir != "" {
-			if err := writeSamples(filepath.Join(r.outDir, fmt.Sprintf("obs%02d_samples.csv", o)), m.ThetaNames, draws[i].Theta); err != nil {
+			if err := writeSamples(filepath.Join(r.outDir, fmt.Sprintf("obs%02d_samples.csv", o)), rm.Metadata().ThetaNames, draws[i].Theta); err != nil {
 				return nil, nil, err
 			}
 		}
@@ -161,10 +186,59 @@ func (r *accuracyRun) run(cmd *cobra.Command) (*models.Model, []obsResult, error
 		}
 		out[i].c2st = c
 		sum += c
-		fmt.Fprintf(w, "obs %02d  C2ST %.3f  (acceptance %.3f)\n", o, c, draws[i].Acceptance)
+		fmt.Fprintf(w, "obs %02d  C2ST %.3f  %s\n", o, c, line)
 	}
-	fmt.Fprintf(w, "mean C2ST %.3f over %d observations (%s, %s, %d simulations)\n", sum/float64(len(r.obs)), len(r.obs), r.task.Name, m.Spec.Kind, r.sims)
+	fmt.Fprintf(w, "mean C2ST %.3f over %d observations (%s, %s %s, %s)\n", sum/float64(len(r.obs)), len(r.obs), r.task.Name,
+		meta.Method, meta.Estimator, r.source())
+	if meta.Method != models.MethodNPE {
+		fmt.Fprintf(w, "MCMC %s: %.0f samples/s over all observations\n", r.mcmc.Method(), float64(len(r.obs)*r.samples)/secs)
+	}
 	return m, out, nil
+}
+
+// source says where the model came from, for the summary line.
+func (r *accuracyRun) source() string {
+	if r.model != "" {
+		return r.model
+	}
+	return fmt.Sprintf("%d simulations", r.sims)
+}
+
+// modelFile returns the model file to score: --model's, or one simulated,
+// trained and exported here (then with its trained model).
+func (r *accuracyRun) modelFile(cmd *cobra.Command) (*models.Model, []byte, error) {
+	if r.model != "" {
+		b, err := os.ReadFile(r.model)
+		if err != nil {
+			return nil, nil, cli.Usage(err)
+		}
+		return nil, b, nil
+	}
+	w := cmd.OutOrStdout()
+	res, err := simulate(cmd, r.task, r.sims, r.tf.opts.Seed, 0)
+	if err != nil {
+		return nil, nil, err
+	}
+	m, err := r.tf.train(cmd, res.Data, r.task.Prior)
+	if err != nil {
+		return nil, nil, err
+	}
+	m.Summary.Simulations = res.Data.Len()
+	bs := r.tf.batchSize()
+	steps := m.Summary.Epochs * ((res.Data.Len()*9/10 + bs - 1) / bs)
+	fmt.Fprintf(w, "trained %s %s on %d simulations: %d epochs (best %d, val loss %.4f) in %.1f s, %.2f ms/step\n",
+		m.Method, m.Spec.Kind, res.Data.Len(), m.Summary.Epochs, m.Summary.BestEpoch, m.Summary.BestValLoss,
+		m.Summary.TrainSeconds, 1000*m.Summary.TrainSeconds/float64(max(steps, 1)))
+	var file bytes.Buffer
+	if err := export.Write(m, &file); err != nil {
+		return nil, nil, err
+	}
+	if r.outDir != "" {
+		if err := os.WriteFile(filepath.Join(r.outDir, "model.onnx"), file.Bytes(), 0o644); err != nil {
+			return nil, nil, err
+		}
+	}
+	return m, file.Bytes(), nil
 }
 
 // references loads the reference observations and posterior samples: the
@@ -277,9 +351,17 @@ func accuracyCmd() *cobra.Command {
 		Short: "Train on a benchmark task and score C2ST against reference posteriors",
 		Long: `Simulates, trains, exports, reloads the model file through onnxruntime,
 samples each reference observation's posterior and scores C2ST (sbibm's
-recipe) against the reference samples. Writes DIR/obsNN_samples.csv.`,
+recipe) against the reference samples. Writes DIR/obsNN_samples.csv.
+
+NPE models are sampled directly; NLE and NRE models (--method nle or nre) by
+MCMC over their likelihood or ratio potential, one run per observation, which
+prints each observation's R-hat, bulk ESS and samples per second (the MCMC
+flags are sample's, with 100 chains by default). --model scores a model file
+already trained instead of training one.`,
 		Example: `  amortize bench accuracy --task two_moons --sims 10000 --estimator nsf --obs 1,2,3 --seed 1 --out out/
   amortize bench accuracy --task slcp --sims 10000 --obs 1-10
+  amortize bench accuracy --task two_moons --sims 10000 --method nle --obs 1-10
+  amortize bench accuracy --task two_moons --model nre.onnx --chains 100 --mcmc-method slice
   amortize bench accuracy --task gaussian_linear_3d --sims 2000 --batch 50 --x 0.8,0.6,0.4`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -320,5 +402,9 @@ recipe) against the reference samples. Writes DIR/obsNN_samples.csv.`,
 	fl.IntVar(&r.samples, "samples", 10000, "posterior samples per observation")
 	fl.IntVar(&r.c2stN, "c2st-n", 0, "compare only the first N samples of each set (0: all)")
 	fl.StringVar(&x, "x", "", "score this one observation, comma-separated values, against the task's exact posterior instead (numbered 0)")
+	fl.StringVar(&r.model, "model", "", "score this model file (.onnx) instead of training one (the training flags are then unused)")
+	// Accuracy wants many well-mixed draws: 100 chains × 100 draws for
+	// 10,000 samples.
+	r.mcmc.RegisterWith(fl, 100, 100)
 	return cmd
 }

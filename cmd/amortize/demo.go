@@ -78,6 +78,7 @@ data is present) and writes a pair plot.`,
 	r.registerBenchDir(cmd)
 	fl.IntVar(&r.samples, "samples", 10000, "posterior samples")
 	fl.IntVar(&r.c2stN, "c2st-n", 0, "compare only the first N samples (0: all)")
+	r.mcmc.RegisterWith(fl, 100, 100) // for --method nle and nre
 	return cmd
 }
 

@@ -55,8 +55,7 @@ func (g *globals) options() (runtime.Options, error) {
 // RuntimeOptions reads the shared runtime flags (--library, --threads,
 // --device, --device-id) of cmd, for commands outside this package.
 func RuntimeOptions(cmd *cobra.Command) (runtime.Options, error) {
-	g := globalsOf(cmd)
-	return g.options()
+	return globalsOf(cmd).options()
 }
 
 // globalsOf reads the shared runtime flags of cmd.

@@ -18,9 +18,12 @@ type mcmcFlags struct {
 	noTransform          bool
 }
 
-func (f *mcmcFlags) register(fs *pflag.FlagSet) {
-	fs.IntVar(&f.chains, "chains", 20, "MCMC chains per observation (ensemble: walkers, at least 2·θ dim+2)")
-	fs.IntVar(&f.warmup, "warmup", 100, "MCMC warm-up steps per chain, discarded (0: none)")
+func (f *mcmcFlags) register(fs *pflag.FlagSet) { f.registerWith(fs, 20, 100) }
+
+// registerWith adds the flags with these chains and warm-up defaults.
+func (f *mcmcFlags) registerWith(fs *pflag.FlagSet, chains, warmup int) {
+	fs.IntVar(&f.chains, "chains", chains, "MCMC chains per observation (ensemble: walkers, at least 2·θ dim+2)")
+	fs.IntVar(&f.warmup, "warmup", warmup, "MCMC warm-up steps per chain, discarded (0: none)")
 	fs.IntVar(&f.thin, "thin", 10, "keep every --thin-th MCMC step")
 	fs.StringVar(&f.method, "mcmc-method", posterior.MethodSlice, "MCMC sampler: slice or ensemble")
 	fs.StringVar(&f.init, "init", posterior.InitSIR, "MCMC initial states: sir (prior draws resampled by the potential), prior, or proposal (the direct posterior of --proposal)")
@@ -30,11 +33,19 @@ func (f *mcmcFlags) register(fs *pflag.FlagSet) {
 
 // MCMCFlags are sample's MCMC flags (--chains, --warmup, --thin,
 // --mcmc-method, --init, --proposal, --no-transform) for commands outside
-// this package, such as amortize check.
+// this package, such as amortize check and the benchmarks.
 type MCMCFlags struct{ f mcmcFlags }
 
-// Register adds the flags to fs.
+// Register adds the flags to fs with sample's defaults.
 func (m *MCMCFlags) Register(fs *pflag.FlagSet) { m.f.register(fs) }
+
+// RegisterWith adds the flags to fs with these chains and warm-up defaults.
+func (m *MCMCFlags) RegisterWith(fs *pflag.FlagSet, chains, warmup int) {
+	m.f.registerWith(fs, chains, warmup)
+}
+
+// Method is the --mcmc-method given.
+func (m *MCMCFlags) Method() string { return m.f.method }
 
 // Changed names an MCMC flag given on the command line, or is empty.
 func (m *MCMCFlags) Changed(fs *pflag.FlagSet) string { return m.f.changed(fs) }

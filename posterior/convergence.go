@@ -60,7 +60,7 @@ func (c *Convergence) judge() {
 		}
 	}
 	if rDim >= 0 && !(worstR <= MaxRHat) {
-		msgs = append(msgs, fmt.Sprintf("R-hat %.3f > %.2f in θ dimension %d: the chains have not mixed", worstR, MaxRHat, rDim))
+		msgs = append(msgs, fmt.Sprintf("R-hat %.3f > %.2f in θ dimension %d: the chains have not mixed, or stay in separate modes of a multimodal posterior (then the pooled draws can still be right: docs/MCMC.md)", worstR, MaxRHat, rDim))
 	}
 	low := minESS(c.Chains * c.Draws)
 	worstE, eDim := math.Inf(1), -1

@@ -2,8 +2,10 @@
 // onnxruntime and evaluates them: batched log-probabilities and samples.
 //
 // A Model is safe for concurrent use by multiple goroutines: it holds one
-// onnxruntime session whose Run is goroutine-safe, and no mutable state.
-// Close releases it; a closed Model returns ErrClosed.
+// onnxruntime session per path of the file's graph, pruned to that path
+// (scoring, and sampling where the method has it), whose Run is
+// goroutine-safe, and no mutable state. Close releases them; a closed Model
+// returns ErrClosed.
 //
 // Open checks a file in Go before onnxruntime parses it: the protobuf, the
 // contract's metadata and its size limits, inputs and outputs, every stored

@@ -120,6 +120,16 @@ func (o CheckOptions) withDefaults() (CheckOptions, error) {
 	return o, nil
 }
 
+// prepare checks the (θ, x) pairs of a calibration check and completes its
+// options.
+func prepare(theta, xs *mat.Dense, opts CheckOptions) (n, dim int, o CheckOptions, err error) {
+	if n, dim, err = pairs(theta, xs); err != nil {
+		return 0, 0, opts, err
+	}
+	o, err = opts.withDefaults()
+	return n, dim, o, err
+}
+
 // pairs checks a set of N (θ, x) pairs and returns N and the θ dimension.
 func pairs(theta, xs *mat.Dense) (n, dim int, err error) {
 	n, dim, err = sampleDims("θ", theta)

@@ -74,11 +74,8 @@ func ecdfAt(v, grid []float64) []float64 {
 // an NPE's density without leakage correction, or an MCMC posterior's
 // potential, serves.
 func ExpectedCoverage(ctx context.Context, p Posterior, theta, xs *mat.Dense, opts CheckOptions) (*CoverageResult, error) {
-	n, dim, err := pairs(theta, xs)
+	n, dim, opts, err := prepare(theta, xs, opts)
 	if err != nil {
-		return nil, err
-	}
-	if opts, err = opts.withDefaults(); err != nil {
 		return nil, err
 	}
 	L := opts.Draws
@@ -215,11 +212,8 @@ const tarpBins = 30
 // The ECP curve has sbi's 30 levels; the verdict comes from the KS and
 // χ² tests of f, the χ² over the bins of CheckOptions.
 func TARP(ctx context.Context, s Sampler, theta, xs *mat.Dense, opts CheckOptions) (*TARPResult, error) {
-	n, dim, err := pairs(theta, xs)
+	n, dim, opts, err := prepare(theta, xs, opts)
 	if err != nil {
-		return nil, err
-	}
-	if opts, err = opts.withDefaults(); err != nil {
 		return nil, err
 	}
 	L := opts.Draws

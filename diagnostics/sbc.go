@@ -50,11 +50,8 @@ type SBCResult struct {
 // narrow, a ∩ shape (Central above 0.5) one too wide, and a slope (Mean
 // away from 0.5) a biased one.
 func SBC(ctx context.Context, s Sampler, theta, xs *mat.Dense, opts CheckOptions) (*SBCResult, error) {
-	n, dim, err := pairs(theta, xs)
+	n, dim, opts, err := prepare(theta, xs, opts)
 	if err != nil {
-		return nil, err
-	}
-	if opts, err = opts.withDefaults(); err != nil {
 		return nil, err
 	}
 	L := opts.Draws

@@ -17,11 +17,7 @@ func (d *Direct) SampleEach(ctx context.Context, xs *mat.Dense, n int, src rand.
 	if err != nil {
 		return nil, err
 	}
-	out := make([]*mat.Dense, len(res))
-	for i, r := range res {
-		out[i] = r.Theta
-	}
-	return out, nil
+	return thetas(res), nil
 }
 
 // LogDensityEach returns log q(θ|x) of the rows of theta[i] given row i of
@@ -107,11 +103,7 @@ func (m *MCMC) SampleEach(ctx context.Context, xs *mat.Dense, n int, src rand.So
 	if err != nil {
 		return nil, err
 	}
-	out := make([]*mat.Dense, len(res))
-	for i, r := range res {
-		out[i] = r.Theta
-	}
-	return out, nil
+	return thetas(res), nil
 }
 
 // LogDensityEach returns the potential, the log posterior density up to a
@@ -192,4 +184,13 @@ func (m *MCMC) LogDensityEach(ctx context.Context, xs *mat.Dense, theta []*mat.D
 		return nil, err
 	}
 	return out, nil
+}
+
+// thetas are the draws of each result, without their statistics.
+func thetas(res []*Samples) []*mat.Dense {
+	out := make([]*mat.Dense, len(res))
+	for i, r := range res {
+		out[i] = r.Theta
+	}
+	return out
 }

@@ -39,6 +39,12 @@ const (
 	logProbRel = 1.5e-6
 	// … plus a relative part: sums of many float32 terms lose precision
 	// with their size, 8.5e-4 in all at |log q| = 500.
+
+	// A draw's log q is computed along the draw's own path through the
+	// flow, so it inherits the draw's θ difference times the flow's
+	// Jacobian, which a spline's steep bins make large: its bound is ten
+	// times wider. Which WASM SIMD kernels run depends on the host CPU.
+	sampleLogProbScale = 10
 )
 
 // request is a call of the graph in the contract's flat shapes, with the
@@ -416,7 +422,7 @@ func startServer(t *testing.T, served, models, ortWeb string) string {
 func compare(t *testing.T, name string, sample, sampleLP, logProb []float64, want *runtime.Output) [3]float64 {
 	t.Helper()
 	var worst [3]float64 // θ, log q, and the largest |log q|
-	check := func(what string, got []float64, want []float32, isTheta bool) {
+	check := func(what string, got []float64, want []float32, isTheta bool, scale float64) {
 		if len(got) != len(want) {
 			t.Fatalf("%s %s: the page gave %d values, Go %d", name, what, len(got), len(want))
 		}
@@ -424,7 +430,7 @@ func compare(t *testing.T, name string, sample, sampleLP, logProb []float64, wan
 		for i := range got {
 			w := float64(want[i])
 			diff := math.Abs(got[i] - w)
-			tol := logProbAbs + logProbRel*math.Abs(w)
+			tol := scale * (logProbAbs + logProbRel*math.Abs(w))
 			k := 1
 			if isTheta {
 				tol, k = thetaTol*math.Max(1, math.Abs(w)), 0
@@ -439,10 +445,10 @@ func compare(t *testing.T, name string, sample, sampleLP, logProb []float64, wan
 			}
 		}
 	}
-	check("sample", sample, want.Sample, true)
-	check("sample_log_prob", sampleLP, want.SampleLogProb, false)
+	check("sample", sample, want.Sample, true, 1)
+	check("sample_log_prob", sampleLP, want.SampleLogProb, false, sampleLogProbScale)
 	if logProb != nil {
-		check("log_prob", logProb, want.LogProb, false)
+		check("log_prob", logProb, want.LogProb, false, 1)
 	}
 	return worst
 }

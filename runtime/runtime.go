@@ -36,7 +36,7 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/amortize/amortize/export/format"
+	"github.com/amortize/amortize/format"
 	"github.com/amortize/amortize/prior"
 	ort "github.com/yalue/onnxruntime_go"
 )

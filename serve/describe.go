@@ -3,7 +3,7 @@ package serve
 import (
 	"encoding/json"
 
-	"github.com/amortize/amortize/export/format"
+	"github.com/amortize/amortize/format"
 )
 
 // ModelInfo describes a model file: its tensor contract and its metadata.

@@ -14,7 +14,7 @@ import (
 
 	"github.com/amortize/amortize/cmd/internal/cli"
 	"github.com/amortize/amortize/diagnostics"
-	"github.com/amortize/amortize/export/format"
+	"github.com/amortize/amortize/format"
 	"github.com/amortize/amortize/posterior"
 	"github.com/amortize/amortize/prior"
 	"github.com/amortize/amortize/runtime"

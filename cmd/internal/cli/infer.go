@@ -8,7 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/amortize/amortize/export/format"
+	"github.com/amortize/amortize/format"
 	"github.com/amortize/amortize/posterior"
 	"github.com/amortize/amortize/runtime"
 	"github.com/amortize/amortize/serve"

@@ -71,6 +71,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/amortize/amortize/api"
 	"github.com/amortize/amortize/format"
 	"github.com/amortize/amortize/posterior"
 	"github.com/amortize/amortize/prior"
@@ -217,7 +218,7 @@ type model struct {
 	prior   prior.Prior        // the posterior's: Config.Posterior.Prior or the file's
 	post    *posterior.Direct  // log_prob and map; nil for nle and nre
 	sampler *posterior.Sampler // sample by direct draws; nil for nle and nre
-	info    ModelInfo
+	info    api.ModelInfo
 	samples counter // samples served
 
 	mu      sync.Mutex
@@ -445,7 +446,7 @@ func (s *Server) open(path string, old *model) (*model, error) {
 		sum:     sum,
 		rt:      rt,
 		prior:   s.cfg.Posterior.Prior,
-		info:    Describe(name, rt.Metadata()),
+		info:    api.Describe(name, rt.Metadata()),
 		samples: s.metrics.samples.WithLabelValues(name),
 		idle:    make(chan struct{}),
 	}

@@ -212,7 +212,7 @@ func WriteFile(m *models.Model, path string) (err error) {
 		return err
 	}
 	// CreateTemp makes the file private; a model file is an ordinary
-	// output, for servers running as other users too (as simulator.Save).
+	// output, for servers running as other users too (as dataset.Save).
 	if err = f.Chmod(0o644); err == nil {
 		err = f.Close()
 	}

@@ -22,11 +22,11 @@ import (
 	"time"
 
 	"github.com/amortize/amortize/api"
+	"github.com/amortize/amortize/dataset"
 	"github.com/amortize/amortize/export"
 	"github.com/amortize/amortize/runtime"
 	"github.com/amortize/amortize/runtime/runtimetest"
 	"github.com/amortize/amortize/serve"
-	"github.com/amortize/amortize/simulator"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
@@ -231,7 +231,7 @@ func TestSample(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer fh.Close()
-	m, err := simulator.ReadNPY(fh)
+	m, err := dataset.ReadNPY(fh)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,10 +9,10 @@ import (
 	"time"
 
 	"github.com/amortize/amortize/cmd/internal/cli"
+	"github.com/amortize/amortize/dataset"
 	"github.com/amortize/amortize/export"
 	"github.com/amortize/amortize/models"
 	"github.com/amortize/amortize/prior"
-	"github.com/amortize/amortize/simulator"
 	"github.com/amortize/amortize/trainer"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -126,7 +126,7 @@ func (f *trainFlags) spec(d, xd int) (models.Spec, error) {
 }
 
 // train fits an estimator to a dataset with a live status line on stderr.
-func (f *trainFlags) train(cmd *cobra.Command, data *simulator.Dataset, p prior.Prior) (*models.Model, error) {
+func (f *trainFlags) train(cmd *cobra.Command, data *dataset.Dataset, p prior.Prior) (*models.Model, error) {
 	_, d := data.Theta.Dims()
 	_, xd := data.X.Dims()
 	spec, err := f.spec(d, xd)
@@ -191,7 +191,7 @@ func trainCmd() *cobra.Command {
 			if err := checkCheckpoint(tf.opts.CheckpointPath, tf.opts.Resume, force); err != nil {
 				return err
 			}
-			var ds *simulator.Dataset
+			var ds *dataset.Dataset
 			var p prior.Prior
 			switch {
 			case data != "":
@@ -251,7 +251,7 @@ func trainCmd() *cobra.Command {
 // loadData reads a --data file and the prior its model file will carry:
 // --prior, else the one the dataset carries. Without either it fails
 // before any training, since a model file without a prior cannot sample.
-func loadData(path string, thetaDim int, priorFlag string) (*simulator.Dataset, prior.Prior, error) {
+func loadData(path string, thetaDim int, priorFlag string) (*dataset.Dataset, prior.Prior, error) {
 	var p prior.Prior
 	if priorFlag != "" {
 		var err error
@@ -262,8 +262,8 @@ func loadData(path string, thetaDim int, priorFlag string) (*simulator.Dataset, 
 			thetaDim = p.Dim()
 		}
 	}
-	ds, err := simulator.Load(path, thetaDim)
-	if errors.Is(err, simulator.ErrThetaDim) {
+	ds, err := dataset.Load(path, thetaDim)
+	if errors.Is(err, dataset.ErrThetaDim) {
 		return nil, nil, usagef("%w; pass --theta-dim N (the number of θ columns) or --prior", err)
 	}
 	if err != nil {
@@ -275,7 +275,7 @@ func loadData(path string, thetaDim int, priorFlag string) (*simulator.Dataset, 
 	if p == nil {
 		return nil, nil, usagef("%s carries no prior (simulate stores it inside a .npz, and beside a .csv as %s), "+
 			"and a model file needs one to sample: pass --prior with the prior's JSON, inline or in a file",
-			path, filepath.Base(simulator.PriorPath(path)))
+			path, filepath.Base(dataset.PriorPath(path)))
 	}
 	if _, c := ds.Theta.Dims(); p.Dim() != c {
 		return nil, nil, usagef("--prior has %d dimensions but %s has %d θ columns", p.Dim(), path, c)

@@ -1,4 +1,4 @@
-package simulator
+package dataset
 
 import (
 	"errors"
@@ -31,11 +31,11 @@ func PriorPath(path string) string {
 func Load(path string, thetaDim int) (*Dataset, error) {
 	ext := strings.ToLower(filepath.Ext(path))
 	if ext != ".csv" && ext != ".npz" {
-		return nil, fmt.Errorf("simulator: load %s: %w", path, ErrExtension)
+		return nil, fmt.Errorf("dataset: load %s: %w", path, ErrExtension)
 	}
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("simulator: %w", err)
+		return nil, fmt.Errorf("dataset: %w", err)
 	}
 	defer f.Close()
 	if ext == ".npz" {
@@ -48,7 +48,7 @@ func Load(path string, thetaDim int) (*Dataset, error) {
 	var p prior.Prior
 	if pp := PriorPath(path); fileExists(pp) {
 		if p, err = prior.ReadFile(pp); err != nil {
-			return nil, fmt.Errorf("simulator: prior of %s: %w", path, err)
+			return nil, fmt.Errorf("dataset: prior of %s: %w", path, err)
 		}
 		if thetaDim == 0 {
 			thetaDim = p.Dim()
@@ -60,7 +60,7 @@ func Load(path string, thetaDim int) (*Dataset, error) {
 	}
 	if p != nil {
 		if _, c := d.Theta.Dims(); p.Dim() != c {
-			return nil, fmt.Errorf("simulator: %s: %w: its prior %s has %d dimensions, θ has %d columns",
+			return nil, fmt.Errorf("dataset: %s: %w: its prior %s has %d dimensions, θ has %d columns",
 				path, ErrInvalid, PriorPath(path), p.Dim(), c)
 		}
 		d.Prior = p
@@ -76,14 +76,14 @@ func fileExists(path string) bool {
 func loadNPZ(f *os.File, thetaDim int) (*Dataset, error) {
 	fi, err := f.Stat()
 	if err != nil {
-		return nil, fmt.Errorf("simulator: %w", err)
+		return nil, fmt.Errorf("dataset: %w", err)
 	}
 	d, err := ReadNPZ(f, fi.Size())
 	if err != nil {
 		return nil, err
 	}
 	if _, c := d.Theta.Dims(); thetaDim > 0 && c != thetaDim {
-		return nil, fmt.Errorf("simulator: npz: theta has %d columns, want %d", c, thetaDim)
+		return nil, fmt.Errorf("dataset: npz: theta has %d columns, want %d", c, thetaDim)
 	}
 	return d, nil
 }
@@ -102,13 +102,13 @@ func Save(path string, d *Dataset) error {
 		pp := PriorPath(path)
 		if d.Prior == nil {
 			if err := os.Remove(pp); err != nil && !errors.Is(err, fs.ErrNotExist) {
-				return fmt.Errorf("simulator: %w", err)
+				return fmt.Errorf("dataset: %w", err)
 			}
 			return nil
 		}
 		b, err := prior.Marshal(d.Prior)
 		if err != nil {
-			return fmt.Errorf("simulator: save %s: %w", pp, err)
+			return fmt.Errorf("dataset: save %s: %w", pp, err)
 		}
 		return writeAtomic(pp, func(w io.Writer) error {
 			_, err := w.Write(append(b, '\n'))
@@ -117,14 +117,14 @@ func Save(path string, d *Dataset) error {
 	case ".npz":
 		return writeAtomic(path, func(w io.Writer) error { return WriteNPZ(w, d) })
 	}
-	return fmt.Errorf("simulator: save %s: %w", path, ErrExtension)
+	return fmt.Errorf("dataset: save %s: %w", path, ErrExtension)
 }
 
 // writeAtomic writes path through a temporary file renamed into place.
 func writeAtomic(path string, write func(io.Writer) error) (err error) {
 	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
 	if err != nil {
-		return fmt.Errorf("simulator: %w", err)
+		return fmt.Errorf("dataset: %w", err)
 	}
 	defer func() {
 		if err != nil {
@@ -145,7 +145,7 @@ func writeAtomic(path string, write func(io.Writer) error) (err error) {
 		err = os.Rename(f.Name(), path)
 	}
 	if err != nil {
-		return fmt.Errorf("simulator: save %s: %w", path, err)
+		return fmt.Errorf("dataset: save %s: %w", path, err)
 	}
 	return nil
 }

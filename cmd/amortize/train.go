@@ -1,10 +1,8 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"time"
 
@@ -219,7 +217,7 @@ func trainCmd() *cobra.Command {
 			fmt.Fprintf(cmd.OutOrStdout(), "trained %s %s: %d epochs, best validation loss %.4f at epoch %d, %.1f s\n",
 				m.Method, m.Spec.Kind, m.Summary.Epochs, m.Summary.BestValLoss, m.Summary.BestEpoch, m.Summary.TrainSeconds)
 			if out != "" {
-				if err := saveModel(m, out); err != nil {
+				if err := models.WriteFile(m, out); err != nil {
 					return err
 				}
 			}
@@ -283,33 +281,6 @@ func loadData(path string, thetaDim int, priorFlag string) (*dataset.Dataset, pr
 	return ds, p, nil
 }
 
-func saveModel(m *models.Model, path string) error {
-	b, err := json.Marshal(m)
-	if err != nil {
-		return err
-	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
-}
-
-func loadModel(path string) (*models.Model, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	var m models.Model
-	if err := json.Unmarshal(b, &m); err != nil {
-		return nil, fmt.Errorf("%s is not a trained model (JSON): %w", path, err)
-	}
-	if _, err := m.Network(); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return &m, nil
-}
-
 func exportCmd() *cobra.Command {
 	var out string
 	cmd := &cobra.Command{
@@ -321,7 +292,7 @@ func exportCmd() *cobra.Command {
 			if out == "" {
 				return usagef("--out is required")
 			}
-			m, err := loadModel(args[0])
+			m, err := models.ReadFile(args[0])
 			if err != nil {
 				return err
 			}

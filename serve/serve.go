@@ -15,6 +15,9 @@
 //	GET  /readyz                     the models are loaded (503 until then)
 //	GET  /metrics                    Prometheus metrics
 //
+// The bodies are package api's types (api.SampleRequest, api.ModelInfo, …),
+// which amortize-infer's --json output shares.
+//
 // NPE models sample directly by default ("method": "direct"), NLE and NRE
 // models by MCMC, their only method: each MCMC result carries a
 // "convergence" object (R-hat, ESS, acceptance or evaluations per step, a

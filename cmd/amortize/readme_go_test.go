@@ -14,6 +14,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/amortize/amortize/prior"
 )
 
 // readmeGoSection is the README section whose ```go blocks TestREADMEGo runs.
@@ -207,5 +209,22 @@ func TestGoProgram(t *testing.T) {
 	}
 	if _, err := goProgram("f(\n", pkgs); err == nil {
 		t.Error("unbalanced snippet: no error")
+	}
+}
+
+// TestREADMEPriors parses every prior the README writes inline as JSON.
+func TestREADMEPriors(t *testing.T) {
+	readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := regexp.MustCompile("`(\\{\"type\":[^`]*\\})`").FindAllSubmatch(readme, -1)
+	if len(found) < 2 {
+		t.Fatalf("README.md writes %d inline priors, want the independent and multivariate normal examples", len(found))
+	}
+	for _, m := range found {
+		if _, err := prior.Unmarshal(m[1]); err != nil {
+			t.Errorf("README prior %s: %v", m[1], err)
+		}
 	}
 }

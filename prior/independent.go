@@ -19,6 +19,8 @@ import (
 //	"lognormal"  [mu, sigma]     of log θ; support (0, +Inf)
 //	"gamma"      [alpha, beta]   shape and rate; support (0, +Inf)
 //	"beta"       [alpha, beta]   support (0, 1)
+//
+// Uniform, Normal, LogNormal, Gamma and Beta build one with named parameters.
 type Marginal struct {
 	Family string    `json:"family"`
 	Params []float64 `json:"params"`

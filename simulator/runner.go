@@ -67,7 +67,8 @@ const (
 )
 
 // Simulate draws n parameter sets θ from p, runs sim on them in parallel and
-// returns the (θ, x) pairs whose x is finite, as sbi does.
+// returns the (θ, x) pairs whose x is finite, as sbi does, with p as the
+// dataset's prior.
 //
 // It stops between chunks when ctx is cancelled and returns the wrapped
 // ctx.Err(). A simulator error or panic stops the run; the error returned is
@@ -104,6 +105,7 @@ func Simulate(ctx context.Context, p prior.Prior, sim Simulator, n int, opts Opt
 		X:          mat.NewDense(kept, xd, x.RawMatrix().Data[:kept*xd]),
 		ThetaNames: dataset.DefaultNames("theta", d),
 		XNames:     dataset.DefaultNames("x", xd),
+		Prior:      p,
 	}
 	return &Result{Data: data, Dropped: n - kept, Simulated: n}, nil
 }

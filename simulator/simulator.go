@@ -4,7 +4,9 @@
 //
 // Simulate calls a Simulator from several goroutines at once, each with its
 // own matrices and random source, so a Simulator must be safe for
-// concurrent use; Func values are when their function is.
+// concurrent use; Func, Rows and PerRow values are when their function
+// is. PerRow is the shortest way to bring a simulator of one's own: a
+// function from one θ to its x.
 package simulator
 
 import (

@@ -6,7 +6,9 @@
 // Train is the entry point: it z-scores θ and x, splits off a validation
 // set, and minimises the method's loss (−mean log q for NPE and NLE) with
 // Adam and global-norm gradient clipping until the validation loss stops
-// improving, as sbi does, with sbi's defaults. Build is the same machinery
+// improving, as sbi does, with sbi's defaults; TrainDataset trains on a
+// dataset.Dataset and returns a model that carries its names and prior,
+// ready to export. Build is the same machinery
 // for training loops of one's own. Runs are reproducible from their seed, can be cancelled
 // through their context and resumed from a checkpoint.
 //

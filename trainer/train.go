@@ -158,7 +158,8 @@ func (o Options) withDefaults(method string) (Options, error) {
 // improved for StopAfterEpochs epochs, and returns the model with the best
 // validation loss. theta and x hold one simulation per row, in raw units;
 // θ and x are z-scored with the training split's mean and (unbiased) std,
-// which the model keeps. The caller fills the model's names and prior.
+// which the model keeps. The caller fills the model's names and prior, or
+// calls TrainDataset, which does.
 //
 // The same seed and data give the same model, bit for bit. Cancelling ctx
 // stops between gradient steps with an error wrapping ctx.Err(), after

@@ -220,11 +220,10 @@ func (r *accuracyRun) modelFile(cmd *cobra.Command) (*models.Model, []byte, erro
 	if err != nil {
 		return nil, nil, err
 	}
-	m, err := r.tf.train(cmd, res.Data, r.task.Prior)
+	m, err := r.tf.train(cmd, res.Data)
 	if err != nil {
 		return nil, nil, err
 	}
-	m.Summary.Simulations = res.Data.Len()
 	bs := r.tf.batchSize()
 	steps := m.Summary.Epochs * ((res.Data.Len()*9/10 + bs - 1) / bs)
 	fmt.Fprintf(w, "trained %s %s on %d simulations: %d epochs (best %d, val loss %.4f) in %.1f s, %.2f ms/step\n",

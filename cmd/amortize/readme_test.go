@@ -13,9 +13,9 @@ import (
 // readmeSection is the README section whose shell blocks TestREADME runs.
 const readmeSection = "## CLI quick start"
 
-// shellBlocks returns the bodies of the ```sh blocks in the README section
+// codeBlocks returns the bodies of the ```lang blocks in the README section
 // whose heading is section, up to the next heading of its level.
-func shellBlocks(readme []byte, section string) []string {
+func codeBlocks(readme []byte, section, lang string) []string {
 	var (
 		blocks []string
 		in     bool
@@ -34,7 +34,7 @@ func shellBlocks(readme []byte, section string) []string {
 			}
 		case strings.HasPrefix(line, "## "):
 			in = line == section
-		case in && line == "```sh":
+		case in && line == "```"+lang:
 			block = &strings.Builder{}
 		}
 	}
@@ -50,7 +50,7 @@ func TestREADME(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	blocks := shellBlocks(readme, readmeSection)
+	blocks := codeBlocks(readme, readmeSection, "sh")
 	if len(blocks) == 0 {
 		t.Fatalf("README.md has no ```sh blocks under %q", readmeSection)
 	}
@@ -71,10 +71,13 @@ func TestREADME(t *testing.T) {
 	}
 }
 
-func TestShellBlocks(t *testing.T) {
+func TestCodeBlocks(t *testing.T) {
 	md := "# t\n```sh\nno\n```\n## CLI quick start\ntext\n```sh\na\nb\n```\n```go\nno\n```\n### sub\n```sh\nc\n```\n## Next\n```sh\nno\n```\n"
-	got := shellBlocks([]byte(md), readmeSection)
+	got := codeBlocks([]byte(md), readmeSection, "sh")
 	if len(got) != 2 || got[0] != "a\nb\n" || got[1] != "c\n" {
-		t.Errorf("shellBlocks = %q", got)
+		t.Errorf("codeBlocks = %q", got)
+	}
+	if got := codeBlocks([]byte(md), readmeSection, "go"); len(got) != 1 || got[0] != "no\n" {
+		t.Errorf("codeBlocks(go) = %q", got)
 	}
 }

@@ -123,8 +123,9 @@ func (f *trainFlags) spec(d, xd int) (models.Spec, error) {
 	return s, nil
 }
 
-// train fits an estimator to a dataset with a live status line on stderr.
-func (f *trainFlags) train(cmd *cobra.Command, data *dataset.Dataset, p prior.Prior) (*models.Model, error) {
+// train fits an estimator to a dataset, which carries its prior, with a
+// live status line on stderr.
+func (f *trainFlags) train(cmd *cobra.Command, data *dataset.Dataset) (*models.Model, error) {
 	_, d := data.Theta.Dims()
 	_, xd := data.X.Dims()
 	spec, err := f.spec(d, xd)
@@ -141,18 +142,9 @@ func (f *trainFlags) train(cmd *cobra.Command, data *dataset.Dataset, p prior.Pr
 		b.line(fmt.Sprintf("epoch %d  train %.4f  val %.4f  best %.4f%s  (%d since best, %s)",
 			p.Epoch, p.TrainLoss, p.ValLoss, p.BestValLoss, lr, p.EpochsSinceImprovement, p.Elapsed.Round(time.Second)))
 	}
-	m, err := trainer.Train(cmd.Context(), spec, data.Theta, data.X, opts)
+	m, err := trainer.TrainDataset(cmd.Context(), spec, data, opts)
 	b.done()
-	if err != nil {
-		return nil, err
-	}
-	m.ThetaNames, m.XNames = data.Names()
-	if p != nil {
-		if m.Prior, err = prior.Marshal(p); err != nil {
-			return nil, err
-		}
-	}
-	return m, nil
+	return m, err
 }
 
 func trainCmd() *cobra.Command {
@@ -190,11 +182,10 @@ func trainCmd() *cobra.Command {
 				return err
 			}
 			var ds *dataset.Dataset
-			var p prior.Prior
 			switch {
 			case data != "":
 				var err error
-				if ds, p, err = loadData(data, thetaDim, priorFile); err != nil {
+				if ds, err = loadData(data, thetaDim, priorFile); err != nil {
 					return err
 				}
 			default:
@@ -206,14 +197,13 @@ func trainCmd() *cobra.Command {
 				if err != nil {
 					return err
 				}
-				ds, p = res.Data, t.Prior
+				ds = res.Data
 				fmt.Fprintf(cmd.OutOrStdout(), "simulated %d of %s (%d dropped for NaN/Inf)\n", ds.Len(), t.Name, res.Dropped)
 			}
-			m, err := tf.train(cmd, ds, p)
+			m, err := tf.train(cmd, ds)
 			if err != nil {
 				return err
 			}
-			m.Summary.Simulations = ds.Len()
 			fmt.Fprintf(cmd.OutOrStdout(), "trained %s %s: %d epochs, best validation loss %.4f at epoch %d, %.1f s\n",
 				m.Method, m.Spec.Kind, m.Summary.Epochs, m.Summary.BestValLoss, m.Summary.BestEpoch, m.Summary.TrainSeconds)
 			if out != "" {
@@ -246,15 +236,15 @@ func trainCmd() *cobra.Command {
 	return cmd
 }
 
-// loadData reads a --data file and the prior its model file will carry:
+// loadData reads a --data file with the prior its model file will carry:
 // --prior, else the one the dataset carries. Without either it fails
 // before any training, since a model file without a prior cannot sample.
-func loadData(path string, thetaDim int, priorFlag string) (*dataset.Dataset, prior.Prior, error) {
+func loadData(path string, thetaDim int, priorFlag string) (*dataset.Dataset, error) {
 	var p prior.Prior
 	if priorFlag != "" {
 		var err error
 		if p, err = cli.ReadPrior(priorFlag); err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		if thetaDim == 0 {
 			thetaDim = p.Dim()
@@ -262,23 +252,23 @@ func loadData(path string, thetaDim int, priorFlag string) (*dataset.Dataset, pr
 	}
 	ds, err := dataset.Load(path, thetaDim)
 	if errors.Is(err, dataset.ErrThetaDim) {
-		return nil, nil, usagef("%w; pass --theta-dim N (the number of θ columns) or --prior", err)
+		return nil, usagef("%w; pass --theta-dim N (the number of θ columns) or --prior", err)
 	}
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	if p == nil {
-		p = ds.Prior
+	if p != nil {
+		ds.Prior = p
 	}
-	if p == nil {
-		return nil, nil, usagef("%s carries no prior (simulate stores it inside a .npz, and beside a .csv as %s), "+
+	if ds.Prior == nil {
+		return nil, usagef("%s carries no prior (simulate stores it inside a .npz, and beside a .csv as %s), "+
 			"and a model file needs one to sample: pass --prior with the prior's JSON, inline or in a file",
 			path, filepath.Base(dataset.PriorPath(path)))
 	}
-	if _, c := ds.Theta.Dims(); p.Dim() != c {
-		return nil, nil, usagef("--prior has %d dimensions but %s has %d θ columns", p.Dim(), path, c)
+	if _, c := ds.Theta.Dims(); ds.Prior.Dim() != c {
+		return nil, usagef("--prior has %d dimensions but %s has %d θ columns", ds.Prior.Dim(), path, c)
 	}
-	return ds, p, nil
+	return ds, nil
 }
 
 func exportCmd() *cobra.Command {

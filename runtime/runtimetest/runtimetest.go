@@ -6,6 +6,8 @@ package runtimetest
 import (
 	"bytes"
 	"errors"
+	"flag"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"strconv"
@@ -123,5 +125,28 @@ func RequireLibrary(tb testing.TB) {
 	if _, err := runtime.FindLibrary(""); err != nil {
 		SkipNoLibrary(tb, err)
 		tb.Fatal(err)
+	}
+}
+
+// SkipExamplesWithoutLibrary is for the TestMain of a package whose
+// examples run models: an example cannot skip itself, so when onnxruntime
+// cannot be found it adds pattern (a regular expression of example names)
+// to -test.skip and says so on stderr. Under CI it does nothing, and the
+// examples fail, as SkipNoLibrary fails tests. Call it after flag.Parse.
+func SkipExamplesWithoutLibrary(pattern string) {
+	_, err := runtime.FindLibrary("")
+	if !errors.Is(err, runtime.ErrNoLibrary) || os.Getenv("CI") != "" {
+		return
+	}
+	f := flag.Lookup("test.skip")
+	if f == nil {
+		return
+	}
+	skip := pattern
+	if v := f.Value.String(); v != "" {
+		skip = v + "|" + pattern
+	}
+	if f.Value.Set(skip) == nil {
+		fmt.Fprintf(os.Stderr, "skipping the examples %s: %v\n", pattern, err)
 	}
 }

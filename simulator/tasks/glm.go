@@ -10,6 +10,7 @@ import (
 
 	"github.com/amortize/amortize/benchmarks"
 	"github.com/amortize/amortize/prior"
+	"github.com/amortize/amortize/simulator"
 )
 
 const (
@@ -90,7 +91,7 @@ func bernoulliGLM() (*Task, error) {
 		return nil, err
 	}
 	xd := design.RawMatrix().Data // contiguous: design was built by NewDense
-	newKernel := func() func(x, theta []float64, rnd *rand.Rand) {
+	newKernel := func() simulator.Kernel {
 		y := make([]float64, glmBins)
 		return func(x, theta []float64, rnd *rand.Rand) {
 			for t := range y {
@@ -116,7 +117,7 @@ func bernoulliGLM() (*Task, error) {
 	return &Task{
 		Name:        "bernoulli_glm",
 		Prior:       p,
-		Simulator:   rowSimulator{glmDim, glmDim, newKernel},
+		Simulator:   simulator.Rows(glmDim, glmDim, newKernel),
 		ThetaNames:  thetaNames,
 		XNames:      xNames,
 		Description: "Bernoulli GLM (sbibm, summary statistics): a neuron spikes in 100 bins with probability logistic(offset + 9-tap filter · white-noise stimulus); x = Xᵀy is the spike count and the spike-triggered stimulus sums at lags 0..8. Prior N(0, P⁻¹) favours smooth filters.",

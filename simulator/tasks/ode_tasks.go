@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 
 	"github.com/amortize/amortize/prior"
+	"github.com/amortize/amortize/simulator"
 )
 
 // The two ODE tasks follow sbibm's sbibm/tasks/lotka_volterra/task.py and
@@ -68,7 +69,7 @@ func lotkaVolterra() (*Task, error) {
 		return nil, err
 	}
 	times := lvObservationTimes()
-	newKernel := func() func(x, theta []float64, rnd *rand.Rand) {
+	newKernel := func() simulator.Kernel {
 		solver := newODESolver(2, lvRTol, lvATol, lvRHS)
 		return func(x, theta []float64, rnd *rand.Rand) {
 			// x doubles as the output buffer: prey at all times, then predator.
@@ -91,7 +92,7 @@ func lotkaVolterra() (*Task, error) {
 	return &Task{
 		Name:        "lotka_volterra",
 		Prior:       p,
-		Simulator:   rowSimulator{4, 2 * lvTimes, newKernel},
+		Simulator:   simulator.Rows(4, 2*lvTimes, newKernel),
 		ThetaNames:  []string{"alpha", "beta", "gamma", "delta"},
 		XNames:      xNames,
 		Description: "Lotka–Volterra predator–prey model (sbibm): prey' = α·prey − β·prey·predator, predator' = −γ·predator + δ·prey·predator from (30, 1); x holds both populations at t = 0, 2.1, …, 18.9 with log-normal noise (sd 0.1 on the log). Log-normal priors: LogNormal(−0.125, 0.5) for α, γ and LogNormal(−3, 0.5) for β, δ.",
@@ -138,7 +139,7 @@ func sir() (*Task, error) {
 		return nil, err
 	}
 	times := sirObservationTimes()
-	newKernel := func() func(x, theta []float64, rnd *rand.Rand) {
+	newKernel := func() simulator.Kernel {
 		solver := newODESolver(3, sirRTol, sirATol, sirRHS)
 		traj := make([]float64, 3*sirTimes)
 		return func(x, theta []float64, rnd *rand.Rand) {
@@ -158,7 +159,7 @@ func sir() (*Task, error) {
 	return &Task{
 		Name:        "sir",
 		Prior:       p,
-		Simulator:   rowSimulator{2, sirTimes, newKernel},
+		Simulator:   simulator.Rows(2, sirTimes, newKernel),
 		ThetaNames:  []string{"beta", "gamma"},
 		XNames:      xNames,
 		Description: "SIR epidemic model (sbibm): contact rate β and recovery rate γ, N = 10⁶ people starting with one infected; x holds Binomial(1000, I(t)/N) counts at days 0, 17, …, 153. Priors β ~ LogNormal(log 0.4, 0.5), γ ~ LogNormal(log 1/8, 0.2).",

@@ -8,6 +8,7 @@ import (
 	"gonum.org/v1/gonum/mat"
 
 	"github.com/amortize/amortize/prior"
+	"github.com/amortize/amortize/simulator"
 )
 
 // gaussianLinear: θ ~ N(0, 0.1 I₁₀), x = θ + N(0, 0.1 I₁₀). sbibm passes 0.1
@@ -27,11 +28,11 @@ func gaussianLinear() (*Task, error) {
 	return &Task{
 		Name:  "gaussian_linear",
 		Prior: p,
-		Simulator: rowSimulator{dim, dim, stateless(func(x, theta []float64, rnd *rand.Rand) {
+		Simulator: simulator.Rows(dim, dim, stateless(func(x, theta []float64, rnd *rand.Rand) {
 			for i, t := range theta {
 				x[i] = t + sd*rnd.NormFloat64()
 			}
-		})},
+		})),
 		ThetaNames:  numbered("theta", dim),
 		XNames:      numbered("x", dim),
 		Description: "Linear Gaussian model (sbibm): θ ~ N(0, 0.1·I) in 10 dimensions, x = θ + N(0, 0.1·I). The posterior is N(x/2, 0.05·I).",
@@ -48,7 +49,7 @@ func twoMoons() (*Task, error) {
 	return &Task{
 		Name:        "two_moons",
 		Prior:       p,
-		Simulator:   rowSimulator{2, 2, stateless(twoMoonsRow)},
+		Simulator:   simulator.Rows(2, 2, stateless(twoMoonsRow)),
 		ThetaNames:  numbered("theta", 2),
 		XNames:      numbered("x", 2),
 		Description: "Two moons (sbibm): θ ~ U[-1,1]², x is a noisy point on a half circle of radius 0.1 shifted by the rotated θ; |θ₁+θ₂| makes the posterior bimodal and crescent-shaped.",
@@ -75,7 +76,7 @@ func slcp() (*Task, error) {
 	return &Task{
 		Name:        "slcp",
 		Prior:       p,
-		Simulator:   rowSimulator{5, 8, stateless(slcpRow)},
+		Simulator:   simulator.Rows(5, 8, stateless(slcpRow)),
 		ThetaNames:  numbered("theta", 5),
 		XNames:      numbered("x", 8),
 		Description: "Simple likelihood, complex posterior (sbibm): θ ~ U[-3,3]⁵; x holds 4 draws from N((θ₁,θ₂), S) with sds θ₃², θ₄² and correlation tanh(θ₅), giving four posterior modes.",
@@ -109,14 +110,14 @@ func gaussianMixture() (*Task, error) {
 	return &Task{
 		Name:  "gaussian_mixture",
 		Prior: p,
-		Simulator: rowSimulator{2, 2, stateless(func(x, theta []float64, rnd *rand.Rand) {
+		Simulator: simulator.Rows(2, 2, stateless(func(x, theta []float64, rnd *rand.Rand) {
 			sd := 1.0
 			if rnd.Float64() < 0.5 {
 				sd = 0.1
 			}
 			x[0] = theta[0] + sd*rnd.NormFloat64()
 			x[1] = theta[1] + sd*rnd.NormFloat64()
-		})},
+		})),
 		ThetaNames:  numbered("theta", 2),
 		XNames:      numbered("x", 2),
 		Description: "Gaussian mixture (sbibm): θ ~ U[-10,10]², x ~ 0.5·N(θ, I) + 0.5·N(θ, 0.01·I), one component per simulation.",
@@ -132,11 +133,11 @@ func gaussianLinear3D() (*Task, error) {
 	return &Task{
 		Name:  "gaussian_linear_3d",
 		Prior: p,
-		Simulator: rowSimulator{3, 3, stateless(func(x, theta []float64, rnd *rand.Rand) {
+		Simulator: simulator.Rows(3, 3, stateless(func(x, theta []float64, rnd *rand.Rand) {
 			for i, t := range theta {
 				x[i] = t + 1 + 0.1*rnd.NormFloat64()
 			}
-		})},
+		})),
 		ThetaNames:  numbered("theta", 3),
 		XNames:      numbered("x", 3),
 		Description: "Shifted linear Gaussian: θ ~ U[-2,2]³, x = θ + 1 + N(0, 0.1²·I). The posterior is N(x − 1, 0.1²·I) cut to the box.",
@@ -153,10 +154,10 @@ func sinusoid1D() (*Task, error) {
 	return &Task{
 		Name:  "sinusoid_1d",
 		Prior: p,
-		Simulator: rowSimulator{1, 1, stateless(func(x, theta []float64, rnd *rand.Rand) {
+		Simulator: simulator.Rows(1, 1, stateless(func(x, theta []float64, rnd *rand.Rand) {
 			t := theta[0]
 			x[0] = t + 0.3*math.Sin(2*math.Pi*t) + 0.05*rnd.NormFloat64()
-		})},
+		})),
 		ThetaNames:  []string{"theta"},
 		XNames:      []string{"x"},
 		Description: "Sinusoid: θ ~ U(0,1), x = θ + 0.3·sin(2πθ) + N(0, 0.05²); the map θ → x is not monotone, so some x have bimodal posteriors.",

@@ -31,7 +31,8 @@ import (
 var (
 	// ErrUnknownTask is returned by Get for a name that is not registered.
 	ErrUnknownTask = errors.New("tasks: unknown task")
-	// ErrShape is returned when matrix or file dimensions do not match a task.
+	// ErrShape is returned when file dimensions or an observation do not
+	// match a task; a simulator reports simulator.ErrShape.
 	ErrShape = errors.New("tasks: dimension mismatch")
 	// ErrNoReference is returned when reference files are missing.
 	ErrNoReference = errors.New("tasks: no reference data")
@@ -86,40 +87,9 @@ func Get(name string) (*Task, error) {
 	return t, nil
 }
 
-// rowSimulator runs a per-row kernel over a batch.
-type rowSimulator struct {
-	thetaDim, xDim int
-	// newKernel is called once per Simulate call, so a kernel may own
-	// scratch space without allocating per row.
-	newKernel func() func(x, theta []float64, rnd *rand.Rand)
-}
-
-func (s rowSimulator) XDim() int { return s.xDim }
-
-func (s rowSimulator) Simulate(x, theta *mat.Dense, src rand.Source) error {
-	if x == nil || theta == nil {
-		return fmt.Errorf("%w: nil matrix", ErrShape)
-	}
-	if src == nil {
-		return errors.New("tasks: nil random source")
-	}
-	n, d := theta.Dims()
-	xn, xd := x.Dims()
-	if d != s.thetaDim || xd != s.xDim || xn != n {
-		return fmt.Errorf("%w: theta is %d×%d and x is %d×%d, want n×%d and n×%d",
-			ErrShape, n, d, xn, xd, s.thetaDim, s.xDim)
-	}
-	rnd := rand.New(src)
-	kernel := s.newKernel()
-	for i := range n {
-		kernel(x.RawRowView(i), theta.RawRowView(i), rnd)
-	}
-	return nil
-}
-
 // stateless wraps a kernel that needs no scratch space.
-func stateless(f func(x, theta []float64, rnd *rand.Rand)) func() func(x, theta []float64, rnd *rand.Rand) {
-	return func() func(x, theta []float64, rnd *rand.Rand) { return f }
+func stateless(f simulator.Kernel) func() simulator.Kernel {
+	return func() simulator.Kernel { return f }
 }
 
 // numbered returns prefix_1 … prefix_n.

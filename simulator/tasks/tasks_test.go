@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"gonum.org/v1/gonum/mat"
+
+	"github.com/amortize/amortize/simulator"
 )
 
 // zTol is the number of standard errors a statistic may deviate before a
@@ -195,7 +197,7 @@ func TestSimulateErrors(t *testing.T) {
 		}
 	}
 	err := task.Simulator.Simulate(mat.NewDense(3, 8, nil), mat.NewDense(3, 4, nil), src)
-	if !errors.Is(err, ErrShape) {
-		t.Errorf("shape error %v is not ErrShape", err)
+	if !errors.Is(err, simulator.ErrShape) {
+		t.Errorf("shape error %v is not simulator.ErrShape", err)
 	}
 }

@@ -208,7 +208,7 @@ func (s *Server) sample(w *statusWriter, r *http.Request) error {
 		return err
 	}
 	seed := s.seed(req.Seed)
-	res, err := m.sampler.Sample(r.Context(), xs, n, seed)
+	res, err := m.sampler.SampleBatched(r.Context(), xs, n, posterior.Source(seed))
 	if err != nil {
 		return err
 	}
@@ -330,11 +330,16 @@ func (s *Server) logProb(w *statusWriter, r *http.Request) error {
 	}); err != nil {
 		return err
 	}
-	var seed uint64
+	var (
+		seed uint64
+		lp   []float64
+	)
 	if req.Leakage {
 		seed = s.seed(req.Seed)
+		lp, err = m.post.NormalizedLogProb(r.Context(), theta, x, posterior.Source(seed))
+	} else {
+		lp, err = m.post.LogProb(r.Context(), theta, x)
 	}
-	lp, err := m.post.LogProb(r.Context(), theta, x, req.Leakage, posterior.Source(seed, 0))
 	if err != nil {
 		return err
 	}
@@ -408,7 +413,7 @@ func (s *Server) mapEstimate(w *statusWriter, r *http.Request) error {
 		return err
 	}
 	seed := s.seed(req.Seed)
-	res, err := m.post.MAP(r.Context(), x, mapOptions, posterior.Source(seed, 0))
+	res, err := m.post.MAP(r.Context(), x, mapOptions, posterior.Source(seed))
 	if err != nil {
 		return err
 	}

@@ -3,7 +3,7 @@
 // with optional leakage correction, and MAP estimates.
 //
 // A Direct posterior is safe for concurrent use: it shares the runtime
-// model (itself goroutine-safe) and keeps only a mutex-guarded cache.
+// model (itself goroutine-safe) and keeps only mutex-guarded state.
 package posterior
 
 import (

@@ -93,7 +93,8 @@ type engine struct {
 
 // newEngine checks model m and prior p (nil: the file's) for rejection
 // sampling and the acceptance bounds (zero: the defaults 1e-4 and 10,000),
-// and plans rounds of maxDraws draws, rounded up to whole runtime.Lanes.
+// and plans rounds of maxDraws (at least 1) draws, rounded up to whole
+// runtime.Lanes.
 func newEngine(m *runtime.Model, p prior.Prior, minAcceptance float64, minProposals, maxDraws int) (*engine, error) {
 	if m.Method() != format.MethodNPE {
 		return nil, fmt.Errorf("%w: a direct posterior needs an npe model, this one is %s (sample it by MCMC)", ErrInput, m.Method())
@@ -110,8 +111,6 @@ func newEngine(m *runtime.Model, p prior.Prior, minAcceptance float64, minPropos
 		return nil, fmt.Errorf("%w: MinAcceptance %v: want 0 to 1", ErrInput, minAcceptance)
 	case minProposals < 0:
 		return nil, fmt.Errorf("%w: MinProposals %d: want 0 or more", ErrInput, minProposals)
-	case maxDraws < 1:
-		return nil, fmt.Errorf("%w: %d draws per round: want 1 or more", ErrInput, maxDraws)
 	}
 	if minAcceptance == 0 {
 		minAcceptance = 1e-4

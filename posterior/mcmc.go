@@ -25,7 +25,7 @@ const (
 )
 
 // Proposal draws initial states for the chains of each observation: Direct
-// is one.
+// and Sampler implement it.
 type Proposal interface {
 	SampleBatched(ctx context.Context, xs *mat.Dense, n int, src rand.Source) ([]*Samples, error)
 }

@@ -104,7 +104,8 @@ func sampleOne(ctx context.Context, batched func(context.Context, *mat.Dense, in
 // SampleBatched draws n samples for each row of xs, row i from the i-th
 // stream split from src, so that its samples do not depend on the other
 // rows. Each round serves all observations still short of n draws in
-// shared runtime calls.
+// shared runtime calls; the first round in which an observation fails
+// ends the call with the error of the first that failed.
 func (d *Direct) SampleBatched(ctx context.Context, xs *mat.Dense, n int, src rand.Source) ([]*Samples, error) {
 	streams, err := d.eng.streams(ctx, xs, n, src)
 	if err != nil {
@@ -113,12 +114,14 @@ func (d *Direct) SampleBatched(ctx context.Context, xs *mat.Dense, n int, src ra
 	var b batch
 	for active := slices.Clone(streams); len(active) > 0; {
 		active = d.eng.round(active, &b)
+		for _, st := range streams {
+			if st.err != nil {
+				return nil, st.err
+			}
+		}
 	}
 	out := make([]*Samples, len(streams))
 	for i, st := range streams {
-		if err := <-st.done; err != nil {
-			return nil, err
-		}
 		out[i] = d.eng.result(st, xs.RawRowView(i))
 	}
 	return out, nil

@@ -201,14 +201,15 @@ type stream struct {
 	// Owned by the goroutine running rounds until done is sent.
 	theta            []float64 // accepted draws, n × θ dim
 	proposed, inside int       // as in Samples
-	// ended is set by finish, before done is sent; the round reads it
-	// after, to drop the stream.
+	// ended and err are set by finish, before done is sent; the goroutine
+	// running rounds reads them after, to drop the stream.
 	ended bool
+	err   error
 }
 
 // finish hands the stream back to its caller with its outcome.
 func (st *stream) finish(err error) {
-	st.ended = true
+	st.ended, st.err = true, err
 	st.done <- err
 }
 

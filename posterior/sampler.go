@@ -110,6 +110,10 @@ func (s *Sampler) Sample(ctx context.Context, x []float64, n int, src rand.Sourc
 // stream split from src, as Direct.SampleBatched does. It stops early when
 // ctx is done.
 func (s *Sampler) SampleBatched(ctx context.Context, xs *mat.Dense, n int, src rand.Source) ([]*Samples, error) {
+	// Streams left when it returns early, on another's error, are dropped
+	// at their next round.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	streams, err := s.eng.streams(ctx, xs, n, src)
 	if err != nil {
 		return nil, err

@@ -75,7 +75,7 @@ func BenchmarkDirect(b *testing.B) {
 			}
 			b.ReportAllocs()
 			for b.Loop() {
-				if _, err := d.LogProb(context.Background(), theta, x, false, nil); err != nil {
+				if _, err := d.LogProb(context.Background(), theta, x); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -26,14 +26,14 @@ func (d *Direct) SampleEach(ctx context.Context, xs *mat.Dense, n int, src rand.
 // do not need. Observations with equal numbers of θ rows share one
 // runtime call.
 func (d *Direct) LogDensityEach(ctx context.Context, xs *mat.Dense, theta []*mat.Dense) ([][]float64, error) {
-	if err := d.checkX(xs); err != nil {
+	if err := checkX(d.eng.model, xs); err != nil {
 		return nil, err
 	}
 	b, _ := xs.Dims()
 	if len(theta) != b {
 		return nil, fmt.Errorf("%w: %d θ sets for %d observations", ErrInput, len(theta), b)
 	}
-	dim := d.model.ThetaDim()
+	dim := d.eng.model.ThetaDim()
 	// Group observations by their number of θ rows: one call per group.
 	groups := map[int][]int{}
 	var order []int
@@ -74,14 +74,14 @@ func (d *Direct) LogDensityEach(ctx context.Context, xs *mat.Dense, theta []*mat
 		if err := ctx.Err(); err != nil {
 			return nil, fmt.Errorf("posterior: log-density stopped: %w", err)
 		}
-		lp, err := d.model.LogProb(x32, len(idx), t32, r)
+		lp, err := d.eng.model.LogProb(x32, len(idx), t32, r)
 		if err != nil {
 			return nil, err
 		}
 		for k, i := range idx {
 			row := make([]float64, r)
 			for s := range r {
-				if d.prior.InSupport(theta[i].RawRowView(s)) {
+				if d.eng.prior.InSupport(theta[i].RawRowView(s)) {
 					row[s] = float64(lp[k*r+s])
 				} else {
 					row[s] = math.Inf(-1)

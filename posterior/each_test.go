@@ -48,7 +48,7 @@ func TestEachMatchesDirect(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i, th := range theta {
-		ref, err := d.LogProb(ctx, th, xs.RawRowView(i), false, nil)
+		ref, err := d.LogProb(ctx, th, xs.RawRowView(i))
 		if err != nil {
 			t.Fatal(err)
 		}

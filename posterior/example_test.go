@@ -32,13 +32,15 @@ func ExampleDirect() {
 		log.Fatal(err)
 	}
 	defer m.Close()
-	post, err := posterior.NewDirect(m, posterior.DirectOptions{Timeout: 10 * time.Second})
+	post, err := posterior.NewDirect(m, posterior.DirectOptions{})
 	if err != nil {
 		log.Fatal(err)
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
 	x := []float64{0.1, -0.3}
 	src := rand.NewPCG(1, 2)
-	s, err := post.Sample(context.Background(), x, 10_000, src)
+	s, err := post.Sample(ctx, x, 10_000, src)
 	if err != nil {
 		log.Fatal(err) // posterior.ErrLowAcceptance: x is implausible under the prior
 	}
@@ -47,13 +49,13 @@ func ExampleDirect() {
 	if len(s.Extrapolating) > 0 {
 		fmt.Println("x is far from the training data in dimensions", s.Extrapolating)
 	}
-	mode, err := post.MAP(context.Background(), x, posterior.MAPOptions{}, src)
+	mode, err := post.MAP(ctx, x, posterior.MAPOptions{}, src)
 	if err != nil {
 		log.Fatal(err)
 	}
 	fmt.Printf("MAP θ₁ %.1f\n", mode.Theta[0])
 	// Output:
-	// 10000 samples, 97% of the draws inside the prior
+	// 10000 samples, 98% of the draws inside the prior
 	// posterior mean of θ₁ -0.2
 	// MAP θ₁ -0.3
 }

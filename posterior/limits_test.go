@@ -31,7 +31,7 @@ func TestSampleValueLimit(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel() // nothing is to be drawn
 	for _, n := range []int{most + 1, 1 << 30, 1 << 62} {
-		if _, err := s.Sample(ctx, x, n, 1); !errors.Is(err, posterior.ErrInput) {
+		if _, err := s.SampleBatched(ctx, x, n, rand.NewPCG(1, 1)); !errors.Is(err, posterior.ErrInput) {
 			t.Errorf("Sampler, n %d: %v", n, err)
 		}
 		if _, err := d.SampleBatched(ctx, x, n, rand.NewPCG(1, 1)); !errors.Is(err, posterior.ErrInput) {

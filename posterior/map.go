@@ -45,12 +45,12 @@ func (d *Direct) MAP(ctx context.Context, x []float64, opts MAPOptions, src rand
 	if err != nil {
 		return nil, err
 	}
-	lp, err := d.LogProb(ctx, s.Theta, x, false, nil)
+	lp, err := d.LogProb(ctx, s.Theta, x)
 	if err != nil {
 		return nil, err
 	}
 	order := argsortDesc(lp)
-	dim := d.model.ThetaDim()
+	dim := d.eng.model.ThetaDim()
 	best := &MAPResult{LogProb: math.Inf(-1)}
 	one := mat.NewDense(1, dim, nil)
 	var evalErr error
@@ -59,7 +59,7 @@ func (d *Direct) MAP(ctx context.Context, x []float64, opts MAPOptions, src rand
 			return math.Inf(1)
 		}
 		copy(one.RawRowView(0), theta)
-		v, err := d.LogProb(ctx, one, x, false, nil)
+		v, err := d.LogProb(ctx, one, x)
 		if err != nil {
 			evalErr = err
 			return math.Inf(1)

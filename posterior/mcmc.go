@@ -25,7 +25,7 @@ const (
 )
 
 // Proposal draws initial states for the chains of each observation: Direct
-// is one.
+// and Sampler implement it.
 type Proposal interface {
 	SampleBatched(ctx context.Context, xs *mat.Dense, n int, src rand.Source) ([]*Samples, error)
 }
@@ -232,9 +232,8 @@ func (m *MCMC) SampleBatched(ctx context.Context, xs *mat.Dense, n int, src rand
 		kept: make([][]float64, rows), accepted: make([]int, len(obsX)), moves: make([]int, len(obsX)),
 	}
 	r.total = r.warmup + draws*r.thin
-	for i := range obsX {
-		// Two words per observation, drawn in order: its stream.
-		r.rng[i] = rand.New(rand.NewPCG(src.Uint64(), src.Uint64()))
+	for i, s := range splitSources(src, len(obsX)) {
+		r.rng[i] = rand.New(s)
 	}
 	for c := range rows {
 		r.obs[c] = c / r.k
@@ -473,12 +472,6 @@ func (r *chains) sir() error {
 func sortDesc[T any](v []T, key func(T) float64) {
 	slices.SortStableFunc(v, func(a, b T) int { return cmp.Compare(key(b), key(a)) })
 }
-
-// globalSource draws from math/rand/v2's global generator, standing in for
-// a nil source.
-type globalSource struct{}
-
-func (globalSource) Uint64() uint64 { return rand.Uint64() }
 
 // jacobian is the transform's log-Jacobian at z (0 without one).
 func (r *chains) jacobian(z, tmp []float64) float64 {

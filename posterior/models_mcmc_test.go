@@ -100,7 +100,7 @@ func TestModelMCMCGolden(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				res, err := m.SampleBatched(ctx, xs, 50, posterior.Source(7, 0))
+				res, err := m.SampleBatched(ctx, xs, 50, posterior.Source(7))
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -124,7 +124,7 @@ func TestModelMCMCGolden(t *testing.T) {
 						t.Fatalf("%s: no convergence summary", method)
 					}
 				}
-				each, err := m.SampleEach(ctx, xs, 50, posterior.Source(7, 0))
+				each, err := m.SampleEach(ctx, xs, 50, posterior.Source(7))
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -133,7 +133,7 @@ func TestModelMCMCGolden(t *testing.T) {
 						t.Errorf("%s: observation %d: SampleEach differs from SampleBatched for one seed", method, i)
 					}
 				}
-				again, err := m.SampleEach(ctx, xs, 50, posterior.Source(8, 0))
+				again, err := m.SampleEach(ctx, xs, 50, posterior.Source(8))
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -200,7 +200,7 @@ func TestEvalsPerStepLeavesOutInit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := m.Sample(context.Background(), []float64{0.1, 0.2, 0.3}, 16, posterior.Source(1, 0))
+	s, err := m.Sample(context.Background(), []float64{0.1, 0.2, 0.3}, 16, posterior.Source(1))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -34,25 +34,25 @@ func TestSamplerErrors(t *testing.T) {
 		{"n huge", mat.NewDense(2, 2, nil), 1 << 30},
 		{"x beyond float32", mat.NewDense(1, 2, []float64{0, 1e39}), 1},
 	} {
-		if _, err := s.Sample(ctx, c.x, c.n, 1); !errors.Is(err, posterior.ErrInput) {
+		if _, err := s.SampleBatched(ctx, c.x, c.n, rand.NewPCG(1, 1)); !errors.Is(err, posterior.ErrInput) {
 			t.Errorf("%s: %v", c.name, err)
 		}
 	}
 	far := mat.NewDense(1, 2, xFor([2]float64{12, 0}))
-	if _, err := s.Sample(ctx, far, 100, 1); !errors.Is(err, posterior.ErrLowAcceptance) {
+	if _, err := s.SampleBatched(ctx, far, 100, rand.NewPCG(1, 1)); !errors.Is(err, posterior.ErrLowAcceptance) {
 		t.Errorf("no mass inside the prior: %v", err)
 	}
 	cancelled, cancel := context.WithCancel(ctx)
 	cancel()
-	if _, err := s.Sample(cancelled, mat.NewDense(1, 2, nil), 10, 1); !errors.Is(err, context.Canceled) {
+	if _, err := s.SampleBatched(cancelled, mat.NewDense(1, 2, nil), 10, rand.NewPCG(1, 1)); !errors.Is(err, context.Canceled) {
 		t.Errorf("cancelled context: %v", err)
 	}
-	res, err := s.Sample(ctx, mat.NewDense(1, 2, nil), 10, 1)
+	res, err := s.SampleBatched(ctx, mat.NewDense(1, 2, nil), 10, rand.NewPCG(1, 1))
 	if err != nil || res[0].Theta.RawMatrix().Rows != 10 {
 		t.Fatalf("sample: %v", err)
 	}
 	s.Close()
-	if _, err := s.Sample(ctx, mat.NewDense(1, 2, nil), 10, 1); !errors.Is(err, posterior.ErrSamplerClosed) {
+	if _, err := s.SampleBatched(ctx, mat.NewDense(1, 2, nil), 10, rand.NewPCG(1, 1)); !errors.Is(err, posterior.ErrSamplerClosed) {
 		t.Errorf("after Close: %v", err)
 	}
 	s.Close() // twice is fine
@@ -81,7 +81,7 @@ func TestSamplerDraws(t *testing.T) {
 		mu.Lock()
 		calls = calls[:0]
 		mu.Unlock()
-		res, err := s.Sample(ctx, good, 100, 7)
+		res, err := s.SampleBatched(ctx, good, 100, rand.NewPCG(7, 1))
 		if err != nil || res[0].Inside != 100 {
 			t.Fatalf("sample: %v", err)
 		}
@@ -93,7 +93,7 @@ func TestSamplerDraws(t *testing.T) {
 		t.Errorf("a request of 100 made a call of %v draws, want 112 (100 padded to 16s)", d)
 	}
 	far := mat.NewDense(1, 2, xFor([2]float64{12, 0}))
-	if _, err := s.Sample(ctx, far, 100, 1); !errors.Is(err, posterior.ErrLowAcceptance) {
+	if _, err := s.SampleBatched(ctx, far, 100, rand.NewPCG(1, 1)); !errors.Is(err, posterior.ErrLowAcceptance) {
 		t.Fatalf("no mass inside the prior: %v", err)
 	}
 	// The recent acceptance is now about 0, guessed as 0.9: 122 draws.
@@ -103,10 +103,10 @@ func TestSamplerDraws(t *testing.T) {
 }
 
 // TestSamplerMatchesDirect checks that concurrent callers, whose streams
-// share and split runtime calls, get the draws they get alone, and those
-// Direct gives each row with the same source. (TestDrawPlace shows the
-// rounding they depend on; scalar tails change few draws, too few for this
-// test alone to catch.)
+// share and split runtime calls, get the Samples they get alone, and those
+// Direct gives with the same source. (TestDrawPlace shows the rounding
+// they depend on; scalar tails change few draws, too few for this test
+// alone to catch.)
 func TestSamplerMatchesDirect(t *testing.T) {
 	// sbi's default NSF, whose vector kernels round a 16-wide register's
 	// lanes differently from a scalar tail.
@@ -129,7 +129,7 @@ func TestSamplerMatchesDirect(t *testing.T) {
 		n := c.n
 		alone := make([][]*posterior.Samples, callers)
 		for c := range callers {
-			if alone[c], err = s.Sample(context.Background(), xs, n, uint64(c)); err != nil {
+			if alone[c], err = s.SampleBatched(context.Background(), xs, n, posterior.Source(uint64(c))); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -137,26 +137,23 @@ func TestSamplerMatchesDirect(t *testing.T) {
 		errs := make([]error, callers)
 		var wg sync.WaitGroup
 		for c := range callers {
-			wg.Go(func() { got[c], errs[c] = s.Sample(context.Background(), xs, n, uint64(c)) })
+			wg.Go(func() { got[c], errs[c] = s.SampleBatched(context.Background(), xs, n, posterior.Source(uint64(c))) })
 		}
 		wg.Wait()
 		for c, res := range got {
 			if errs[c] != nil {
 				t.Fatalf("caller %d: %v", c, errs[c])
 			}
+			want, err := d.SampleBatched(context.Background(), xs, n, posterior.Source(uint64(c)))
+			if err != nil {
+				t.Fatal(err)
+			}
 			for i, r := range res {
-				want, err := d.Sample(context.Background(), xs.RawRowView(i), n, posterior.Source(uint64(c), i))
-				if err != nil {
-					t.Fatal(err)
+				if diff := sameSamples(r, alone[c][i]); diff != "" {
+					t.Errorf("n %d, caller %d, row %d: concurrent and lone: %s", n, c, i, diff)
 				}
-				if !mat.Equal(r.Theta, alone[c][i].Theta) {
-					t.Errorf("n %d, caller %d, row %d: the concurrent draws differ from the lone ones", n, c, i)
-				}
-				if r.Inside != n || r.Proposed < n || r.Acceptance != float64(n)/float64(r.Proposed) {
-					t.Errorf("n %d, caller %d, row %d: %d inside, %d proposed, acceptance %v", n, c, i, r.Inside, r.Proposed, r.Acceptance)
-				}
-				if !mat.Equal(r.Theta, want.Theta) {
-					t.Errorf("n %d, caller %d, row %d: the draws differ from Direct's", n, c, i)
+				if diff := sameSamples(r, want[i]); diff != "" {
+					t.Errorf("n %d, caller %d, row %d: Sampler and Direct: %s", n, c, i, diff)
 				}
 			}
 		}

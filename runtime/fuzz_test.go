@@ -108,11 +108,11 @@ func openAndRun(t *testing.T, data []byte) {
 		t.Fatal(err)
 	}
 	post.SampleBatched(ctx, xs, 3, rand.NewPCG(2, 2))
-	post.LogProb(ctx, mat.NewDense(2, d, nil), make([]float64, xd), true, rand.NewPCG(3, 3))
+	post.NormalizedLogProb(ctx, mat.NewDense(2, d, nil), make([]float64, xd), rand.NewPCG(3, 3))
 	s, err := posterior.NewSampler(m, posterior.SamplerOptions{Prior: p, MinProposals: 64, MinAcceptance: 0.01, BatchDraws: 256, Workers: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	s.Sample(ctx, xs, 3, 4)
+	s.SampleBatched(ctx, xs, 3, rand.NewPCG(4, 4))
 }

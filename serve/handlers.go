@@ -161,7 +161,7 @@ func (s *Server) sample(w *statusWriter, r *http.Request) error {
 		return err
 	}
 	seed := s.seed(req.Seed)
-	res, err := m.sampler.Sample(r.Context(), xs, n, seed)
+	res, err := m.sampler.SampleBatched(r.Context(), xs, n, posterior.Source(seed))
 	if err != nil {
 		return err
 	}
@@ -208,13 +208,18 @@ func (s *Server) logProb(w *statusWriter, r *http.Request) error {
 	}); err != nil {
 		return err
 	}
-	var seed uint64
-	var drew *uint64 // the seed is answered only when the leakage correction drew samples
+	var (
+		seed uint64
+		drew *uint64 // the seed is answered only when the leakage correction drew samples
+		lp   []float64
+	)
 	if req.Leakage {
 		seed = s.seed(req.Seed)
 		drew = &seed
+		lp, err = m.post.NormalizedLogProb(r.Context(), theta, x, posterior.Source(seed))
+	} else {
+		lp, err = m.post.LogProb(r.Context(), theta, x)
 	}
-	lp, err := m.post.LogProb(r.Context(), theta, x, req.Leakage, posterior.Source(seed, 0))
 	if err != nil {
 		return err
 	}
@@ -264,7 +269,7 @@ func (s *Server) mapEstimate(w *statusWriter, r *http.Request) error {
 		return err
 	}
 	seed := s.seed(req.Seed)
-	res, err := m.post.MAP(r.Context(), x, mapOptions, posterior.Source(seed, 0))
+	res, err := m.post.MAP(r.Context(), x, mapOptions, posterior.Source(seed))
 	if err != nil {
 		return err
 	}

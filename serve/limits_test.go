@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/amortize/amortize/posterior"
 	"github.com/amortize/amortize/runtime"
 	"github.com/amortize/amortize/runtime/runtimetest"
 	"gonum.org/v1/gonum/mat"
@@ -259,7 +260,7 @@ func TestReload(t *testing.T) {
 	}
 
 	// The request holding the old version finishes on it.
-	res, err := held.sampler.Sample(context.Background(), mat.NewDense(1, 3, []float64{0, 0, 0}), 5, 1)
+	res, err := held.sampler.SampleBatched(context.Background(), mat.NewDense(1, 3, []float64{0, 0, 0}), 5, posterior.Source(1))
 	if err != nil || len(res) != 1 {
 		t.Fatalf("the old model failed its request in progress: %v", err)
 	}

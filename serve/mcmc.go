@@ -153,7 +153,7 @@ func (s *Server) sampleMCMC(w *statusWriter, r *http.Request, m *model, raw json
 		return errorf(http.StatusServiceUnavailable, "server busy: %d MCMC requests in progress, retry shortly", cap(s.mcmc))
 	}
 	sd := s.seed(seed)
-	res, err := post.SampleBatched(r.Context(), xs, n, posterior.Source(sd, 0))
+	res, err := post.SampleBatched(r.Context(), xs, n, posterior.Source(sd))
 	if err != nil {
 		return err
 	}

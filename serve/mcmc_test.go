@@ -57,7 +57,7 @@ func TestSampleMCMC(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want, err := post.SampleBatched(context.Background(), mat.NewDense(2, 3, []float64{0.1, -0.2, 0.3, -0.5, 0.4, 0}), 40, posterior.Source(11, 0))
+		want, err := post.SampleBatched(context.Background(), mat.NewDense(2, 3, []float64{0.1, -0.2, 0.3, -0.5, 0.4, 0}), 40, posterior.Source(11))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -73,7 +73,7 @@ func TestSampleMCMC(t *testing.T) {
 			if len(r.Samples) != 40 {
 				t.Fatalf("%s: %d samples", name, len(r.Samples))
 			}
-			// The samples of posterior.Source(seed, 0), as amortize sample
+			// The samples of posterior.Source(seed), as amortize sample
 			// --method mcmc --seed draws them, in float32.
 			for k, row := range r.Samples {
 				for j, v := range row {

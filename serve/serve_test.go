@@ -243,7 +243,7 @@ func TestSample(t *testing.T) {
 
 	// The samples are those of posterior.Direct with the same source, bit
 	// for bit once read back as the model's float32s.
-	want, err := m.post.Sample(context.Background(), x, n, posterior.Source(42, 0))
+	want, err := m.post.Sample(context.Background(), x, n, posterior.Source(42))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -361,7 +361,7 @@ func TestLogProb(t *testing.T) {
 	for i, row := range theta {
 		tm.SetRow(i, row)
 	}
-	want, err := m.post.LogProb(context.Background(), tm, x, false, nil)
+	want, err := m.post.LogProb(context.Background(), tm, x)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -407,18 +407,18 @@ func TestMAP(t *testing.T) {
 	}
 	// The reported log-density is the model's at θ, and no worse than the
 	// best of the candidates the search started from.
-	lp, err := m.post.LogProb(context.Background(), mat.NewDense(1, 2, r.Theta), x, false, nil)
+	lp, err := m.post.LogProb(context.Background(), mat.NewDense(1, 2, r.Theta), x)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if math.Abs(lp[0]-r.LogProb) > 1e-9 {
 		t.Errorf("log_prob %v, the model gives %v at θ", r.LogProb, lp[0])
 	}
-	cand, err := m.post.Sample(context.Background(), x, 1000, posterior.Source(9, 0))
+	cand, err := m.post.Sample(context.Background(), x, 1000, posterior.Source(9))
 	if err != nil {
 		t.Fatal(err)
 	}
-	clp, err := m.post.LogProb(context.Background(), cand.Theta, x, false, nil)
+	clp, err := m.post.LogProb(context.Background(), cand.Theta, x)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -32,7 +32,7 @@ func (f *mcmcFlags) Sample(cmd *cobra.Command, m *runtime.Model, path string, x 
 		return nil, 0, err
 	}
 	start := time.Now()
-	s, err := post.Sample(cmd.Context(), x, n, posterior.Source(seed, 0))
+	s, err := post.Sample(cmd.Context(), x, n, posterior.Source(seed))
 	return s, time.Since(start), err
 }
 

@@ -398,7 +398,7 @@ func (e *checkEnv) write(check, verdict string, passed bool, result any, plots m
 // posteriorPlot draws the posterior at the first pair with its true θ
 // marked: the picture beside the calibration plots.
 func (e *checkEnv) posteriorPlot() (func(*bytes.Buffer, string) error, error) {
-	draws, err := e.post.SampleEach(e.cmd.Context(), e.xs.Slice(0, 1, 0, e.model.XDim()).(*mat.Dense), e.f.draws, posterior.Source(e.f.seed, 0))
+	draws, err := e.post.SampleEach(e.cmd.Context(), e.xs.Slice(0, 1, 0, e.model.XDim()).(*mat.Dense), e.f.draws, posterior.Source(e.f.seed))
 	if err != nil {
 		return nil, err
 	}

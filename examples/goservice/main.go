@@ -8,6 +8,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -31,7 +32,7 @@ func main() {
 		log.Fatal(err)
 	}
 	defer m.Close()
-	post, err := posterior.NewDirect(m, posterior.DirectOptions{Timeout: 10 * time.Second})
+	post, err := posterior.NewDirect(m, posterior.DirectOptions{})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -41,7 +42,7 @@ func main() {
 type request struct {
 	X     []float64   `json:"x"`
 	N     int         `json:"n"`    // sample: draws
-	Seed  uint64      `json:"seed"` // sample: posterior.Source(seed, 0) draws the noise
+	Seed  uint64      `json:"seed"` // sample: posterior.Source(seed) draws the noise
 	Theta [][]float64 `json:"theta"`
 }
 
@@ -53,7 +54,7 @@ func handler(post *posterior.Direct, dim int) http.Handler {
 		if req.N < 1 || req.N > 100_000 {
 			return nil, fmt.Errorf("%w: n must be between 1 and 100000", errRequest)
 		}
-		s, err := post.Sample(r.Context(), req.X, req.N, posterior.Source(req.Seed, 0))
+		s, err := post.Sample(r.Context(), req.X, req.N, posterior.Source(req.Seed))
 		if err != nil {
 			return nil, err
 		}
@@ -74,7 +75,7 @@ func handler(post *posterior.Direct, dim int) http.Handler {
 			}
 			theta.SetRow(i, row)
 		}
-		lp, err := post.LogProb(r.Context(), theta, req.X, false, nil)
+		lp, err := post.LogProb(r.Context(), theta, req.X)
 		if err != nil {
 			return nil, err
 		}
@@ -92,10 +93,14 @@ func handler(post *posterior.Direct, dim int) http.Handler {
 // errRequest marks the request's own mistakes.
 var errRequest = errors.New("bad request")
 
-// serve decodes a request of at most 1 MiB, calls f and writes its answer
-// or {"error": …}: 400 for the client's mistakes, 500 for the rest.
+// serve decodes a request of at most 1 MiB, calls f with 10 s to answer
+// and writes its answer or {"error": …}: 400 for the client's mistakes,
+// 500 for the rest.
 func serve(f func(*http.Request, request) (any, error)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
+		defer cancel()
+		r = r.WithContext(ctx)
 		var req request
 		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20))
 		dec.DisallowUnknownFields()

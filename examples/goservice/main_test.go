@@ -60,7 +60,7 @@ func TestService(t *testing.T) {
 		Acceptance float64     `json:"acceptance"`
 	}
 	call("/sample", `{"x":[0.3,-0.4],"n":500,"seed":7}`, http.StatusOK, &s)
-	want, err := post.Sample(context.Background(), x, 500, posterior.Source(7, 0))
+	want, err := post.Sample(context.Background(), x, 500, posterior.Source(7))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,7 +79,7 @@ func TestService(t *testing.T) {
 		LogProb []*float64 `json:"log_prob"`
 	}
 	call("/log_prob", string(body), http.StatusOK, &lp)
-	wantLP, err := post.LogProb(context.Background(), mat.NewDense(3, 3, append(append(theta[0], theta[1]...), theta[2]...)), x, false, nil)
+	wantLP, err := post.LogProb(context.Background(), mat.NewDense(3, 3, append(append(theta[0], theta[1]...), theta[2]...)), x)
 	if err != nil {
 		t.Fatal(err)
 	}

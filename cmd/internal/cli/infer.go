@@ -167,7 +167,7 @@ func sampleDirect(cmd *cobra.Command, m *runtime.Model, xs *mat.Dense, n int, se
 		return nil, err
 	}
 	defer s.Close()
-	return s.Sample(cmd.Context(), xs, n, seed)
+	return s.SampleBatched(cmd.Context(), xs, n, posterior.Source(seed))
 }
 
 // warnExtrapolating tells the user when an observation lies far outside
@@ -241,11 +241,16 @@ leakage correction does.`,
 			if err != nil {
 				return noPrior(args[0], err)
 			}
-			var sd uint64
+			var (
+				sd uint64
+				lp []float64
+			)
 			if leakage {
 				sd = seed.get(cmd)
+				lp, err = d.NormalizedLogProb(cmd.Context(), th, xv, posterior.Source(sd))
+			} else {
+				lp, err = d.LogProb(cmd.Context(), th, xv)
 			}
-			lp, err := d.LogProb(cmd.Context(), th, xv, leakage, posterior.Source(sd, 0))
 			if err != nil {
 				return err
 			}
@@ -313,7 +318,7 @@ The output is one row: θ and its log-density.`,
 				return noPrior(args[0], err)
 			}
 			sd := seed.get(cmd)
-			res, err := d.MAP(cmd.Context(), xv, opts, posterior.Source(sd, 0))
+			res, err := d.MAP(cmd.Context(), xv, opts, posterior.Source(sd))
 			if err != nil {
 				return err
 			}

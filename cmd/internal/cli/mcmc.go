@@ -135,7 +135,7 @@ func (f *mcmcFlags) posterior(cmd *cobra.Command, g *globals, m *runtime.Model, 
 // sampleMCMC draws n samples per row of xs and prints the convergence
 // summary of each observation on stderr.
 func sampleMCMC(cmd *cobra.Command, post *posterior.MCMC, xs *mat.Dense, n int, seed uint64) ([]*posterior.Samples, error) {
-	res, err := post.SampleBatched(cmd.Context(), xs, n, posterior.Source(seed, 0))
+	res, err := post.SampleBatched(cmd.Context(), xs, n, posterior.Source(seed))
 	if err != nil {
 		return nil, err
 	}

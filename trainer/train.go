@@ -52,8 +52,10 @@ type Options struct {
 	Resume         bool
 
 	// Threads is the number of threads OpenBLAS runs the matrix products
-	// on, set for the whole process; default 1, which is fastest for
-	// networks of sbi's default sizes.
+	// on, set by Train for the whole process; default 1, which is fastest
+	// for networks of sbi's default sizes. A seed gives the same weights
+	// on the same thread count; on another, OpenBLAS shares the products
+	// out differently and the weights can differ in their last bits.
 	Threads int
 }
 
@@ -325,7 +327,7 @@ type state[T float] struct {
 	logJac    float64 // Σ log std of the density's variable: raw-unit loss = z-space loss + logJac
 	dataHash  uint64
 
-	w                *Weights
+	w                *weights
 	params           []T // w's flat slice
 	opt              *adam[T]
 	trainNet, valNet *net[T]
@@ -477,7 +479,7 @@ func (t *state[T]) setup(values map[string][]float64) error {
 	if _, ok := any(T(0)).(float64); ok {
 		dt = tensor.Float64
 	}
-	w, err := NewWeights(t.e, values, dt)
+	w, err := newWeights(t.e, values, dt)
 	if err != nil {
 		return err
 	}

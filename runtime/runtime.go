@@ -16,8 +16,9 @@
 // accepts").
 //
 // The onnxruntime library is loaded once per process (FindLibrary says
-// from where). Its usage telemetry is switched off (ORT_DISABLE_TELEMETRY=1)
-// unless that variable is set already.
+// from where), by the first Open. Its usage telemetry is switched off
+// (ORT_DISABLE_TELEMETRY=1) unless that variable is set already or
+// Options.Telemetry asks to leave it on.
 //
 // The package never imports the trainer: a service that only evaluates
 // models links onnxruntime_go, the contract and the prior package.
@@ -99,6 +100,15 @@ type Options struct {
 	// pieces of a few thousand rows beat one call of 100,000. 0 means
 	// DefaultChunkRows on the CPU and no limit on CUDA; negative, no limit.
 	ChunkRows int
+	// Telemetry leaves onnxruntime's usage telemetry as the library has
+	// it: on, in the official builds. By default the Open that loads the
+	// library switches it off first, by setting ORT_DISABLE_TELEMETRY=1 in
+	// the process's environment unless the variable is set already (the
+	// library reads nothing else): its telemetry writes a database under
+	// the user's cache, whose lock stalls concurrent processes. Like the
+	// library, the setting is the process's: later Opens must ask for the
+	// same.
+	Telemetry bool
 }
 
 // MinPieceRows is the fewest rows a call is cut to for Workers: below it
@@ -179,7 +189,7 @@ func OpenBytes(data []byte, opts Options) (*Model, error) {
 	if opts.Device != CPU && opts.Device != CUDA {
 		return nil, fmt.Errorf("%w: unknown device %v", ErrDevice, opts.Device)
 	}
-	if err := initEnvironment(opts.LibraryPath, opts.Device); err != nil {
+	if err := initEnvironment(opts.LibraryPath, opts.Device, opts.Telemetry); err != nil {
 		return nil, err
 	}
 	mp, meta, err := parse(data)

@@ -4,12 +4,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"time"
 
 	"github.com/amortize/amortize/cmd/internal/cli"
 	"github.com/amortize/amortize/export"
+	"github.com/amortize/amortize/internal/atomicfile"
 	"github.com/amortize/amortize/models"
 	"github.com/amortize/amortize/prior"
 	"github.com/amortize/amortize/simulator"
@@ -288,11 +290,7 @@ func saveModel(m *models.Model, path string) error {
 	if err != nil {
 		return err
 	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
+	return atomicfile.Write(path, 0o644, func(w io.Writer) error { _, err := w.Write(b); return err })
 }
 
 func loadModel(path string) (*models.Model, error) {

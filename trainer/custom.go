@@ -67,8 +67,8 @@ func Build(spec models.Spec, theta, x *mat.Dense, opts BuildOptions) (*Estimator
 	}
 	e := &Estimator{net: n, spec: spec, loss: loss, nets: map[int]*net[float32]{}, rng: rand.New(rand.NewPCG(opts.Seed, streamContrast-1))}
 	e.m = models.Model{Spec: spec, Method: spec.MethodName()}
-	e.m.ThetaMean, e.m.ThetaStd = zscore(theta, all)
-	e.m.XMean, e.m.XStd = zscore(x, all)
+	e.m.ThetaMean, e.m.ThetaStd = fitZScore(theta, all)
+	e.m.XMean, e.m.XStd = fitZScore(x, all)
 	switch spec.Method {
 	case models.MethodNLE:
 		e.m.Loss = &models.Loss{Kind: models.LossNLL}

@@ -11,8 +11,8 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/amortize/amortize/export/format"
-	"github.com/amortize/amortize/export/onnxpb"
+	"github.com/amortize/amortize/format"
+	"github.com/amortize/amortize/format/onnxpb"
 	"github.com/amortize/amortize/internal/atomicfile"
 	"github.com/amortize/amortize/models"
 	"google.golang.org/protobuf/proto"
@@ -204,7 +204,7 @@ func WriteFile(m *models.Model, path string) error {
 		return err
 	}
 	// A model file is an ordinary output, for servers running as other
-	// users too (as simulator.Save).
+	// users too (as dataset.Save).
 	if err := atomicfile.Write(path, 0o644, func(w io.Writer) error { _, err := w.Write(b.Bytes()); return err }); err != nil {
 		return fmt.Errorf("export: %w", err)
 	}

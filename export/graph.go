@@ -5,7 +5,7 @@ import (
 	"math"
 	"strconv"
 
-	"github.com/amortize/amortize/export/onnxpb"
+	"github.com/amortize/amortize/format/onnxpb"
 	"github.com/amortize/amortize/models"
 	"google.golang.org/protobuf/proto"
 )

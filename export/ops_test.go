@@ -7,8 +7,8 @@ import (
 	"testing"
 
 	"github.com/amortize/amortize/export"
-	"github.com/amortize/amortize/export/format"
-	"github.com/amortize/amortize/export/onnxpb"
+	"github.com/amortize/amortize/format"
+	"github.com/amortize/amortize/format/onnxpb"
 	"github.com/amortize/amortize/models"
 	"google.golang.org/protobuf/proto"
 )

@@ -3,7 +3,7 @@ package export
 import (
 	"math"
 
-	"github.com/amortize/amortize/export/onnxpb"
+	"github.com/amortize/amortize/format/onnxpb"
 	"github.com/amortize/amortize/models"
 	"google.golang.org/protobuf/proto"
 )

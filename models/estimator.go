@@ -7,7 +7,7 @@ import (
 	"math/rand/v2"
 	"slices"
 
-	"github.com/amortize/amortize/export/format"
+	"github.com/amortize/amortize/format"
 )
 
 // Network is what every trainable family declares: its full description

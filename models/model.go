@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"math"
 
-	"github.com/amortize/amortize/export/format"
+	"github.com/amortize/amortize/format"
 )
 
 // Model is a trained estimator: its spec, weights and the z-scoring it was

@@ -18,7 +18,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/amortize/amortize/export/format"
+	"github.com/amortize/amortize/format"
 	"github.com/amortize/amortize/prior"
 	"github.com/amortize/amortize/runtime"
 	"gonum.org/v1/gonum/mat"

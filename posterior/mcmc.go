@@ -8,7 +8,7 @@ import (
 	"math/rand/v2"
 	"slices"
 
-	"github.com/amortize/amortize/export/format"
+	"github.com/amortize/amortize/format"
 	"github.com/amortize/amortize/prior"
 	"github.com/amortize/amortize/runtime"
 	"gonum.org/v1/gonum/mat"

@@ -9,8 +9,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/amortize/amortize/export/format"
-	"github.com/amortize/amortize/export/onnxpb"
+	"github.com/amortize/amortize/format"
+	"github.com/amortize/amortize/format/onnxpb"
 	"github.com/amortize/amortize/runtime"
 	"google.golang.org/protobuf/proto"
 )

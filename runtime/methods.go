@@ -5,7 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 
-	"github.com/amortize/amortize/export/format"
+	"github.com/amortize/amortize/format"
 )
 
 // Each method's calls over Run: NPE's log-probabilities and samples, NLE's

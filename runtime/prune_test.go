@@ -6,8 +6,8 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/amortize/amortize/export/format"
-	"github.com/amortize/amortize/export/onnxpb"
+	"github.com/amortize/amortize/format"
+	"github.com/amortize/amortize/format/onnxpb"
 	"google.golang.org/protobuf/proto"
 )
 

@@ -7,7 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/amortize/amortize/export/format"
+	"github.com/amortize/amortize/format"
 	ort "github.com/yalue/onnxruntime_go"
 )
 

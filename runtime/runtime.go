@@ -33,7 +33,7 @@ import (
 	goruntime "runtime"
 	"sync"
 
-	"github.com/amortize/amortize/export/format"
+	"github.com/amortize/amortize/format"
 	"github.com/amortize/amortize/prior"
 	ort "github.com/yalue/onnxruntime_go"
 )

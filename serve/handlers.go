@@ -1,12 +1,11 @@
 package serve
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"sort"
-	"strconv"
 
+	"github.com/amortize/amortize/api"
 	"github.com/amortize/amortize/posterior"
 )
 
@@ -96,26 +95,17 @@ func (s *Server) work(m *model, evals int, what func() string) error {
 // its checks), measured with n = 1 against n = 100,000.
 const obsWork = 64
 
-// ModelSummary is one entry of GET /v1/models.
-type ModelSummary struct {
-	Name      string `json:"name"`
-	Method    string `json:"method"`
-	Estimator string `json:"estimator"`
-	ThetaDim  int    `json:"theta_dim"`
-	XDim      int    `json:"x_dim"`
-}
-
 func (s *Server) listModels(w *statusWriter, r *http.Request) error {
 	ms := s.loaded()
 	if ms == nil {
 		return errorf(http.StatusServiceUnavailable, "models are still loading")
 	}
 	out := struct {
-		Models []ModelSummary `json:"models"`
-	}{Models: make([]ModelSummary, 0, len(ms))}
+		Models []api.ModelSummary `json:"models"`
+	}{Models: make([]api.ModelSummary, 0, len(ms))}
 	for _, m := range ms {
 		i := m.info
-		out.Models = append(out.Models, ModelSummary{i.Name, i.Method, i.Estimator, i.ThetaDim, i.XDim})
+		out.Models = append(out.Models, api.ModelSummary{Name: i.Name, Method: i.Method, Estimator: i.Estimator, ThetaDim: i.ThetaDim, XDim: i.XDim})
 	}
 	sort.Slice(out.Models, func(a, b int) bool { return out.Models[a].Name < out.Models[b].Name })
 	return writeJSON(w, http.StatusOK, out)
@@ -130,45 +120,8 @@ func (s *Server) getModel(w *statusWriter, r *http.Request) error {
 	return writeJSON(w, http.StatusOK, m.info)
 }
 
-// SampleRequest is the body of POST /v1/models/{name}/sample. X is one
-// observation ([...]) or several ([[...], ...]); N samples are drawn for
-// each. Seed is optional. Method is "direct" (the default for NPE models)
-// or "mcmc" (the default, and the only method, for NLE and NRE models);
-// MCMC, an MCMCRequest object, sets the chains for "mcmc". Method and
-// MCMC are raw JSON so that the server can refuse a null in them.
-type SampleRequest struct {
-	X      json.RawMessage `json:"x"`
-	N      *int            `json:"n"`
-	Seed   *uint64         `json:"seed,omitempty"`
-	Method json.RawMessage `json:"method,omitempty"`
-	MCMC   json.RawMessage `json:"mcmc,omitempty"`
-}
-
-// SampleResponse is the answer to a SampleRequest: one result per
-// observation, in order, and the seed that reproduces them.
-type SampleResponse struct {
-	Model   string         `json:"model"`
-	Seed    uint64         `json:"seed"`
-	N       int            `json:"n"`
-	Results []SampleResult `json:"results"`
-}
-
-// SampleResult holds the samples of one observation: N rows of θ; the
-// draws of the estimator examined until the N-th fell inside the prior
-// support, and N over that count (MCMC: the sampler's moves proposed and
-// the fraction accepted); the x dimensions more than 5
-// training standard deviations from the training mean, where the
-// posterior is an extrapolation; and, for MCMC, the convergence summary.
-type SampleResult struct {
-	Acceptance    float64      `json:"acceptance"`
-	Proposed      int          `json:"proposed"`
-	Extrapolating []int        `json:"extrapolating,omitempty"`
-	Samples       [][]float64  `json:"samples"`
-	Convergence   *Convergence `json:"convergence,omitempty"`
-}
-
 func (s *Server) sample(w *statusWriter, r *http.Request) error {
-	var req SampleRequest
+	var req api.SampleRequest
 	if err := decode(r, &req); err != nil {
 		return err
 	}
@@ -196,7 +149,7 @@ func (s *Server) sample(w *statusWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if meth == methodMCMC {
+	if meth == api.SamplingMCMC {
 		return s.sampleMCMC(w, r, m, req.MCMC, xs, n, req.Seed)
 	}
 	if len(req.MCMC) > 0 {
@@ -216,88 +169,13 @@ func (s *Server) sample(w *statusWriter, r *http.Request) error {
 
 	buf := getBuf()
 	defer putBuf(buf)
-	*buf = AppendSampleResponse((*buf)[:0], m.name, seed, res)
+	*buf = api.AppendSampleResponse((*buf)[:0], m.name, seed, res)
 	writeBody(w, http.StatusOK, *buf)
 	return nil
 }
 
-// AppendSampleResponse appends the SampleResponse of res, as JSON and a
-// newline, to dst: the body of the sample route, and the JSON output of
-// amortize-infer sample. It is written by hand, for speed on the hot route;
-// θ values are formatted as the float32 numbers they are, in the fewest
-// digits that read back exactly.
-func AppendSampleResponse(dst []byte, model string, seed uint64, res []*posterior.Samples) []byte {
-	n := 0
-	if len(res) > 0 {
-		n, _ = res[0].Theta.Dims()
-	}
-	b := append(dst, `{"model":`...)
-	b = appendString(b, model)
-	b = append(b, `,"seed":`...)
-	b = strconv.AppendUint(b, seed, 10)
-	b = append(b, `,"n":`...)
-	b = strconv.AppendInt(b, int64(n), 10)
-	b = append(b, `,"results":[`...)
-	for i, r := range res {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = append(b, `{"acceptance":`...)
-		b = appendFloat(b, r.Acceptance, 64)
-		b = append(b, `,"proposed":`...)
-		b = strconv.AppendInt(b, int64(r.Proposed), 10)
-		if len(r.Extrapolating) > 0 {
-			b = append(b, `,"extrapolating":[`...)
-			for j, e := range r.Extrapolating {
-				if j > 0 {
-					b = append(b, ',')
-				}
-				b = strconv.AppendInt(b, int64(e), 10)
-			}
-			b = append(b, ']')
-		}
-		b = append(b, `,"samples":[`...)
-		rows, _ := r.Theta.Dims()
-		for k := range rows {
-			if k > 0 {
-				b = append(b, ',')
-			}
-			b = appendFloats(b, r.Theta.RawRowView(k), 32)
-		}
-		b = append(b, ']')
-		if r.Convergence != nil {
-			b = append(b, `,"convergence":`...)
-			b = appendConvergence(b, r.Convergence)
-		}
-		b = append(b, '}')
-	}
-	return append(b, "]}\n"...)
-}
-
-// LogProbRequest is the body of POST /v1/models/{name}/log_prob: rows of θ
-// ([[...], ...]) scored under the posterior of one observation X ([...]).
-// Leakage divides by the estimator's mass inside the prior support,
-// estimated by sampling with Seed (optional). X and Theta are raw JSON so
-// that the server can refuse a null in them, which encoding/json reads
-// as 0.
-type LogProbRequest struct {
-	X       json.RawMessage `json:"x"`
-	Theta   json.RawMessage `json:"theta"`
-	Leakage bool            `json:"leakage,omitempty"`
-	Seed    *uint64         `json:"seed,omitempty"`
-}
-
-// LogProbResponse holds log p(θ|x) per row of θ; null for a θ outside the
-// prior support (log 0, which JSON cannot write). Seed is set when the
-// leakage correction drew samples.
-type LogProbResponse struct {
-	Model   string     `json:"model"`
-	LogProb []*float64 `json:"log_prob"`
-	Seed    *uint64    `json:"seed,omitempty"`
-}
-
 func (s *Server) logProb(w *statusWriter, r *http.Request) error {
-	var req LogProbRequest
+	var req api.LogProbRequest
 	if err := decode(r, &req); err != nil {
 		return err
 	}
@@ -331,8 +209,10 @@ func (s *Server) logProb(w *statusWriter, r *http.Request) error {
 		return err
 	}
 	var seed uint64
+	var drew *uint64 // the seed is answered only when the leakage correction drew samples
 	if req.Leakage {
 		seed = s.seed(req.Seed)
+		drew = &seed
 	}
 	lp, err := m.post.LogProb(r.Context(), theta, x, req.Leakage, posterior.Source(seed, 0))
 	if err != nil {
@@ -340,17 +220,8 @@ func (s *Server) logProb(w *statusWriter, r *http.Request) error {
 	}
 	buf := getBuf()
 	defer putBuf(buf)
-	b := append((*buf)[:0], `{"model":`...)
-	b = appendString(b, m.name)
-	b = append(b, `,"log_prob":`...)
-	b = appendFloats(b, lp, 64)
-	if req.Leakage {
-		b = append(b, `,"seed":`...)
-		b = strconv.AppendUint(b, seed, 10)
-	}
-	b = append(b, "}\n"...)
-	*buf = b
-	writeBody(w, http.StatusOK, b)
+	*buf = api.AppendLogProbResponse((*buf)[:0], m.name, lp, drew)
+	writeBody(w, http.StatusOK, *buf)
 	return nil
 }
 
@@ -369,23 +240,8 @@ func densityRoute(m *model, route string) error {
 // out for its work bound.
 var mapOptions = posterior.MAPOptions{Candidates: 1000, Starts: 4, MaxEvaluations: 2000}
 
-// MAPRequest is the body of POST /v1/models/{name}/map. X is an array of
-// numbers.
-type MAPRequest struct {
-	X    json.RawMessage `json:"x"`
-	Seed *uint64         `json:"seed,omitempty"`
-}
-
-// MAPResponse is the posterior mode estimate and its log-density.
-type MAPResponse struct {
-	Model   string    `json:"model"`
-	Seed    uint64    `json:"seed"`
-	Theta   []float64 `json:"theta"`
-	LogProb float64   `json:"log_prob"`
-}
-
 func (s *Server) mapEstimate(w *statusWriter, r *http.Request) error {
-	var req MAPRequest
+	var req api.MAPRequest
 	if err := decode(r, &req); err != nil {
 		return err
 	}
@@ -412,7 +268,7 @@ func (s *Server) mapEstimate(w *statusWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, MAPResponse{Model: m.name, Seed: seed, Theta: res.Theta, LogProb: res.LogProb})
+	return writeJSON(w, http.StatusOK, api.MAPResponse{Model: m.name, Seed: seed, Theta: res.Theta, LogProb: res.LogProb})
 }
 
 func (s *Server) healthz(w *statusWriter, r *http.Request) error {

@@ -50,34 +50,6 @@ func writeJSON(w http.ResponseWriter, code int, v any) error {
 	return nil
 }
 
-// appendFloat writes v with the fewest digits that read back as the same
-// value of the given bit size; a non-finite v, which JSON cannot carry,
-// becomes null (log-probabilities outside the prior support are -Inf).
-func appendFloat(b []byte, v float64, bits int) []byte {
-	if math.IsInf(v, 0) || math.IsNaN(v) {
-		return append(b, "null"...)
-	}
-	return strconv.AppendFloat(b, v, 'g', -1, bits)
-}
-
-// appendFloats writes v as a JSON array.
-func appendFloats(b []byte, v []float64, bits int) []byte {
-	b = append(b, '[')
-	for i, f := range v {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = appendFloat(b, f, bits)
-	}
-	return append(b, ']')
-}
-
-// appendString writes s as a JSON string.
-func appendString(b []byte, s string) []byte {
-	q, _ := json.Marshal(s) // a string always encodes
-	return append(b, q...)
-}
-
 // decode reads the JSON request body into dst: one object, no unknown
 // fields (a misspelt "seed" must not be silently ignored). The endpoint
 // has read the body already, within its limits.

@@ -6,38 +6,11 @@ import (
 	"fmt"
 	"math"
 	"net/http"
-	"strconv"
 
-	"github.com/amortize/amortize/export/format"
+	"github.com/amortize/amortize/api"
 	"github.com/amortize/amortize/posterior"
 	"gonum.org/v1/gonum/mat"
 )
-
-// Sampling methods of the sample route's "method".
-const (
-	methodDirect = "direct"
-	methodMCMC   = "mcmc"
-)
-
-// samplingMethods are the methods a model of the given file method may
-// be sampled with, its default first.
-func samplingMethods(method string) []string {
-	if method == format.MethodNPE {
-		return []string{methodDirect, methodMCMC}
-	}
-	return []string{methodMCMC}
-}
-
-// MCMCRequest is the "mcmc" object of a SampleRequest, every field
-// optional, with amortize sample's defaults: 20 chains per observation,
-// 100 warm-up steps, thinning 10, the slice sampler, SIR initial states.
-type MCMCRequest struct {
-	Chains  *int    `json:"chains,omitempty"`
-	Warmup  *int    `json:"warmup,omitempty"`
-	Thin    *int    `json:"thin,omitempty"`
-	Sampler *string `json:"sampler,omitempty"`
-	Init    *string `json:"init,omitempty"`
-}
 
 // sliceEvalsPerCoordinate is the work bound's potential evaluations per
 // chain, step and θ coordinate of the slice sampler, rounded up: it
@@ -53,7 +26,7 @@ const initCandidates = 10_000
 // sampleMethod reads the request's "method" for m: its default when
 // absent.
 func sampleMethod(raw json.RawMessage, m *model) (string, error) {
-	allowed := samplingMethods(m.info.Method)
+	allowed := m.info.Sampling
 	if len(raw) == 0 {
 		return allowed[0], nil
 	}
@@ -62,9 +35,9 @@ func sampleMethod(raw json.RawMessage, m *model) (string, error) {
 		return "", errorf(http.StatusBadRequest, "method is %s, want \"direct\" or \"mcmc\" (or leave it out)", (&scanner{b: raw}).kind())
 	}
 	switch {
-	case meth != methodDirect && meth != methodMCMC:
+	case meth != api.SamplingDirect && meth != api.SamplingMCMC:
 		return "", errorf(http.StatusBadRequest, "method %q: want \"direct\" or \"mcmc\"", meth)
-	case meth == methodDirect && len(allowed) == 1:
+	case meth == api.SamplingDirect && len(allowed) == 1:
 		return "", errorf(http.StatusBadRequest,
 			"method \"direct\": model %s is an %s model, which has no posterior to draw from directly; sample it with \"method\": \"mcmc\" (its default)",
 			m.name, m.info.Method)
@@ -93,7 +66,7 @@ func mcmcOptions(raw json.RawMessage) (posterior.MCMCOptions, error) {
 			return opts, errorf(http.StatusBadRequest, "mcmc.%s is null: give a value or leave it out", name)
 		}
 	}
-	var req MCMCRequest
+	var req api.MCMCRequest
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&req); err != nil {
@@ -187,56 +160,7 @@ func (s *Server) sampleMCMC(w *statusWriter, r *http.Request, m *model, raw json
 	m.samples.Add(float64(n * rows))
 	buf := getBuf()
 	defer putBuf(buf)
-	*buf = AppendSampleResponse((*buf)[:0], m.name, sd, res)
+	*buf = api.AppendSampleResponse((*buf)[:0], m.name, sd, res)
 	writeBody(w, http.StatusOK, *buf)
 	return nil
-}
-
-// Convergence is the "convergence" object of an MCMC sample result: the
-// sampler's settings, split R-hat and bulk ESS per θ dimension (null where
-// too few draws), the ensemble's acceptance or the slice sampler's
-// potential evaluations per chain and step, and a warning when the chains
-// did not mix (see docs/MCMC.md).
-type Convergence struct {
-	Sampler      string    `json:"sampler"`
-	Chains       int       `json:"chains"`
-	Warmup       int       `json:"warmup"`
-	Thin         int       `json:"thin"`
-	Draws        int       `json:"draws"`
-	RHat         []float64 `json:"rhat"`
-	ESS          []float64 `json:"ess"`
-	Acceptance   *float64  `json:"acceptance,omitempty"`
-	EvalsPerStep *float64  `json:"evals_per_step,omitempty"`
-	Warning      string    `json:"warning,omitempty"`
-}
-
-// appendConvergence writes c as the JSON Convergence object.
-func appendConvergence(b []byte, c *posterior.Convergence) []byte {
-	b = append(b, `{"sampler":`...)
-	b = appendString(b, c.Method)
-	for _, f := range []struct {
-		name string
-		v    int
-	}{{"chains", c.Chains}, {"warmup", c.Warmup}, {"thin", c.Thin}, {"draws", c.Draws}} {
-		b = append(b, `,"`...)
-		b = append(b, f.name...)
-		b = append(b, `":`...)
-		b = strconv.AppendInt(b, int64(f.v), 10)
-	}
-	b = append(b, `,"rhat":`...)
-	b = appendFloats(b, c.RHat, 64)
-	b = append(b, `,"ess":`...)
-	b = appendFloats(b, c.ESS, 64)
-	if c.Method == posterior.MethodEnsemble {
-		b = append(b, `,"acceptance":`...)
-		b = appendFloat(b, c.Acceptance, 64)
-	} else {
-		b = append(b, `,"evals_per_step":`...)
-		b = appendFloat(b, c.EvalsPerStep, 64)
-	}
-	if c.Warning != "" {
-		b = append(b, `,"warning":`...)
-		b = appendString(b, c.Warning)
-	}
-	return append(b, '}')
 }

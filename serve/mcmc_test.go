@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/amortize/amortize/api"
 	"github.com/amortize/amortize/posterior"
 	"github.com/amortize/amortize/runtime"
 	"gonum.org/v1/gonum/mat"
@@ -43,7 +44,7 @@ func TestSampleMCMC(t *testing.T) {
 		// NLE and NRE default to MCMC; the convergence summary comes with
 		// each observation's samples.
 		body := `{"x":[[0.1,-0.2,0.3],[-0.5,0.4,0]],"n":40,"seed":11,` + quick + `}`
-		resp := postOK[SampleResponse](t, h, "/v1/models/"+name+"/sample", body)
+		resp := postOK[api.SampleResponse](t, h, "/v1/models/"+name+"/sample", body)
 		if resp.Seed != 11 || resp.N != 40 || len(resp.Results) != 2 {
 			t.Fatalf("%s: seed %d, n %d, %d results", name, resp.Seed, resp.N, len(resp.Results))
 		}
@@ -82,12 +83,12 @@ func TestSampleMCMC(t *testing.T) {
 				}
 			}
 		}
-		if again := postOK[SampleResponse](t, h, "/v1/models/"+name+"/sample", body); !sameSamples(again, resp) {
+		if again := postOK[api.SampleResponse](t, h, "/v1/models/"+name+"/sample", body); !sameSamples(again, resp) {
 			t.Errorf("%s: one seed gave different samples", name)
 		}
 
 		// The ensemble reports its acceptance instead.
-		resp = postOK[SampleResponse](t, h, "/v1/models/"+name+"/sample",
+		resp = postOK[api.SampleResponse](t, h, "/v1/models/"+name+"/sample",
 			`{"x":[0.1,-0.2,0.3],"n":40,"method":"mcmc","mcmc":{"sampler":"ensemble","chains":8,"warmup":0,"thin":1,"init":"sir"}}`)
 		if c := resp.Results[0].Convergence; c == nil || c.Sampler != "ensemble" || c.Warmup != 0 || c.Acceptance == nil || c.EvalsPerStep != nil {
 			t.Errorf("%s: ensemble convergence %+v", name, c)
@@ -95,16 +96,16 @@ func TestSampleMCMC(t *testing.T) {
 	}
 
 	// An NPE model samples directly by default, by MCMC when asked.
-	if r := postOK[SampleResponse](t, h, "/v1/models/small/sample", `{"x":[0,0,0],"n":10}`); r.Results[0].Convergence != nil {
+	if r := postOK[api.SampleResponse](t, h, "/v1/models/small/sample", `{"x":[0,0,0],"n":10}`); r.Results[0].Convergence != nil {
 		t.Error("direct sampling reported a convergence summary")
 	}
-	r := postOK[SampleResponse](t, h, "/v1/models/small/sample", `{"x":[0,0,0],"n":10,"method":"mcmc",`+quick+`}`)
+	r := postOK[api.SampleResponse](t, h, "/v1/models/small/sample", `{"x":[0,0,0],"n":10,"method":"mcmc",`+quick+`}`)
 	if r.Results[0].Convergence == nil || len(r.Results[0].Samples) != 10 {
 		t.Errorf("npe by MCMC: %+v", r.Results[0])
 	}
 }
 
-func sameSamples(a, b SampleResponse) bool {
+func sameSamples(a, b api.SampleResponse) bool {
 	x, _ := json.Marshal(a.Results)
 	y, _ := json.Marshal(b.Results)
 	return string(x) == string(y)
@@ -237,11 +238,11 @@ func TestDescribeMCMC(t *testing.T) {
 		{"small", "npe", "x [batch 3] theta [batch n_theta 2] noise [batch n_samples 2]", "log_prob [batch n_theta] sample [batch n_samples 2] sample_log_prob [batch n_samples]", "direct mcmc"},
 	} {
 		w := do(h, "GET", "/v1/models/"+c.name, "")
-		var info ModelInfo
+		var info api.ModelInfo
 		if err := json.Unmarshal(w.Body.Bytes(), &info); err != nil || w.Code != 200 {
 			t.Fatalf("%s: %d %v", c.name, w.Code, err)
 		}
-		tensors := func(ts []Tensor) string {
+		tensors := func(ts []api.Tensor) string {
 			var parts []string
 			for _, t := range ts {
 				parts = append(parts, t.Name+" ["+jsonString(t.Shape)+"]")

@@ -15,6 +15,9 @@
 //	GET  /readyz                     the models are loaded (503 until then)
 //	GET  /metrics                    Prometheus metrics
 //
+// The bodies are package api's types (api.SampleRequest, api.ModelInfo, …),
+// which amortize-infer's --json output shares.
+//
 // NPE models sample directly by default ("method": "direct"), NLE and NRE
 // models by MCMC, their only method: each MCMC result carries a
 // "convergence" object (R-hat, ESS, acceptance or evaluations per step, a
@@ -71,7 +74,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/amortize/amortize/export/format"
+	"github.com/amortize/amortize/api"
+	"github.com/amortize/amortize/format"
 	"github.com/amortize/amortize/posterior"
 	"github.com/amortize/amortize/prior"
 	"github.com/amortize/amortize/runtime"
@@ -217,7 +221,7 @@ type model struct {
 	prior   prior.Prior        // the posterior's: Config.Posterior.Prior or the file's
 	post    *posterior.Direct  // log_prob and map; nil for nle and nre
 	sampler *posterior.Sampler // sample by direct draws; nil for nle and nre
-	info    ModelInfo
+	info    api.ModelInfo
 	samples counter // samples served
 
 	mu      sync.Mutex
@@ -445,7 +449,7 @@ func (s *Server) open(path string, old *model) (*model, error) {
 		sum:     sum,
 		rt:      rt,
 		prior:   s.cfg.Posterior.Prior,
-		info:    Describe(name, rt.Metadata()),
+		info:    api.Describe(name, rt.Metadata()),
 		samples: s.metrics.samples.WithLabelValues(name),
 		idle:    make(chan struct{}),
 	}

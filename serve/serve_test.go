@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/amortize/amortize/api"
 	"github.com/amortize/amortize/posterior"
 	"github.com/amortize/amortize/prior"
 	"github.com/amortize/amortize/runtime/runtimetest"
@@ -158,11 +159,14 @@ func TestModels(t *testing.T) {
 	if w.Code != 200 {
 		t.Fatalf("status %d: %s", w.Code, w.Body)
 	}
-	var list struct{ Models []ModelSummary }
+	var list struct{ Models []api.ModelSummary }
 	if err := json.Unmarshal(w.Body.Bytes(), &list); err != nil {
 		t.Fatal(err)
 	}
-	want := []ModelSummary{{"a_model", "npe", "gaussian", 1, 2}, {"b_model", "npe", "maf", 2, 3}}
+	want := []api.ModelSummary{
+		{Name: "a_model", Method: "npe", Estimator: "gaussian", ThetaDim: 1, XDim: 2},
+		{Name: "b_model", Method: "npe", Estimator: "maf", ThetaDim: 2, XDim: 3},
+	}
 	if fmt.Sprint(list.Models) != fmt.Sprint(want) {
 		t.Errorf("models %v, want %v", list.Models, want)
 	}
@@ -171,7 +175,7 @@ func TestModels(t *testing.T) {
 	if w.Code != 200 {
 		t.Fatalf("status %d: %s", w.Code, w.Body)
 	}
-	var info ModelInfo
+	var info api.ModelInfo
 	if err := json.Unmarshal(w.Body.Bytes(), &info); err != nil {
 		t.Fatal(err)
 	}
@@ -192,9 +196,9 @@ func TestModels(t *testing.T) {
 }
 
 // sampleResp posts a sample request and decodes the answer.
-func sampleResp(t *testing.T, h http.Handler, body string) SampleResponse {
+func sampleResp(t *testing.T, h http.Handler, body string) api.SampleResponse {
 	t.Helper()
-	return postOK[SampleResponse](t, h, "/v1/models/small/sample", body)
+	return postOK[api.SampleResponse](t, h, "/v1/models/small/sample", body)
 }
 
 // postOK posts body to path, requires 200 and decodes the answer.
@@ -345,9 +349,9 @@ func TestLogProb(t *testing.T) {
 	m := s.loaded()["small"]
 	x := []float64{0.3, -0.1, 0.5}
 	theta := [][]float64{{0, 0}, {1.5, -0.5}, {3, 0}, {-0.2, 1.9}}
-	post := func(body string) LogProbResponse {
+	post := func(body string) api.LogProbResponse {
 		t.Helper()
-		return postOK[LogProbResponse](t, h, "/v1/models/small/log_prob", body)
+		return postOK[api.LogProbResponse](t, h, "/v1/models/small/log_prob", body)
 	}
 	plain := post(`{"x":[0.3,-0.1,0.5],"theta":[[0,0],[1.5,-0.5],[3,0],[-0.2,1.9]]}`)
 	if plain.Seed != nil || len(plain.LogProb) != len(theta) {
@@ -397,7 +401,7 @@ func TestMAP(t *testing.T) {
 	h := s.Handler()
 	m := s.loaded()["small"]
 	x := []float64{0.3, -0.1, 0.5}
-	r := postOK[MAPResponse](t, h, "/v1/models/small/map", `{"x":[0.3,-0.1,0.5],"seed":9}`)
+	r := postOK[api.MAPResponse](t, h, "/v1/models/small/map", `{"x":[0.3,-0.1,0.5],"seed":9}`)
 	if r.Seed != 9 || len(r.Theta) != 2 || !m.rt.Prior().InSupport(r.Theta) {
 		t.Fatalf("response %+v", r)
 	}

@@ -10,6 +10,8 @@ import (
 	"strconv"
 
 	"gonum.org/v1/gonum/mat"
+
+	"github.com/amortize/amortize/dataset"
 )
 
 // Command is a Simulator that runs an external program once per batch, so
@@ -39,7 +41,7 @@ func (c *Command) Simulate(x, theta *mat.Dense, src rand.Source) error {
 	}
 	n, d := theta.Dims()
 	var in bytes.Buffer
-	if err := WriteMatrixCSV(&in, defaultNames("theta", d), theta, 64); err != nil {
+	if err := dataset.WriteMatrixCSV(&in, dataset.DefaultNames("theta", d), theta, 64); err != nil {
 		return err
 	}
 	cmd := exec.CommandContext(ctx, c.Path, c.Args...)
@@ -51,7 +53,7 @@ func (c *Command) Simulate(x, theta *mat.Dense, src rand.Source) error {
 	if err != nil {
 		return fmt.Errorf("simulator: %s: %w: %s", c.Path, err, bytes.TrimSpace(stderr.Bytes()))
 	}
-	_, got, err := ReadMatrixCSV(bytes.NewReader(out))
+	_, got, err := dataset.ReadMatrixCSV(bytes.NewReader(out))
 	if err != nil {
 		return fmt.Errorf("simulator: output of %s: %w", c.Path, err)
 	}

@@ -1,14 +1,18 @@
 package simulator_test
 
 import (
+	"bytes"
 	"context"
 	"math"
 	"math/rand/v2"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"testing"
 
 	"gonum.org/v1/gonum/mat"
 
+	"github.com/amortize/amortize/dataset"
 	"github.com/amortize/amortize/simulator"
 )
 
@@ -42,3 +46,34 @@ func TestCommand(t *testing.T) {
 		t.Error("missing program accepted")
 	}
 }
+
+// FuzzCommandOutput runs a simulator program that writes the fuzzed bytes
+// (cat of a file): the batch is filled, or Simulate says why not.
+func FuzzCommandOutput(f *testing.F) {
+	cat, err := exec.LookPath("cat")
+	if err != nil {
+		f.Skip("no cat:", err)
+	}
+	for _, s := range []string{"x1,x2\n1,2\n3,4\n", "x1,x2\n1,2\n", "x1,x2\n1,2\n3,4\n5,6\n", "1,2\n3,4\n", "x1\n1\n2\n", "x1,x2\nnan,inf\n-0,1e-320\n", ""} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, out []byte) {
+		path := filepath.Join(t.TempDir(), "out.csv")
+		if err := os.WriteFile(path, out, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		sim := &simulator.Command{Dim: 2, Path: cat, Args: []string{path}}
+		x := mat.NewDense(2, 2, nil)
+		if err := sim.Simulate(x, mat.NewDense(2, 3, nil), fuzzSource{}); err != nil {
+			return
+		}
+		_, want, err := dataset.ReadMatrixCSV(bytes.NewReader(out))
+		if err != nil || !sameBits(x, want) {
+			t.Fatalf("filled %v from output that reads as %v, %v", mat.Formatted(x), want, err)
+		}
+	})
+}
+
+type fuzzSource struct{}
+
+func (fuzzSource) Uint64() uint64 { return 7 }

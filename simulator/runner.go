@@ -12,6 +12,7 @@ import (
 
 	"gonum.org/v1/gonum/mat"
 
+	"github.com/amortize/amortize/dataset"
 	"github.com/amortize/amortize/prior"
 )
 
@@ -51,7 +52,7 @@ type Options struct {
 // Result is the outcome of Simulate.
 type Result struct {
 	// Data holds the simulations whose x is finite, in chunk order.
-	Data *Dataset
+	Data *dataset.Dataset
 	// Dropped is the number of simulations removed because x held NaN or Inf.
 	Dropped int
 	// Simulated is the number of simulations run: Data.Len() + Dropped.
@@ -98,11 +99,11 @@ func Simulate(ctx context.Context, p prior.Prior, sim Simulator, n int, opts Opt
 		return nil, fmt.Errorf("simulator: %w (%d simulations)", ErrAllDropped, n)
 	}
 	// The kept rows are packed at the front of the backing arrays.
-	data := &Dataset{
+	data := &dataset.Dataset{
 		Theta:      mat.NewDense(kept, d, theta.RawMatrix().Data[:kept*d]),
 		X:          mat.NewDense(kept, xd, x.RawMatrix().Data[:kept*xd]),
-		ThetaNames: defaultNames("theta", d),
-		XNames:     defaultNames("x", xd),
+		ThetaNames: dataset.DefaultNames("theta", d),
+		XNames:     dataset.DefaultNames("x", xd),
 	}
 	return &Result{Data: data, Dropped: n - kept, Simulated: n}, nil
 }

@@ -14,6 +14,7 @@ import (
 
 	"gonum.org/v1/gonum/mat"
 
+	"github.com/amortize/amortize/dataset"
 	"github.com/amortize/amortize/prior"
 	"github.com/amortize/amortize/simulator"
 )
@@ -93,7 +94,7 @@ func TestSimulateSeed(t *testing.T) {
 	// Uniform draws on 53 bits collide with probability ~1e-10 here, so any
 	// repeat means two chunks or seeds share a stream.
 	seen := make(map[float64]bool)
-	for _, d := range []*simulator.Dataset{a.Data, b.Data} {
+	for _, d := range []*dataset.Dataset{a.Data, b.Data} {
 		for _, v := range d.Theta.RawMatrix().Data {
 			if seen[v] {
 				t.Fatalf("θ value %v drawn twice", v)

@@ -1,5 +1,6 @@
 // Package simulator runs simulators θ → x in parallel, reproducibly, and
-// reads and writes (θ, x) datasets as CSV and NumPy files.
+// runs external programs as simulators (Command). The (θ, x) datasets it
+// produces, and their files, are package dataset's.
 //
 // Simulate calls a Simulator from several goroutines at once, each with its
 // own matrices and random source, so a Simulator must be safe for

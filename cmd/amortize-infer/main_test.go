@@ -21,11 +21,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/amortize/amortize/api"
+	"github.com/amortize/amortize/dataset"
 	"github.com/amortize/amortize/export"
 	"github.com/amortize/amortize/runtime"
 	"github.com/amortize/amortize/runtime/runtimetest"
 	"github.com/amortize/amortize/serve"
-	"github.com/amortize/amortize/simulator"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
@@ -134,7 +135,7 @@ func TestInspect(t *testing.T) {
 	golden(t, "inspect.golden", f.ok(t, "inspect", "small.onnx").stdout)
 	js := f.ok(t, "inspect", "small.onnx", "--json").stdout
 	golden(t, "inspect_json.golden", js)
-	var info serve.ModelInfo
+	var info api.ModelInfo
 	if err := json.Unmarshal([]byte(js), &info); err != nil || info.Name != "small" || info.ThetaDim != 2 {
 		t.Errorf("inspect --json: %+v, %v", info, err)
 	}
@@ -188,7 +189,7 @@ func TestSample(t *testing.T) {
 	w := httptest.NewRecorder()
 	s.Handler().ServeHTTP(w, httptest.NewRequest("POST", "/v1/models/small/sample",
 		strings.NewReader(`{"x":[0.3,-0.1,0.5],"n":1000,"seed":7}`)))
-	var resp serve.SampleResponse
+	var resp api.SampleResponse
 	if err := json.Unmarshal(w.Body.Bytes(), &resp); err != nil {
 		t.Fatalf("%v: %s", err, w.Body)
 	}
@@ -200,7 +201,7 @@ func TestSample(t *testing.T) {
 
 	// JSON output is the server's response.
 	js := f.ok(t, "sample", "small.onnx", "--x", "0.3,-0.1,0.5", "--n", "1000", "--seed", "7", "--format", "json").stdout
-	var cliResp serve.SampleResponse
+	var cliResp api.SampleResponse
 	if err := json.Unmarshal([]byte(js), &cliResp); err != nil {
 		t.Fatal(err)
 	}
@@ -230,7 +231,7 @@ func TestSample(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer fh.Close()
-	m, err := simulator.ReadNPY(fh)
+	m, err := dataset.ReadNPY(fh)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -302,7 +303,7 @@ func TestLogProb(t *testing.T) {
 		t.Errorf("θ (3, 0) is outside the prior: log_prob %v, want -Inf", rows[1][0])
 	}
 	inline := f.ok(t, "logprob", "small.onnx", "--x", "0.3,-0.1,0.5", "--theta", "0,0;3,0;1.5,-0.5", "--format", "json").stdout
-	var resp serve.LogProbResponse
+	var resp api.LogProbResponse
 	if err := json.Unmarshal([]byte(inline), &resp); err != nil {
 		t.Fatal(err)
 	}
@@ -437,7 +438,7 @@ func TestServe(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var sr serve.SampleResponse
+	var sr api.SampleResponse
 	err = json.NewDecoder(resp.Body).Decode(&sr)
 	resp.Body.Close()
 	if err != nil || resp.StatusCode != 200 || len(sr.Results[0].Samples) != 3 {

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/amortize/amortize/api"
 	"github.com/amortize/amortize/serve"
 )
 
@@ -41,7 +42,7 @@ func TestSampleMCMCServerParity(t *testing.T) {
 			`{"x":[0.1,-0.2,0.3],"n":100,"seed":5,"method":"mcmc","mcmc":{"chains":10,"warmup":30,"thin":2}}`},
 	} {
 		args := append([]string{"sample", c.model + ".onnx", "--x", c.x, "--n", "100", "--seed", "5", "--method", "mcmc", "--format", "json"}, strings.Fields(c.flags)...)
-		var cli, srv serve.SampleResponse
+		var cli, srv api.SampleResponse
 		if err := json.Unmarshal([]byte(f.ok(t, args...).stdout), &cli); err != nil {
 			t.Fatal(err)
 		}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"github.com/amortize/amortize/cmd/internal/cli"
+	"github.com/amortize/amortize/dataset"
 	"io/fs"
 	"math/rand/v2"
 	"os"
@@ -300,7 +301,7 @@ func writeSamples(path string, names []string, m *mat.Dense) error {
 	if err != nil {
 		return err
 	}
-	if err := simulator.WriteMatrixCSV(f, names, m, 32); err != nil {
+	if err := dataset.WriteMatrixCSV(f, names, m, 32); err != nil {
 		f.Close()
 		return err
 	}

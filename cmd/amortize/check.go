@@ -13,8 +13,9 @@ import (
 	"time"
 
 	"github.com/amortize/amortize/cmd/internal/cli"
+	"github.com/amortize/amortize/dataset"
 	"github.com/amortize/amortize/diagnostics"
-	"github.com/amortize/amortize/export/format"
+	"github.com/amortize/amortize/format"
 	"github.com/amortize/amortize/posterior"
 	"github.com/amortize/amortize/prior"
 	"github.com/amortize/amortize/runtime"
@@ -313,7 +314,7 @@ func (e *checkEnv) newPosterior() error {
 func (e *checkEnv) loadPairs() error {
 	f := e.f
 	if f.data != "" {
-		d, err := simulator.Load(f.data, e.model.ThetaDim())
+		d, err := dataset.Load(f.data, e.model.ThetaDim())
 		if err != nil {
 			return cli.Usage(err)
 		}

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"github.com/amortize/amortize/cmd/internal/cli"
+	"github.com/amortize/amortize/dataset"
 	"math"
 	"path/filepath"
 	"strings"
@@ -66,7 +67,7 @@ func simulateCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if err := simulator.Save(out, res.Data); err != nil {
+			if err := dataset.Save(out, res.Data); err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "wrote %d simulations of %s to %s (%d dropped for NaN/Inf)\n", res.Data.Len(), t.Name, out, res.Dropped)

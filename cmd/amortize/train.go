@@ -1,20 +1,16 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"os"
 	"path/filepath"
 	"time"
 
 	"github.com/amortize/amortize/cmd/internal/cli"
+	"github.com/amortize/amortize/dataset"
 	"github.com/amortize/amortize/export"
-	"github.com/amortize/amortize/internal/atomicfile"
 	"github.com/amortize/amortize/models"
 	"github.com/amortize/amortize/prior"
-	"github.com/amortize/amortize/simulator"
 	"github.com/amortize/amortize/trainer"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -128,7 +124,7 @@ func (f *trainFlags) spec(d, xd int) (models.Spec, error) {
 }
 
 // train fits an estimator to a dataset with a live status line on stderr.
-func (f *trainFlags) train(cmd *cobra.Command, data *simulator.Dataset, p prior.Prior) (*models.Model, error) {
+func (f *trainFlags) train(cmd *cobra.Command, data *dataset.Dataset, p prior.Prior) (*models.Model, error) {
 	_, d := data.Theta.Dims()
 	_, xd := data.X.Dims()
 	spec, err := f.spec(d, xd)
@@ -193,7 +189,7 @@ func trainCmd() *cobra.Command {
 			if err := checkCheckpoint(tf.opts.CheckpointPath, tf.opts.Resume, force); err != nil {
 				return err
 			}
-			var ds *simulator.Dataset
+			var ds *dataset.Dataset
 			var p prior.Prior
 			switch {
 			case data != "":
@@ -221,7 +217,7 @@ func trainCmd() *cobra.Command {
 			fmt.Fprintf(cmd.OutOrStdout(), "trained %s %s: %d epochs, best validation loss %.4f at epoch %d, %.1f s\n",
 				m.Method, m.Spec.Kind, m.Summary.Epochs, m.Summary.BestValLoss, m.Summary.BestEpoch, m.Summary.TrainSeconds)
 			if out != "" {
-				if err := saveModel(m, out); err != nil {
+				if err := models.WriteFile(m, out); err != nil {
 					return err
 				}
 			}
@@ -253,7 +249,7 @@ func trainCmd() *cobra.Command {
 // loadData reads a --data file and the prior its model file will carry:
 // --prior, else the one the dataset carries. Without either it fails
 // before any training, since a model file without a prior cannot sample.
-func loadData(path string, thetaDim int, priorFlag string) (*simulator.Dataset, prior.Prior, error) {
+func loadData(path string, thetaDim int, priorFlag string) (*dataset.Dataset, prior.Prior, error) {
 	var p prior.Prior
 	if priorFlag != "" {
 		var err error
@@ -264,8 +260,8 @@ func loadData(path string, thetaDim int, priorFlag string) (*simulator.Dataset, 
 			thetaDim = p.Dim()
 		}
 	}
-	ds, err := simulator.Load(path, thetaDim)
-	if errors.Is(err, simulator.ErrThetaDim) {
+	ds, err := dataset.Load(path, thetaDim)
+	if errors.Is(err, dataset.ErrThetaDim) {
 		return nil, nil, usagef("%w; pass --theta-dim N (the number of θ columns) or --prior", err)
 	}
 	if err != nil {
@@ -277,35 +273,12 @@ func loadData(path string, thetaDim int, priorFlag string) (*simulator.Dataset, 
 	if p == nil {
 		return nil, nil, usagef("%s carries no prior (simulate stores it inside a .npz, and beside a .csv as %s), "+
 			"and a model file needs one to sample: pass --prior with the prior's JSON, inline or in a file",
-			path, filepath.Base(simulator.PriorPath(path)))
+			path, filepath.Base(dataset.PriorPath(path)))
 	}
 	if _, c := ds.Theta.Dims(); p.Dim() != c {
 		return nil, nil, usagef("--prior has %d dimensions but %s has %d θ columns", p.Dim(), path, c)
 	}
 	return ds, p, nil
-}
-
-func saveModel(m *models.Model, path string) error {
-	b, err := json.Marshal(m)
-	if err != nil {
-		return err
-	}
-	return atomicfile.Write(path, 0o644, func(w io.Writer) error { _, err := w.Write(b); return err })
-}
-
-func loadModel(path string) (*models.Model, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	var m models.Model
-	if err := json.Unmarshal(b, &m); err != nil {
-		return nil, fmt.Errorf("%s is not a trained model (JSON): %w", path, err)
-	}
-	if _, err := m.Network(); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return &m, nil
 }
 
 func exportCmd() *cobra.Command {
@@ -319,7 +292,7 @@ func exportCmd() *cobra.Command {
 			if out == "" {
 				return usagef("--out is required")
 			}
-			m, err := loadModel(args[0])
+			m, err := models.ReadFile(args[0])
 			if err != nil {
 				return err
 			}

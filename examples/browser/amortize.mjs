@@ -3,7 +3,7 @@
 // runtime: callers pass the onnxruntime namespace (onnxruntime-web or
 // onnxruntime-node), so the same code runs under both.
 
-// The contract's names (package export/format in Go).
+// The contract's names (package format in Go).
 export const FORMAT_MAJOR = 1;
 export const PREFIX = 'amortize.';
 export const INPUTS = ['x', 'theta', 'noise'];

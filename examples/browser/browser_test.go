@@ -22,7 +22,7 @@ import (
 
 	"github.com/amortize/amortize/examples/browser"
 	"github.com/amortize/amortize/examples/internal/webdeps"
-	"github.com/amortize/amortize/export/format"
+	"github.com/amortize/amortize/format"
 	"github.com/amortize/amortize/prior"
 	"github.com/amortize/amortize/runtime"
 	"github.com/amortize/amortize/runtime/runtimetest"

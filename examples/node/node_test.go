@@ -13,7 +13,7 @@ import (
 	"testing"
 
 	"github.com/amortize/amortize/examples/internal/webdeps"
-	"github.com/amortize/amortize/export/format"
+	"github.com/amortize/amortize/format"
 	"github.com/amortize/amortize/prior"
 	"github.com/amortize/amortize/runtime"
 )

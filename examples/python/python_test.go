@@ -11,8 +11,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/amortize/amortize/export/format"
-	"github.com/amortize/amortize/export/onnxpb"
+	"github.com/amortize/amortize/format"
+	"github.com/amortize/amortize/format/onnxpb"
 	"github.com/amortize/amortize/prior"
 	"google.golang.org/protobuf/proto"
 )
@@ -38,7 +38,7 @@ func snippet(t *testing.T) string {
 }
 
 // TestFormatPythonExample checks the names docs/FORMAT.md's Python example
-// uses against the contract's (package export/format, and the JSON of the
+// uses against the contract's (package format, and the JSON of the
 // priors and the noise layout), and the order in which it unpacks
 // sess.run(None, …) against the outputs' order in a model file. onnxruntime
 // for Python is not packaged for the test machine, so the example is not

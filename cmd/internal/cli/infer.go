@@ -8,10 +8,10 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/amortize/amortize/export/format"
+	"github.com/amortize/amortize/api"
+	"github.com/amortize/amortize/format"
 	"github.com/amortize/amortize/posterior"
 	"github.com/amortize/amortize/runtime"
-	"github.com/amortize/amortize/serve"
 	"github.com/spf13/cobra"
 	"gonum.org/v1/gonum/mat"
 )
@@ -145,7 +145,7 @@ is the same table as float64. JSON output is the server's response object.`,
 					copy(dst[1:], r.Theta.RawRowView(k))
 				}
 			}
-			resp := json.RawMessage(serve.AppendSampleResponse(nil, modelName(args[0]), sd, res))
+			resp := json.RawMessage(api.AppendSampleResponse(nil, modelName(args[0]), sd, res))
 			return out.write(cmd.OutOrStdout(), names, table, 32, resp)
 		},
 	}
@@ -249,7 +249,7 @@ leakage correction does.`,
 			if err != nil {
 				return err
 			}
-			resp := serve.LogProbResponse{Model: modelName(args[0])}
+			resp := api.LogProbResponse{Model: modelName(args[0])}
 			if leakage {
 				resp.Seed = &sd
 			}
@@ -319,7 +319,7 @@ The output is one row: θ and its log-density.`,
 			}
 			row := append(append([]float64(nil), res.Theta...), res.LogProb)
 			header := append(append([]string(nil), m.Metadata().ThetaNames...), "log_prob")
-			resp := serve.MAPResponse{Model: modelName(args[0]), Seed: sd, Theta: res.Theta, LogProb: res.LogProb}
+			resp := api.MAPResponse{Model: modelName(args[0]), Seed: sd, Theta: res.Theta, LogProb: res.LogProb}
 			return out.write(cmd.OutOrStdout(), header, mat.NewDense(1, len(row), row), 64, resp)
 		},
 	}

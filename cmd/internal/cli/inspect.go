@@ -9,7 +9,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"github.com/amortize/amortize/serve"
+	"github.com/amortize/amortize/api"
 	"github.com/spf13/cobra"
 )
 
@@ -31,7 +31,7 @@ the same object as the server's GET /v1/models/{name}.`,
 				return err
 			}
 			defer m.Close()
-			info := serve.Describe(strings.TrimSuffix(filepath.Base(args[0]), ".onnx"), m.Metadata())
+			info := api.Describe(strings.TrimSuffix(filepath.Base(args[0]), ".onnx"), m.Metadata())
 			if asJSON {
 				b, err := json.MarshalIndent(info, "", "  ")
 				if err != nil {
@@ -48,7 +48,7 @@ the same object as the server's GET /v1/models/{name}.`,
 }
 
 // describe writes info for people.
-func describe(w io.Writer, info serve.ModelInfo) error {
+func describe(w io.Writer, info api.ModelInfo) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	row := func(k, format string, a ...any) { fmt.Fprintf(tw, "%s\t"+format+"\n", append([]any{k}, a...)...) }
 	z, t := info.ZScore, info.Training
@@ -72,7 +72,7 @@ func describe(w io.Writer, info serve.ModelInfo) error {
 	fmt.Fprintln(tw)
 	for _, io := range []struct {
 		title string
-		ts    []serve.Tensor
+		ts    []api.Tensor
 	}{{"inputs", info.Inputs}, {"outputs", info.Outputs}} {
 		fmt.Fprintln(tw, io.title)
 		for _, t := range io.ts {

@@ -12,7 +12,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/amortize/amortize/simulator"
+	"github.com/amortize/amortize/dataset"
 	"gonum.org/v1/gonum/mat"
 )
 
@@ -102,10 +102,10 @@ func readMatrix(path string, dim int, key string) (*mat.Dense, error) {
 	defer f.Close()
 	switch ext := strings.ToLower(filepath.Ext(path)); ext {
 	case ".csv":
-		_, m, err := simulator.ReadMatrixCSV(bufio.NewReader(f))
+		_, m, err := dataset.ReadMatrixCSV(bufio.NewReader(f))
 		return m, err
 	case ".npy":
-		m, err := simulator.ReadNPY(bufio.NewReader(f))
+		m, err := dataset.ReadNPY(bufio.NewReader(f))
 		if err != nil {
 			return nil, err
 		}
@@ -222,9 +222,9 @@ func (o *output) write(stdout io.Writer, header []string, rows *mat.Dense, bits 
 		_, err = fmt.Fprintf(w, "%s\n", b)
 		return err
 	case "npy":
-		return simulator.WriteNPY(w, rows)
+		return dataset.WriteNPY(w, rows)
 	}
-	return simulator.WriteMatrixCSV(w, header, rows, bits)
+	return dataset.WriteMatrixCSV(w, header, rows, bits)
 }
 
 // ParseRow reads one row of comma-separated numbers, as --x takes them.

@@ -1,4 +1,4 @@
-package simulator_test
+package dataset_test
 
 import (
 	"archive/zip"
@@ -14,8 +14,8 @@ import (
 	"github.com/sbinet/npyio/npy"
 	"gonum.org/v1/gonum/mat"
 
+	"github.com/amortize/amortize/dataset"
 	"github.com/amortize/amortize/prior"
-	"github.com/amortize/amortize/simulator"
 )
 
 func TestSaveLoad(t *testing.T) {
@@ -25,11 +25,11 @@ func TestSaveLoad(t *testing.T) {
 		path := filepath.Join(dir, name)
 		// Saving twice replaces the file.
 		for range 2 {
-			if err := simulator.Save(path, d); err != nil {
+			if err := dataset.Save(path, d); err != nil {
 				t.Fatal(err)
 			}
 		}
-		got, err := simulator.Load(path, 2)
+		got, err := dataset.Load(path, 2)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -45,10 +45,10 @@ func TestSaveLoad(t *testing.T) {
 		t.Errorf("directory holds %d files, want 2 (temporary files left?)", len(entries))
 	}
 	// A .npz knows its split; a thetaDim that disagrees is an error.
-	if _, err := simulator.Load(filepath.Join(dir, "data.NPZ"), 3); err == nil || !strings.Contains(err.Error(), "theta has 2 columns, want 3") {
+	if _, err := dataset.Load(filepath.Join(dir, "data.NPZ"), 3); err == nil || !strings.Contains(err.Error(), "theta has 2 columns, want 3") {
 		t.Errorf("npz with wrong thetaDim: %v", err)
 	}
-	if _, err := simulator.Load(filepath.Join(dir, "data.NPZ"), 0); err != nil {
+	if _, err := dataset.Load(filepath.Join(dir, "data.NPZ"), 0); err != nil {
 		t.Errorf("npz with thetaDim 0: %v", err)
 	}
 }
@@ -56,8 +56,8 @@ func TestSaveLoad(t *testing.T) {
 func TestSaveLeavesNoPartialFile(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "bad.npz")
-	bad := &simulator.Dataset{Theta: mat.NewDense(2, 1, nil), X: mat.NewDense(3, 1, nil)}
-	if err := simulator.Save(path, bad); !errors.Is(err, simulator.ErrInvalid) {
+	bad := &dataset.Dataset{Theta: mat.NewDense(2, 1, nil), X: mat.NewDense(3, 1, nil)}
+	if err := dataset.Save(path, bad); !errors.Is(err, dataset.ErrInvalid) {
 		t.Errorf("got %v, want ErrInvalid", err)
 	}
 	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
@@ -68,23 +68,23 @@ func TestSaveLeavesNoPartialFile(t *testing.T) {
 func TestLoadSaveErrors(t *testing.T) {
 	dir := t.TempDir()
 	d := awkward()
-	if err := simulator.Save(filepath.Join(dir, "data.txt"), d); !errors.Is(err, simulator.ErrExtension) {
+	if err := dataset.Save(filepath.Join(dir, "data.txt"), d); !errors.Is(err, dataset.ErrExtension) {
 		t.Errorf("save .txt: got %v, want ErrExtension", err)
 	}
-	if _, err := simulator.Load(filepath.Join(dir, "data.json"), 1); !errors.Is(err, simulator.ErrExtension) {
+	if _, err := dataset.Load(filepath.Join(dir, "data.json"), 1); !errors.Is(err, dataset.ErrExtension) {
 		t.Errorf("load .json: got %v, want ErrExtension", err)
 	}
-	if err := simulator.Save(filepath.Join(dir, "missing", "data.csv"), d); err == nil {
+	if err := dataset.Save(filepath.Join(dir, "missing", "data.csv"), d); err == nil {
 		t.Error("save into a missing directory: no error")
 	}
-	if _, err := simulator.Load(filepath.Join(dir, "absent.csv"), 1); !errors.Is(err, fs.ErrNotExist) {
+	if _, err := dataset.Load(filepath.Join(dir, "absent.csv"), 1); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("load absent file: got %v, want fs.ErrNotExist", err)
 	}
 	path := filepath.Join(dir, "ragged.csv")
 	if err := os.WriteFile(path, []byte("a,b\n1,2\n3\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := simulator.Load(path, 1); !errors.Is(err, simulator.ErrFormat) || !strings.Contains(err.Error(), path) {
+	if _, err := dataset.Load(path, 1); !errors.Is(err, dataset.ErrFormat) || !strings.Contains(err.Error(), path) {
 		t.Errorf("load ragged csv: got %v, want ErrFormat naming the file", err)
 	}
 }
@@ -97,7 +97,7 @@ func TestSaveLoadPrior(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := &simulator.Dataset{
+	d := &dataset.Dataset{
 		Theta:      mat.NewDense(2, 2, []float64{0.5, 1, -0.5, 1.5}),
 		X:          mat.NewDense(2, 1, []float64{3, 4}),
 		ThetaNames: []string{"offset", "gain"},
@@ -107,10 +107,10 @@ func TestSaveLoadPrior(t *testing.T) {
 	want, _ := prior.Marshal(p)
 	for _, name := range []string{"sims.csv", "sims.npz"} {
 		path := filepath.Join(dir, name)
-		if err := simulator.Save(path, d); err != nil {
+		if err := dataset.Save(path, d); err != nil {
 			t.Fatal(err)
 		}
-		got, err := simulator.Load(path, 0)
+		got, err := dataset.Load(path, 0)
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
@@ -124,7 +124,7 @@ func TestSaveLoadPrior(t *testing.T) {
 			t.Errorf("%s: θ columns %d %q, want 2 %q", name, c, got.ThetaNames, d.ThetaNames)
 		}
 	}
-	side := simulator.PriorPath(filepath.Join(dir, "sims.csv"))
+	side := dataset.PriorPath(filepath.Join(dir, "sims.csv"))
 	if filepath.Base(side) != "sims.prior.json" {
 		t.Errorf("PriorPath = %s", side)
 	}
@@ -133,25 +133,25 @@ func TestSaveLoadPrior(t *testing.T) {
 	if err := os.WriteFile(side, []byte(`{"type":"box_uniform","low":[0],"high":[1]}`), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := simulator.Load(filepath.Join(dir, "sims.csv"), 2); !errors.Is(err, simulator.ErrInvalid) {
+	if _, err := dataset.Load(filepath.Join(dir, "sims.csv"), 2); !errors.Is(err, dataset.ErrInvalid) {
 		t.Errorf("prior of 1 dimension for 2 θ columns: %v, want ErrInvalid", err)
 	}
 	if err := os.WriteFile(side, []byte(`{"type":"box_uniform"`), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := simulator.Load(filepath.Join(dir, "sims.csv"), 2); !errors.Is(err, prior.ErrJSON) {
+	if _, err := dataset.Load(filepath.Join(dir, "sims.csv"), 2); !errors.Is(err, prior.ErrJSON) {
 		t.Errorf("broken prior file: %v, want prior.ErrJSON", err)
 	}
 	// Saving a dataset without a prior removes the old one's prior file,
 	// which would otherwise be taken for this dataset's.
 	d.Prior = nil
-	if err := simulator.Save(filepath.Join(dir, "sims.csv"), d); err != nil {
+	if err := dataset.Save(filepath.Join(dir, "sims.csv"), d); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := os.Stat(side); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("stale prior file: %v", err)
 	}
-	if err := (&simulator.Dataset{Theta: d.Theta, X: d.X, Prior: mustBox(t, 1)}).Validate(); !errors.Is(err, simulator.ErrInvalid) {
+	if err := (&dataset.Dataset{Theta: d.Theta, X: d.X, Prior: mustBox(t, 1)}).Validate(); !errors.Is(err, dataset.ErrInvalid) {
 		t.Errorf("Validate with a prior of the wrong dimension: %v", err)
 	}
 }
@@ -184,9 +184,9 @@ func TestLoadCSVThetaFromHeader(t *testing.T) {
 		if err := os.WriteFile(path, []byte(tc.header+"\n1,2,3\n"), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		d, err := simulator.Load(path, 0)
+		d, err := dataset.Load(path, 0)
 		if tc.theta == 0 {
-			if !errors.Is(err, simulator.ErrThetaDim) {
+			if !errors.Is(err, dataset.ErrThetaDim) {
 				t.Errorf("%s: %v, want ErrThetaDim", tc.header, err)
 			}
 			continue
@@ -204,9 +204,9 @@ func TestLoadCSVThetaFromHeader(t *testing.T) {
 // A .npz "prior" entry that is not one valid prior of θ's dimension is a
 // format error.
 func TestReadNPZBadPrior(t *testing.T) {
-	d := &simulator.Dataset{Theta: mat.NewDense(1, 2, []float64{0, 0}), X: mat.NewDense(1, 1, []float64{1})}
+	d := &dataset.Dataset{Theta: mat.NewDense(1, 2, []float64{0, 0}), X: mat.NewDense(1, 1, []float64{1})}
 	var plain bytes.Buffer
-	if err := simulator.WriteNPZ(&plain, d); err != nil {
+	if err := dataset.WriteNPZ(&plain, d); err != nil {
 		t.Fatal(err)
 	}
 	for _, entry := range [][]string{
@@ -235,12 +235,12 @@ func TestReadNPZBadPrior(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := simulator.ReadNPZ(bytes.NewReader(buf.Bytes()), int64(buf.Len())); !errors.Is(err, simulator.ErrFormat) {
+		if _, err := dataset.ReadNPZ(bytes.NewReader(buf.Bytes()), int64(buf.Len())); !errors.Is(err, dataset.ErrFormat) {
 			t.Errorf("prior %q: %v, want ErrFormat", entry, err)
 		}
 	}
 	d.Prior = mustBox(t, 1)
-	if err := simulator.WriteNPZ(&bytes.Buffer{}, d); !errors.Is(err, simulator.ErrInvalid) {
+	if err := dataset.WriteNPZ(&bytes.Buffer{}, d); !errors.Is(err, dataset.ErrInvalid) {
 		t.Errorf("WriteNPZ with a prior of the wrong dimension: %v", err)
 	}
 }

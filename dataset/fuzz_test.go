@@ -1,21 +1,18 @@
-package simulator_test
+package dataset_test
 
 import (
 	"bytes"
 	"errors"
 	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/amortize/amortize/simulator"
+	"github.com/amortize/amortize/dataset"
 	"gonum.org/v1/gonum/mat"
 )
 
-func fuzzDataset() *simulator.Dataset {
-	return &simulator.Dataset{
+func fuzzDataset() *dataset.Dataset {
+	return &dataset.Dataset{
 		Theta:      mat.NewDense(3, 2, []float64{0.1, -2, 3e-9, 4, 5.5, 6}),
 		X:          mat.NewDense(3, 1, []float64{1, -1e300, 0}),
 		ThetaNames: []string{"a", "b"}, XNames: []string{"x"},
@@ -26,7 +23,7 @@ func fuzzDataset() *simulator.Dataset {
 // the same whether read whole or in chunks, never a panic.
 func FuzzReadCSV(f *testing.F) {
 	var good bytes.Buffer
-	if err := simulator.WriteCSV(&good, fuzzDataset()); err != nil {
+	if err := dataset.WriteCSV(&good, fuzzDataset()); err != nil {
 		f.Fatal(err)
 	}
 	for _, s := range []string{good.String(), "a,b\n1,2\n", "a,b\n1\n", "1,2\n3,4\n", "\ufeffa,b\r\n1,2\r\n", "a\n", "", "a,b\n1,nan\n", "\"a\nb\",c\n1,2\n", "a,,b\n1,2,3\n"} {
@@ -34,13 +31,13 @@ func FuzzReadCSV(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, data []byte, dim uint8) {
 		thetaDim := int(dim % 8)
-		d, err := simulator.ReadCSV(bytes.NewReader(data), thetaDim)
+		d, err := dataset.ReadCSV(bytes.NewReader(data), thetaDim)
 		if err == nil {
 			if d.Len() < 1 || d.Theta.RawMatrix().Cols != thetaDim || len(d.ThetaNames) != thetaDim || len(d.XNames) != d.X.RawMatrix().Cols {
 				t.Fatalf("dataset %d rows, names %v %v", d.Len(), d.ThetaNames, d.XNames)
 			}
 			rows := 0
-			if err := simulator.ScanCSV(bytes.NewReader(data), thetaDim, 2, func(c *simulator.Dataset) error {
+			if err := dataset.ScanCSV(bytes.NewReader(data), thetaDim, 2, func(c *dataset.Dataset) error {
 				for i := range c.Len() {
 					if !sameBits(rowOf(c.Theta, i), rowOf(d.Theta, rows)) || !sameBits(rowOf(c.X, i), rowOf(d.X, rows)) {
 						t.Fatalf("row %d differs in chunks", rows)
@@ -52,9 +49,9 @@ func FuzzReadCSV(f *testing.F) {
 				t.Fatalf("chunked: %d rows, %v", rows, err)
 			}
 		}
-		names, m, err := simulator.ReadMatrixCSV(bytes.NewReader(data))
+		names, m, err := dataset.ReadMatrixCSV(bytes.NewReader(data))
 		if err != nil {
-			if !errors.Is(err, simulator.ErrFormat) {
+			if !errors.Is(err, dataset.ErrFormat) {
 				t.Fatalf("error %v is not ErrFormat", err)
 			}
 			return
@@ -70,10 +67,10 @@ func FuzzReadCSV(f *testing.F) {
 func FuzzReadNPY(f *testing.F) {
 	var npy, npz bytes.Buffer
 	d := fuzzDataset()
-	if err := simulator.WriteNPY(&npy, d.Theta); err != nil {
+	if err := dataset.WriteNPY(&npy, d.Theta); err != nil {
 		f.Fatal(err)
 	}
-	if err := simulator.WriteNPZ(&npz, d); err != nil {
+	if err := dataset.WriteNPZ(&npz, d); err != nil {
 		f.Fatal(err)
 	}
 	f.Add(npy.Bytes())
@@ -83,46 +80,19 @@ func FuzzReadNPY(f *testing.F) {
 		f.Add(b[:n])
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		if m, err := simulator.ReadNPY(bytes.NewReader(data)); err == nil {
+		if m, err := dataset.ReadNPY(bytes.NewReader(data)); err == nil {
 			if r, c := m.Dims(); r*c*4 > len(data) {
 				t.Fatalf("%d×%d values from %d bytes", r, c, len(data))
 			}
-		} else if !errors.Is(err, simulator.ErrFormat) {
+		} else if !errors.Is(err, dataset.ErrFormat) {
 			t.Fatalf("npy: error %v is not ErrFormat", err)
 		}
-		if d, err := simulator.ReadNPZ(bytes.NewReader(data), int64(len(data))); err == nil {
+		if d, err := dataset.ReadNPZ(bytes.NewReader(data), int64(len(data))); err == nil {
 			if d.Theta.RawMatrix().Rows != d.X.RawMatrix().Rows {
 				t.Fatal("θ and x rows differ")
 			}
-		} else if !errors.Is(err, simulator.ErrFormat) {
+		} else if !errors.Is(err, dataset.ErrFormat) {
 			t.Fatalf("npz: error %v is not ErrFormat", err)
-		}
-	})
-}
-
-// FuzzCommandOutput runs a simulator program that writes the fuzzed bytes
-// (cat of a file): the batch is filled, or Simulate says why not.
-func FuzzCommandOutput(f *testing.F) {
-	cat, err := exec.LookPath("cat")
-	if err != nil {
-		f.Skip("no cat:", err)
-	}
-	for _, s := range []string{"x1,x2\n1,2\n3,4\n", "x1,x2\n1,2\n", "x1,x2\n1,2\n3,4\n5,6\n", "1,2\n3,4\n", "x1\n1\n2\n", "x1,x2\nnan,inf\n-0,1e-320\n", ""} {
-		f.Add([]byte(s))
-	}
-	f.Fuzz(func(t *testing.T, out []byte) {
-		path := filepath.Join(t.TempDir(), "out.csv")
-		if err := os.WriteFile(path, out, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		sim := &simulator.Command{Dim: 2, Path: cat, Args: []string{path}}
-		x := mat.NewDense(2, 2, nil)
-		if err := sim.Simulate(x, mat.NewDense(2, 3, nil), fuzzSource{}); err != nil {
-			return
-		}
-		_, want, err := simulator.ReadMatrixCSV(bytes.NewReader(out))
-		if err != nil || !sameBits(x, want) {
-			t.Fatalf("filled %v from output that reads as %v, %v", mat.Formatted(x), want, err)
 		}
 	})
 }
@@ -130,10 +100,6 @@ func FuzzCommandOutput(f *testing.F) {
 func rowOf(m *mat.Dense, i int) *mat.Dense {
 	return m.Slice(i, i+1, 0, m.RawMatrix().Cols).(*mat.Dense)
 }
-
-type fuzzSource struct{}
-
-func (fuzzSource) Uint64() uint64 { return 7 }
 
 // TestReadCSVWideHeader: a header of 2^20 columns (about 8 MiB) and one row
 // reads with memory the rows back, not 4096 rows' worth of the header.
@@ -148,7 +114,7 @@ func TestReadCSVWideHeader(t *testing.T) {
 	}
 	b.WriteByte('\n')
 	b.WriteString(strings.Repeat("0,", cols-1) + "0\n")
-	d, err := simulator.ReadCSV(&b, 1)
+	d, err := dataset.ReadCSV(&b, 1)
 	if err != nil {
 		t.Fatal(err)
 	}

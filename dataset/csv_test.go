@@ -1,4 +1,4 @@
-package simulator_test
+package dataset_test
 
 import (
 	"bytes"
@@ -11,16 +11,16 @@ import (
 	"gonum.org/v1/gonum/mat"
 
 	"github.com/amortize/amortize/benchmarks"
-	"github.com/amortize/amortize/simulator"
+	"github.com/amortize/amortize/dataset"
 )
 
 func TestCSVRoundTrip(t *testing.T) {
 	d := awkward()
 	var buf bytes.Buffer
-	if err := simulator.WriteCSV(&buf, d); err != nil {
+	if err := dataset.WriteCSV(&buf, d); err != nil {
 		t.Fatal(err)
 	}
-	got, err := simulator.ReadCSV(&buf, 2)
+	got, err := dataset.ReadCSV(&buf, 2)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -33,18 +33,18 @@ func TestCSVRoundTrip(t *testing.T) {
 }
 
 func TestCSVNonFinite(t *testing.T) {
-	d := &simulator.Dataset{
+	d := &dataset.Dataset{
 		Theta: mat.NewDense(1, 1, []float64{math.NaN()}),
 		X:     mat.NewDense(1, 2, []float64{math.Inf(1), math.Inf(-1)}),
 	}
 	var buf bytes.Buffer
-	if err := simulator.WriteCSV(&buf, d); err != nil {
+	if err := dataset.WriteCSV(&buf, d); err != nil {
 		t.Fatal(err)
 	}
 	if want := "theta_1,x_1,x_2\nNaN,+Inf,-Inf\n"; buf.String() != want {
 		t.Errorf("wrote %q, want %q", buf.String(), want)
 	}
-	got, err := simulator.ReadCSV(&buf, 1)
+	got, err := dataset.ReadCSV(&buf, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,7 +56,7 @@ func TestCSVNonFinite(t *testing.T) {
 func TestCSVLenientInput(t *testing.T) {
 	// A byte-order mark, padding, CRLF line ends and blank lines are fine.
 	in := "\ufeffa , b,c\r\n 1, 2 ,3\r\n\r\n4,5,6e1\r\n"
-	d, err := simulator.ReadCSV(strings.NewReader(in), 1)
+	d, err := dataset.ReadCSV(strings.NewReader(in), 1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,7 +78,7 @@ func TestScanCSV(t *testing.T) {
 		sizes []int
 		theta []float64
 	)
-	err := simulator.ScanCSV(strings.NewReader(in.String()), 1, 3, func(c *simulator.Dataset) error {
+	err := dataset.ScanCSV(strings.NewReader(in.String()), 1, 3, func(c *dataset.Dataset) error {
 		if err := c.Validate(); err != nil {
 			return err
 		}
@@ -95,7 +95,7 @@ func TestScanCSV(t *testing.T) {
 
 	stop := errors.New("stop")
 	calls := 0
-	err = simulator.ScanCSV(strings.NewReader(in.String()), 1, 3, func(*simulator.Dataset) error {
+	err = dataset.ScanCSV(strings.NewReader(in.String()), 1, 3, func(*dataset.Dataset) error {
 		calls++
 		return stop
 	})
@@ -128,12 +128,12 @@ func TestCSVMalformed(t *testing.T) {
 		{"theta dim all", "a,b\n1,2\n", 2, false, []string{"theta dimension 2 out of range"}},
 		{"theta dim negative", "a,b\n1,2\n", -1, false, []string{"out of range"}},
 	} {
-		_, err := simulator.ReadCSV(strings.NewReader(tc.in), tc.thetaDim)
+		_, err := dataset.ReadCSV(strings.NewReader(tc.in), tc.thetaDim)
 		if err == nil {
 			t.Errorf("%s: no error", tc.name)
 			continue
 		}
-		if errors.Is(err, simulator.ErrFormat) != tc.format {
+		if errors.Is(err, dataset.ErrFormat) != tc.format {
 			t.Errorf("%s: errors.Is(%v, ErrFormat) = %v", tc.name, err, !tc.format)
 		}
 		for _, w := range tc.want {
@@ -145,7 +145,7 @@ func TestCSVMalformed(t *testing.T) {
 }
 
 func TestReadMatrixCSV(t *testing.T) {
-	names, m, err := simulator.ReadMatrixCSV(strings.NewReader("p1,p2\n1,2\n3,4\n5,6\n"))
+	names, m, err := dataset.ReadMatrixCSV(strings.NewReader("p1,p2\n1,2\n3,4\n5,6\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,7 +153,7 @@ func TestReadMatrixCSV(t *testing.T) {
 		t.Errorf("got %q %v", names, m.RawMatrix().Data)
 	}
 	for _, in := range []string{"", "p\n", "p,q\n1,2\n3\n", "1,2\n", "p,p\n1,2\n"} {
-		if _, _, err := simulator.ReadMatrixCSV(strings.NewReader(in)); !errors.Is(err, simulator.ErrFormat) {
+		if _, _, err := dataset.ReadMatrixCSV(strings.NewReader(in)); !errors.Is(err, dataset.ErrFormat) {
 			t.Errorf("%q: got %v, want ErrFormat", in, err)
 		}
 	}
@@ -168,7 +168,7 @@ func TestReadMatrixCSVBenchmarkFiles(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		names, m, err := simulator.ReadMatrixCSV(f)
+		names, m, err := dataset.ReadMatrixCSV(f)
 		f.Close()
 		if err != nil {
 			t.Fatalf("%s: %v", tc.file, err)
@@ -177,7 +177,7 @@ func TestReadMatrixCSVBenchmarkFiles(t *testing.T) {
 		if r, c := m.Dims(); r != tc.rows || c != 2 || len(names) != 2 {
 			t.Errorf("%s: %d×%d with names %q, want %d×2", tc.file, r, c, names, tc.rows)
 		}
-		if err := (&simulator.Dataset{Theta: m, X: m}).Validate(); err != nil {
+		if err := (&dataset.Dataset{Theta: m, X: m}).Validate(); err != nil {
 			t.Errorf("%s: %v", tc.file, err)
 		}
 	}
@@ -187,10 +187,10 @@ func TestWriteMatrixCSVRoundTrip(t *testing.T) {
 	m := mat.NewDense(2, 2, []float64{0.1, -2.5e-9, float64(float32(1.0 / 3)), 7})
 	for _, bits := range []int{64, 32} {
 		var buf bytes.Buffer
-		if err := simulator.WriteMatrixCSV(&buf, []string{"a", "b"}, m, bits); err != nil {
+		if err := dataset.WriteMatrixCSV(&buf, []string{"a", "b"}, m, bits); err != nil {
 			t.Fatal(err)
 		}
-		names, got, err := simulator.ReadMatrixCSV(&buf)
+		names, got, err := dataset.ReadMatrixCSV(&buf)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -209,7 +209,7 @@ func TestWriteMatrixCSVRoundTrip(t *testing.T) {
 			}
 		}
 	}
-	if err := simulator.WriteMatrixCSV(&bytes.Buffer{}, []string{"a"}, m, 64); err == nil {
+	if err := dataset.WriteMatrixCSV(&bytes.Buffer{}, []string{"a"}, m, 64); err == nil {
 		t.Error("names of the wrong length accepted")
 	}
 }

@@ -11,5 +11,5 @@ trap 'rm -rf "$tmp"' EXIT
 cp "$proto" "$tmp/onnx.proto"
 PATH="$(go env GOPATH)/bin:$PATH" protoc -I "$tmp" \
 	--go_out=. --go_opt=paths=source_relative \
-	--go_opt=Monnx.proto=github.com/amortize/amortize/export/onnxpb \
+	--go_opt=Monnx.proto=github.com/amortize/amortize/format/onnxpb \
 	"$tmp/onnx.proto"

@@ -1,4 +1,4 @@
-package simulator
+package dataset
 
 import (
 	"errors"
@@ -32,11 +32,11 @@ func PriorPath(path string) string {
 func Load(path string, thetaDim int) (*Dataset, error) {
 	ext := strings.ToLower(filepath.Ext(path))
 	if ext != ".csv" && ext != ".npz" {
-		return nil, fmt.Errorf("simulator: load %s: %w", path, ErrExtension)
+		return nil, fmt.Errorf("dataset: load %s: %w", path, ErrExtension)
 	}
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("simulator: %w", err)
+		return nil, fmt.Errorf("dataset: %w", err)
 	}
 	defer f.Close()
 	if ext == ".npz" {
@@ -49,7 +49,7 @@ func Load(path string, thetaDim int) (*Dataset, error) {
 	var p prior.Prior
 	if pp := PriorPath(path); fileExists(pp) {
 		if p, err = prior.ReadFile(pp); err != nil {
-			return nil, fmt.Errorf("simulator: prior of %s: %w", path, err)
+			return nil, fmt.Errorf("dataset: prior of %s: %w", path, err)
 		}
 		if thetaDim == 0 {
 			thetaDim = p.Dim()
@@ -61,7 +61,7 @@ func Load(path string, thetaDim int) (*Dataset, error) {
 	}
 	if p != nil {
 		if _, c := d.Theta.Dims(); p.Dim() != c {
-			return nil, fmt.Errorf("simulator: %s: %w: its prior %s has %d dimensions, θ has %d columns",
+			return nil, fmt.Errorf("dataset: %s: %w: its prior %s has %d dimensions, θ has %d columns",
 				path, ErrInvalid, PriorPath(path), p.Dim(), c)
 		}
 		d.Prior = p
@@ -77,14 +77,14 @@ func fileExists(path string) bool {
 func loadNPZ(f *os.File, thetaDim int) (*Dataset, error) {
 	fi, err := f.Stat()
 	if err != nil {
-		return nil, fmt.Errorf("simulator: %w", err)
+		return nil, fmt.Errorf("dataset: %w", err)
 	}
 	d, err := ReadNPZ(f, fi.Size())
 	if err != nil {
 		return nil, err
 	}
 	if _, c := d.Theta.Dims(); thetaDim > 0 && c != thetaDim {
-		return nil, fmt.Errorf("simulator: npz: theta has %d columns, want %d", c, thetaDim)
+		return nil, fmt.Errorf("dataset: npz: theta has %d columns, want %d", c, thetaDim)
 	}
 	return d, nil
 }
@@ -103,13 +103,13 @@ func Save(path string, d *Dataset) error {
 		pp := PriorPath(path)
 		if d.Prior == nil {
 			if err := os.Remove(pp); err != nil && !errors.Is(err, fs.ErrNotExist) {
-				return fmt.Errorf("simulator: %w", err)
+				return fmt.Errorf("dataset: %w", err)
 			}
 			return nil
 		}
 		b, err := prior.Marshal(d.Prior)
 		if err != nil {
-			return fmt.Errorf("simulator: save %s: %w", pp, err)
+			return fmt.Errorf("dataset: save %s: %w", pp, err)
 		}
 		return writeAtomic(pp, func(w io.Writer) error {
 			_, err := w.Write(append(b, '\n'))
@@ -118,14 +118,14 @@ func Save(path string, d *Dataset) error {
 	case ".npz":
 		return writeAtomic(path, func(w io.Writer) error { return WriteNPZ(w, d) })
 	}
-	return fmt.Errorf("simulator: save %s: %w", path, ErrExtension)
+	return fmt.Errorf("dataset: save %s: %w", path, ErrExtension)
 }
 
 // writeAtomic writes path whole or not at all. A dataset is an ordinary
 // file, readable by others.
 func writeAtomic(path string, write func(io.Writer) error) error {
 	if err := atomicfile.Write(path, 0o644, write); err != nil {
-		return fmt.Errorf("simulator: save %s: %w", path, err)
+		return fmt.Errorf("dataset: save %s: %w", path, err)
 	}
 	return nil
 }

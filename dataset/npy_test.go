@@ -1,4 +1,4 @@
-package simulator_test
+package dataset_test
 
 import (
 	"archive/zip"
@@ -14,7 +14,7 @@ import (
 	"github.com/sbinet/npyio/npy"
 	"gonum.org/v1/gonum/mat"
 
-	"github.com/amortize/amortize/simulator"
+	"github.com/amortize/amortize/dataset"
 )
 
 // npyFile builds a version 1.0 .npy file the way numpy.save does.
@@ -55,10 +55,10 @@ func TestNPYRoundTrip(t *testing.T) {
 	m := awkward().X
 	m.Set(1, 1, math.Float64frombits(0x7ff8000000000123)) // a NaN with a payload
 	var buf bytes.Buffer
-	if err := simulator.WriteNPY(&buf, m); err != nil {
+	if err := dataset.WriteNPY(&buf, m); err != nil {
 		t.Fatal(err)
 	}
-	got, err := simulator.ReadNPY(&buf)
+	got, err := dataset.ReadNPY(&buf)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,7 +85,7 @@ func TestReadNPYLayouts(t *testing.T) {
 			mat.NewDense(2, 3, []float64{1, 2, 3, 4, 5, 6})},
 		{"npyio float32", npyOf(t, f32), mat.NewDense(6, 1, widened)},
 	} {
-		got, err := simulator.ReadNPY(bytes.NewReader(tc.file))
+		got, err := dataset.ReadNPY(bytes.NewReader(tc.file))
 		if err != nil {
 			t.Errorf("%s: %v", tc.name, err)
 			continue
@@ -122,8 +122,8 @@ func TestReadNPYMalformed(t *testing.T) {
 		{"garbage header", append([]byte("\x93NUMPY\x01\x00\x08\x00"), "garbage!"...), "malformed .npy header"},
 		{"shuffled keys", shuffledHeader(), "malformed .npy header"},
 	} {
-		_, err := simulator.ReadNPY(bytes.NewReader(tc.file))
-		if !errors.Is(err, simulator.ErrFormat) || !strings.Contains(err.Error(), tc.want) {
+		_, err := dataset.ReadNPY(bytes.NewReader(tc.file))
+		if !errors.Is(err, dataset.ErrFormat) || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: got %v, want ErrFormat mentioning %q", tc.name, err, tc.want)
 		}
 	}
@@ -162,14 +162,14 @@ func zipOf(t *testing.T, method uint16, entries ...entry) []byte {
 	return b.Bytes()
 }
 
-func readNPZ(b []byte) (*simulator.Dataset, error) {
-	return simulator.ReadNPZ(bytes.NewReader(b), int64(len(b)))
+func readNPZ(b []byte) (*dataset.Dataset, error) {
+	return dataset.ReadNPZ(bytes.NewReader(b), int64(len(b)))
 }
 
 func TestNPZRoundTrip(t *testing.T) {
-	for _, d := range []*simulator.Dataset{awkward(), {Theta: mat.NewDense(1, 1, []float64{2}), X: mat.NewDense(1, 2, []float64{3, 4})}} {
+	for _, d := range []*dataset.Dataset{awkward(), {Theta: mat.NewDense(1, 1, []float64{2}), X: mat.NewDense(1, 2, []float64{3, 4})}} {
 		var buf bytes.Buffer
-		if err := simulator.WriteNPZ(&buf, d); err != nil {
+		if err := dataset.WriteNPZ(&buf, d); err != nil {
 			t.Fatal(err)
 		}
 		got, err := readNPZ(buf.Bytes())
@@ -212,7 +212,7 @@ func TestReadNPZMalformed(t *testing.T) {
 	}
 	theta := entry{"theta.npy", f8("(2, 1)", 2)}
 	var good bytes.Buffer
-	if err := simulator.WriteNPZ(&good, awkward()); err != nil {
+	if err := dataset.WriteNPZ(&good, awkward()); err != nil {
 		t.Fatal(err)
 	}
 	// Changing a stored value leaves a well-formed array: only the zip
@@ -232,30 +232,30 @@ func TestReadNPZMalformed(t *testing.T) {
 		{"missing x", zipOf(t, zip.Store, theta), `no array "x" (arrays: theta.npy)`},
 		{"missing theta", zipOf(t, zip.Store, entry{"x.npy", f8("(2, 1)", 2)}), `no array "theta"`},
 		{"rows", zipOf(t, zip.Store, theta, entry{"x.npy", f8("(3, 1)", 3)}), "theta has 2 rows but x has 3"},
-		{"int64 x", zipOf(t, zip.Store, theta, entry{"x.npy", npyOf(t, []int64{1, 2})}), `npz array "x": ` + simulator.ErrFormat.Error() + `: dtype "<i8"`},
+		{"int64 x", zipOf(t, zip.Store, theta, entry{"x.npy", npyOf(t, []int64{1, 2})}), `npz array "x": ` + dataset.ErrFormat.Error() + `: dtype "<i8"`},
 		{"complex x", zipOf(t, zip.Store, theta, entry{"x", npyOf(t, []complex64{1, 2})}), `dtype "<c8"`},
-		{"truncated x", zipOf(t, zip.Store, theta, entry{"x.npy", f8("(2, 1)", 1)}), `npz array "x": ` + simulator.ErrFormat.Error() + ": truncated"},
+		{"truncated x", zipOf(t, zip.Store, theta, entry{"x.npy", f8("(2, 1)", 1)}), `npz array "x": ` + dataset.ErrFormat.Error() + ": truncated"},
 		{"name count", zipOf(t, zip.Store, theta, entry{"x.npy", f8("(2, 1)", 2)}, entry{"x_names.npy", npyOf(t, []string{"a", "b"})}), "2 x names for 1 and 1 columns"},
 		{"name dtype", zipOf(t, zip.Store, theta, entry{"x.npy", f8("(2, 1)", 2)}, entry{"theta_names.npy", f8("(1,)", 1)}), "want unicode strings"},
 		{"name truncated", zipOf(t, zip.Store, theta, entry{"x.npy", f8("(2, 1)", 2)}, entry{"theta_names.npy", npyFile("<U4", false, "(1,)", []byte("ab"))}), "truncated string array"},
 	} {
 		_, err := readNPZ(tc.file)
-		if !errors.Is(err, simulator.ErrFormat) || !strings.Contains(err.Error(), tc.want) {
+		if !errors.Is(err, dataset.ErrFormat) || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: got %v, want ErrFormat mentioning %q", tc.name, err, tc.want)
 		}
 	}
 }
 
 func TestWriteRejectsBadDatasets(t *testing.T) {
-	bad := &simulator.Dataset{Theta: mat.NewDense(2, 1, nil), X: mat.NewDense(3, 1, nil)}
+	bad := &dataset.Dataset{Theta: mat.NewDense(2, 1, nil), X: mat.NewDense(3, 1, nil)}
 	var buf bytes.Buffer
-	if err := simulator.WriteNPZ(&buf, bad); !errors.Is(err, simulator.ErrInvalid) {
+	if err := dataset.WriteNPZ(&buf, bad); !errors.Is(err, dataset.ErrInvalid) {
 		t.Errorf("WriteNPZ: got %v, want ErrInvalid", err)
 	}
-	if err := simulator.WriteCSV(&buf, bad); !errors.Is(err, simulator.ErrInvalid) {
+	if err := dataset.WriteCSV(&buf, bad); !errors.Is(err, dataset.ErrInvalid) {
 		t.Errorf("WriteCSV: got %v, want ErrInvalid", err)
 	}
-	if err := simulator.WriteNPY(&buf, nil); err == nil {
+	if err := dataset.WriteNPY(&buf, nil); err == nil {
 		t.Error("WriteNPY(nil): no error")
 	}
 }

@@ -1,4 +1,4 @@
-package simulator
+package dataset
 
 import (
 	"bufio"
@@ -36,11 +36,11 @@ func WriteCSV(w io.Writer, d *Dataset) error {
 	// csv.Writer quotes names holding commas or quotes; numbers never need it.
 	cw := csv.NewWriter(bw)
 	if err := cw.Write(slices.Concat(tn, xn)); err != nil {
-		return fmt.Errorf("simulator: write csv: %w", err)
+		return fmt.Errorf("dataset: write csv: %w", err)
 	}
 	cw.Flush()
 	if err := cw.Error(); err != nil {
-		return fmt.Errorf("simulator: write csv: %w", err)
+		return fmt.Errorf("dataset: write csv: %w", err)
 	}
 	var line []byte
 	for i := range d.Len() {
@@ -49,11 +49,11 @@ func WriteCSV(w io.Writer, d *Dataset) error {
 		line = appendRow(line, d.X.RawRowView(i))
 		line = append(line, '\n')
 		if _, err := bw.Write(line); err != nil {
-			return fmt.Errorf("simulator: write csv: %w", err)
+			return fmt.Errorf("dataset: write csv: %w", err)
 		}
 	}
 	if err := bw.Flush(); err != nil {
-		return fmt.Errorf("simulator: write csv: %w", err)
+		return fmt.Errorf("dataset: write csv: %w", err)
 	}
 	return nil
 }
@@ -78,23 +78,23 @@ func appendRowBits(b []byte, row []float64, bits int) []byte {
 func WriteMatrixCSV(w io.Writer, names []string, m *mat.Dense, bits int) error {
 	r, c := m.Dims()
 	if len(names) != c {
-		return fmt.Errorf("simulator: write csv: %d names for %d columns", len(names), c)
+		return fmt.Errorf("dataset: write csv: %d names for %d columns", len(names), c)
 	}
 	bw := bufio.NewWriter(w)
 	cw := csv.NewWriter(bw)
 	if err := cw.Write(names); err != nil {
-		return fmt.Errorf("simulator: write csv: %w", err)
+		return fmt.Errorf("dataset: write csv: %w", err)
 	}
 	cw.Flush()
 	var line []byte
 	for i := range r {
 		line = append(appendRowBits(line[:0], m.RawRowView(i), bits), '\n')
 		if _, err := bw.Write(line); err != nil {
-			return fmt.Errorf("simulator: write csv: %w", err)
+			return fmt.Errorf("dataset: write csv: %w", err)
 		}
 	}
 	if err := bw.Flush(); err != nil {
-		return fmt.Errorf("simulator: write csv: %w", err)
+		return fmt.Errorf("dataset: write csv: %w", err)
 	}
 	return nil
 }
@@ -124,7 +124,7 @@ func ReadCSV(r io.Reader, thetaDim int) (*Dataset, error) {
 		return nil, err
 	}
 	if first == nil {
-		return nil, fmt.Errorf("simulator: csv: %w: no data rows after the header", ErrFormat)
+		return nil, fmt.Errorf("dataset: csv: %w: no data rows after the header", ErrFormat)
 	}
 	return &Dataset{
 		Theta:      mat.NewDense(rows, len(first.ThetaNames), theta),
@@ -147,11 +147,11 @@ func ScanCSV(r io.Reader, thetaDim, chunkRows int, fn func(chunk *Dataset) error
 	cols := len(s.names)
 	if thetaDim == 0 {
 		if thetaDim = thetaColumns(s.names); thetaDim == 0 {
-			return fmt.Errorf("simulator: csv: %w: the header does not start with theta_1, theta_2, … followed by x columns", ErrThetaDim)
+			return fmt.Errorf("dataset: csv: %w: the header does not start with theta_1, theta_2, … followed by x columns", ErrThetaDim)
 		}
 	}
 	if thetaDim <= 0 || thetaDim >= cols {
-		return fmt.Errorf("simulator: csv: theta dimension %d out of range: the file has %d columns, so it must be between 1 and %d",
+		return fmt.Errorf("dataset: csv: theta dimension %d out of range: the file has %d columns, so it must be between 1 and %d",
 			thetaDim, cols, cols-1)
 	}
 	if chunkRows <= 0 {
@@ -212,7 +212,7 @@ func ReadMatrixCSV(r io.Reader) (names []string, m *mat.Dense, err error) {
 		return nil, nil, err
 	}
 	if rows == 0 {
-		return nil, nil, fmt.Errorf("simulator: csv: %w: no data rows after the header", ErrFormat)
+		return nil, nil, fmt.Errorf("dataset: csv: %w: no data rows after the header", ErrFormat)
 	}
 	return s.names, mat.NewDense(rows, len(s.names), data), nil
 }
@@ -229,10 +229,10 @@ func newCSVRows(r io.Reader) (*csvRows, error) {
 	cr.ReuseRecord = true
 	header, err := cr.Read()
 	if err == io.EOF {
-		return nil, fmt.Errorf("simulator: csv: %w: empty file, want a header row of column names", ErrFormat)
+		return nil, fmt.Errorf("dataset: csv: %w: empty file, want a header row of column names", ErrFormat)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("simulator: csv: %w: %w", ErrFormat, err)
+		return nil, fmt.Errorf("dataset: csv: %w: %w", ErrFormat, err)
 	}
 	names := make([]string, len(header))
 	seen := make(map[string]int, len(header)) // a scan per name is quadratic in a hostile header's width
@@ -243,19 +243,19 @@ func newCSVRows(r io.Reader) (*csvRows, error) {
 			h = strings.TrimPrefix(h, "\ufeff") // byte-order mark written by some spreadsheets
 		}
 		if h == "" {
-			return nil, fmt.Errorf("simulator: csv line 1, column %d: %w: empty column name", j+1, ErrFormat)
+			return nil, fmt.Errorf("dataset: csv line 1, column %d: %w: empty column name", j+1, ErrFormat)
 		}
 		if _, err := strconv.ParseFloat(h, 64); err != nil {
 			numeric = false
 		}
 		if k, dup := seen[h]; dup {
-			return nil, fmt.Errorf("simulator: csv line 1, column %d: %w: column name %q repeats column %d", j+1, ErrFormat, h, k+1)
+			return nil, fmt.Errorf("dataset: csv line 1, column %d: %w: column name %q repeats column %d", j+1, ErrFormat, h, k+1)
 		}
 		seen[h] = j
 		names[j] = h
 	}
 	if numeric {
-		return nil, fmt.Errorf("simulator: csv line 1: %w: missing header, the first row is numbers", ErrFormat)
+		return nil, fmt.Errorf("dataset: csv line 1: %w: missing header, the first row is numbers", ErrFormat)
 	}
 	return &csvRows{cr: cr, names: names}, nil
 }
@@ -271,16 +271,16 @@ func (s *csvRows) read(dst []float64, max int) ([]float64, int, error) {
 			break
 		}
 		if err != nil {
-			return nil, 0, fmt.Errorf("simulator: csv: %w: %w", ErrFormat, err)
+			return nil, 0, fmt.Errorf("dataset: csv: %w: %w", ErrFormat, err)
 		}
 		line, _ := s.cr.FieldPos(0)
 		if len(rec) != cols {
-			return nil, 0, fmt.Errorf("simulator: csv line %d: %w: found %d fields, the header has %d", line, ErrFormat, len(rec), cols)
+			return nil, 0, fmt.Errorf("dataset: csv line %d: %w: found %d fields, the header has %d", line, ErrFormat, len(rec), cols)
 		}
 		for j, cell := range rec {
 			v, err := strconv.ParseFloat(strings.TrimSpace(cell), 64)
 			if err != nil {
-				return nil, 0, fmt.Errorf("simulator: csv line %d, column %d (%s): %w: cannot parse %q as a float64",
+				return nil, 0, fmt.Errorf("dataset: csv line %d, column %d (%s): %w: cannot parse %q as a float64",
 					line, j+1, s.names[j], ErrFormat, cell)
 			}
 			dst = append(dst, v)

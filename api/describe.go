@@ -1,9 +1,9 @@
-package serve
+package api
 
 import (
 	"encoding/json"
 
-	"github.com/amortize/amortize/export/format"
+	"github.com/amortize/amortize/format"
 )
 
 // ModelInfo describes a model file: its tensor contract and its metadata.
@@ -78,4 +78,19 @@ func Describe(name string, m *format.Metadata) ModelInfo {
 		info.Outputs = append(info.Outputs, t(format.OutputSample, "batch", "n_samples", l.ValueDim), t(format.OutputSampleLog, "batch", "n_samples"))
 	}
 	return info
+}
+
+// The sample route's methods, as ModelInfo.Sampling lists them.
+const (
+	SamplingDirect = "direct"
+	SamplingMCMC   = "mcmc"
+)
+
+// samplingMethods are the methods a model of the given file method may
+// be sampled with, its default first.
+func samplingMethods(method string) []string {
+	if method == format.MethodNPE {
+		return []string{SamplingDirect, SamplingMCMC}
+	}
+	return []string{SamplingMCMC}
 }

@@ -1,4 +1,4 @@
-package simulator
+package dataset
 
 import (
 	"archive/zip"
@@ -38,10 +38,10 @@ const (
 // WriteNPY writes m as a 2-D little-endian float64 NumPy array.
 func WriteNPY(w io.Writer, m *mat.Dense) error {
 	if m == nil || m.IsEmpty() {
-		return fmt.Errorf("simulator: npy: nil or empty matrix")
+		return fmt.Errorf("dataset: npy: nil or empty matrix")
 	}
 	if err := writeNPY(w, m); err != nil {
-		return fmt.Errorf("simulator: npy: %w", err)
+		return fmt.Errorf("dataset: npy: %w", err)
 	}
 	return nil
 }
@@ -61,7 +61,7 @@ func writeNPY(w io.Writer, v any) error {
 func ReadNPY(r io.Reader) (*mat.Dense, error) {
 	m, err := readNPY(r)
 	if err != nil {
-		return nil, fmt.Errorf("simulator: npy: %w", err)
+		return nil, fmt.Errorf("dataset: npy: %w", err)
 	}
 	return m, nil
 }
@@ -82,7 +82,7 @@ func WriteNPZ(w io.Writer, d *Dataset) error {
 	if d.Prior != nil {
 		b, err := prior.Marshal(d.Prior)
 		if err != nil {
-			return fmt.Errorf("simulator: npz: %w", err)
+			return fmt.Errorf("dataset: npz: %w", err)
 		}
 		arrays = append(arrays, struct {
 			key string
@@ -96,11 +96,11 @@ func WriteNPZ(w io.Writer, d *Dataset) error {
 			err = writeNPY(f, e.v)
 		}
 		if err != nil {
-			return fmt.Errorf("simulator: npz array %q: %w", e.key, err)
+			return fmt.Errorf("dataset: npz array %q: %w", e.key, err)
 		}
 	}
 	if err := zw.Close(); err != nil {
-		return fmt.Errorf("simulator: npz: %w", err)
+		return fmt.Errorf("dataset: npz: %w", err)
 	}
 	return nil
 }
@@ -113,7 +113,7 @@ func WriteNPZ(w io.Writer, d *Dataset) error {
 func ReadNPZ(r io.ReaderAt, size int64) (*Dataset, error) {
 	zr, err := npz.NewReader(r, size)
 	if err != nil {
-		return nil, fmt.Errorf("simulator: npz: %w: %w", ErrFormat, err)
+		return nil, fmt.Errorf("dataset: npz: %w: %w", ErrFormat, err)
 	}
 	theta, err := readNPZEntry(zr, npzTheta, true, readNPY)
 	if err != nil {
@@ -137,21 +137,21 @@ func ReadNPZ(r io.ReaderAt, size int64) (*Dataset, error) {
 	n, dt := theta.Dims()
 	m, dx := x.Dims()
 	if n != m {
-		return nil, fmt.Errorf("simulator: npz: %w: theta has %d rows but x has %d", ErrFormat, n, m)
+		return nil, fmt.Errorf("dataset: npz: %w: theta has %d rows but x has %d", ErrFormat, n, m)
 	}
 	if pj != nil {
 		if len(pj) != 1 {
-			return nil, fmt.Errorf("simulator: npz array %q: %w: %d strings, want 1 (the prior's JSON)", npzPrior, ErrFormat, len(pj))
+			return nil, fmt.Errorf("dataset: npz array %q: %w: %d strings, want 1 (the prior's JSON)", npzPrior, ErrFormat, len(pj))
 		}
 		if d.Prior, err = prior.Unmarshal([]byte(pj[0])); err != nil {
-			return nil, fmt.Errorf("simulator: npz array %q: %w: %w", npzPrior, ErrFormat, err)
+			return nil, fmt.Errorf("dataset: npz array %q: %w: %w", npzPrior, ErrFormat, err)
 		}
 		if d.Prior.Dim() != dt {
-			return nil, fmt.Errorf("simulator: npz array %q: %w: the prior has %d dimensions, theta has %d columns", npzPrior, ErrFormat, d.Prior.Dim(), dt)
+			return nil, fmt.Errorf("dataset: npz array %q: %w: the prior has %d dimensions, theta has %d columns", npzPrior, ErrFormat, d.Prior.Dim(), dt)
 		}
 	}
 	if d.ThetaNames != nil && len(d.ThetaNames) != dt || d.XNames != nil && len(d.XNames) != dx {
-		return nil, fmt.Errorf("simulator: npz: %w: %d theta names and %d x names for %d and %d columns",
+		return nil, fmt.Errorf("dataset: npz: %w: %d theta names and %d x names for %d and %d columns",
 			ErrFormat, len(d.ThetaNames), len(d.XNames), dt, dx)
 	}
 	return d, nil
@@ -172,11 +172,11 @@ func readNPZEntry[T any](zr *npz.Reader, key string, required bool, read func(io
 		if !required {
 			return zero, nil
 		}
-		return zero, fmt.Errorf("simulator: npz: %w: no array %q (arrays: %s)", ErrFormat, key, strings.Join(zr.Keys(), ", "))
+		return zero, fmt.Errorf("dataset: npz: %w: no array %q (arrays: %s)", ErrFormat, key, strings.Join(zr.Keys(), ", "))
 	}
 	rc, err := zr.Open(name)
 	if err != nil {
-		return zero, fmt.Errorf("simulator: npz array %q: %w: %w", key, ErrFormat, err)
+		return zero, fmt.Errorf("dataset: npz array %q: %w: %w", key, ErrFormat, err)
 	}
 	defer rc.Close()
 	v, err := read(rc)
@@ -187,7 +187,7 @@ func readNPZEntry[T any](zr *npz.Reader, key string, required bool, read func(io
 		}
 	}
 	if err != nil {
-		return zero, fmt.Errorf("simulator: npz array %q: %w", key, err)
+		return zero, fmt.Errorf("dataset: npz array %q: %w", key, err)
 	}
 	return v, nil
 }

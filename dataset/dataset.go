@@ -1,4 +1,8 @@
-package simulator
+// Package dataset holds the (θ, x) Dataset and reads and writes datasets
+// and matrices as CSV, NumPy .npy arrays and .npz archives, with the prior
+// that drew θ. Package simulator produces Datasets; the commands save and
+// load their files.
+package dataset
 
 import (
 	"errors"
@@ -40,11 +44,11 @@ func (d *Dataset) Names() (theta, x []string) {
 	theta, x = d.ThetaNames, d.XNames
 	if theta == nil && d.Theta != nil {
 		_, c := d.Theta.Dims()
-		theta = defaultNames("theta", c)
+		theta = DefaultNames("theta", c)
 	}
 	if x == nil && d.X != nil {
 		_, c := d.X.Dims()
-		x = defaultNames("x", c)
+		x = DefaultNames("x", c)
 	}
 	return theta, x
 }
@@ -66,15 +70,15 @@ func (d *Dataset) Validate() error {
 // dataset to a file needs.
 func (d *Dataset) checkShape() error {
 	if d == nil || d.Theta == nil || d.X == nil || d.Theta.IsEmpty() || d.X.IsEmpty() {
-		return fmt.Errorf("simulator: %w: theta or x is missing", ErrInvalid)
+		return fmt.Errorf("dataset: %w: theta or x is missing", ErrInvalid)
 	}
 	n, dt := d.Theta.Dims()
 	m, dx := d.X.Dims()
 	if n != m {
-		return fmt.Errorf("simulator: %w: theta has %d rows but x has %d", ErrInvalid, n, m)
+		return fmt.Errorf("dataset: %w: theta has %d rows but x has %d", ErrInvalid, n, m)
 	}
 	if d.Prior != nil && d.Prior.Dim() != dt {
-		return fmt.Errorf("simulator: %w: the prior has %d dimensions but theta has %d columns", ErrInvalid, d.Prior.Dim(), dt)
+		return fmt.Errorf("dataset: %w: the prior has %d dimensions but theta has %d columns", ErrInvalid, d.Prior.Dim(), dt)
 	}
 	if err := checkNames("theta", d.ThetaNames, dt); err != nil {
 		return err
@@ -87,11 +91,11 @@ func checkNames(what string, names []string, cols int) error {
 		return nil
 	}
 	if len(names) != cols {
-		return fmt.Errorf("simulator: %w: %d %s names for %d columns", ErrInvalid, len(names), what, cols)
+		return fmt.Errorf("dataset: %w: %d %s names for %d columns", ErrInvalid, len(names), what, cols)
 	}
 	for i, s := range names {
 		if s == "" {
-			return fmt.Errorf("simulator: %w: %s name %d is empty", ErrInvalid, what, i+1)
+			return fmt.Errorf("dataset: %w: %s name %d is empty", ErrInvalid, what, i+1)
 		}
 	}
 	return nil
@@ -111,14 +115,15 @@ func checkFinite(what string, m *mat.Dense) error {
 		}
 	}
 	if count > 0 {
-		return fmt.Errorf("simulator: %w: %s has %d NaN or Inf values, the first at row %d, column %d",
+		return fmt.Errorf("dataset: %w: %s has %d NaN or Inf values, the first at row %d, column %d",
 			ErrInvalid, what, count, first[0]+1, first[1]+1)
 	}
 	return nil
 }
 
-// defaultNames returns prefix_1 … prefix_n.
-func defaultNames(prefix string, n int) []string {
+// DefaultNames returns prefix_1 … prefix_n, the column names of a dataset
+// without names of its own ("theta_1", …, "x_1", …).
+func DefaultNames(prefix string, n int) []string {
 	names := make([]string, n)
 	for i := range names {
 		names[i] = prefix + "_" + strconv.Itoa(i+1)

@@ -1,4 +1,4 @@
-package simulator_test
+package dataset_test
 
 import (
 	"errors"
@@ -9,11 +9,11 @@ import (
 
 	"gonum.org/v1/gonum/mat"
 
-	"github.com/amortize/amortize/simulator"
+	"github.com/amortize/amortize/dataset"
 )
 
 func TestDatasetNames(t *testing.T) {
-	d := &simulator.Dataset{Theta: mat.NewDense(2, 2, nil), X: mat.NewDense(2, 3, nil)}
+	d := &dataset.Dataset{Theta: mat.NewDense(2, 2, nil), X: mat.NewDense(2, 3, nil)}
 	th, x := d.Names()
 	if !slices.Equal(th, []string{"theta_1", "theta_2"}) || !slices.Equal(x, []string{"x_1", "x_2", "x_3"}) {
 		t.Errorf("default names %v %v", th, x)
@@ -22,7 +22,7 @@ func TestDatasetNames(t *testing.T) {
 	if _, x := d.Names(); !slices.Equal(x, d.XNames) {
 		t.Errorf("names %v, want the given ones", x)
 	}
-	if d.Len() != 2 || (*simulator.Dataset)(nil).Len() != 0 {
+	if d.Len() != 2 || (*dataset.Dataset)(nil).Len() != 0 {
 		t.Errorf("Len %d, want 2", d.Len())
 	}
 }
@@ -31,22 +31,22 @@ func TestDatasetValidate(t *testing.T) {
 	nan := mat.NewDense(3, 2, []float64{1, 2, 3, math.NaN(), 5, math.Inf(-1)})
 	for _, tc := range []struct {
 		name string
-		d    *simulator.Dataset
+		d    *dataset.Dataset
 		want string // "" for valid
 	}{
-		{"valid", &simulator.Dataset{Theta: mat.NewDense(3, 1, nil), X: mat.NewDense(3, 2, nil), XNames: []string{"a", "b"}}, ""},
+		{"valid", &dataset.Dataset{Theta: mat.NewDense(3, 1, nil), X: mat.NewDense(3, 2, nil), XNames: []string{"a", "b"}}, ""},
 		{"nil", nil, "missing"},
-		{"no x", &simulator.Dataset{Theta: mat.NewDense(3, 1, nil)}, "missing"},
-		{"rows", &simulator.Dataset{Theta: mat.NewDense(3, 1, nil), X: mat.NewDense(2, 2, nil)}, "theta has 3 rows but x has 2"},
-		{"names", &simulator.Dataset{Theta: mat.NewDense(3, 1, nil), X: mat.NewDense(3, 2, nil), XNames: []string{"a"}}, "1 x names for 2 columns"},
-		{"empty name", &simulator.Dataset{Theta: mat.NewDense(3, 1, nil), X: mat.NewDense(3, 2, nil), ThetaNames: []string{""}}, "theta name 1 is empty"},
-		{"nan", &simulator.Dataset{Theta: mat.NewDense(3, 1, nil), X: nan}, "x has 2 NaN or Inf values, the first at row 2, column 2"},
+		{"no x", &dataset.Dataset{Theta: mat.NewDense(3, 1, nil)}, "missing"},
+		{"rows", &dataset.Dataset{Theta: mat.NewDense(3, 1, nil), X: mat.NewDense(2, 2, nil)}, "theta has 3 rows but x has 2"},
+		{"names", &dataset.Dataset{Theta: mat.NewDense(3, 1, nil), X: mat.NewDense(3, 2, nil), XNames: []string{"a"}}, "1 x names for 2 columns"},
+		{"empty name", &dataset.Dataset{Theta: mat.NewDense(3, 1, nil), X: mat.NewDense(3, 2, nil), ThetaNames: []string{""}}, "theta name 1 is empty"},
+		{"nan", &dataset.Dataset{Theta: mat.NewDense(3, 1, nil), X: nan}, "x has 2 NaN or Inf values, the first at row 2, column 2"},
 	} {
 		err := tc.d.Validate()
 		switch {
 		case tc.want == "" && err != nil:
 			t.Errorf("%s: %v", tc.name, err)
-		case tc.want != "" && (!errors.Is(err, simulator.ErrInvalid) || !strings.Contains(err.Error(), tc.want)):
+		case tc.want != "" && (!errors.Is(err, dataset.ErrInvalid) || !strings.Contains(err.Error(), tc.want)):
 			t.Errorf("%s: got %v, want ErrInvalid with %q", tc.name, err, tc.want)
 		}
 	}
@@ -54,8 +54,8 @@ func TestDatasetValidate(t *testing.T) {
 
 // awkward returns a dataset of values whose text or binary forms are easy
 // to get wrong, with names that need CSV quoting.
-func awkward() *simulator.Dataset {
-	return &simulator.Dataset{
+func awkward() *dataset.Dataset {
+	return &dataset.Dataset{
 		Theta: mat.NewDense(3, 2, []float64{
 			1.0 / 3, math.Copysign(0, -1),
 			math.MaxFloat64, math.SmallestNonzeroFloat64,

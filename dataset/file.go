@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/amortize/amortize/internal/atomicfile"
 	"github.com/amortize/amortize/prior"
 )
 
@@ -120,31 +121,10 @@ func Save(path string, d *Dataset) error {
 	return fmt.Errorf("dataset: save %s: %w", path, ErrExtension)
 }
 
-// writeAtomic writes path through a temporary file renamed into place.
-func writeAtomic(path string, write func(io.Writer) error) (err error) {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return fmt.Errorf("dataset: %w", err)
-	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
-		}
-	}()
-	if err = write(f); err != nil {
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	// CreateTemp makes the file private; a dataset is an ordinary file.
-	if err = f.Chmod(0o644); err == nil {
-		if err = f.Sync(); err == nil {
-			err = f.Close()
-		}
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), path)
-	}
-	if err != nil {
+// writeAtomic writes path whole or not at all. A dataset is an ordinary
+// file, readable by others.
+func writeAtomic(path string, write func(io.Writer) error) error {
+	if err := atomicfile.Write(path, 0o644, write); err != nil {
 		return fmt.Errorf("dataset: save %s: %w", path, err)
 	}
 	return nil

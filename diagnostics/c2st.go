@@ -18,6 +18,7 @@ import (
 	"runtime"
 	"sync"
 
+	"github.com/amortize/amortize/internal/zscore"
 	"gonum.org/v1/gonum/mat"
 )
 
@@ -242,30 +243,11 @@ func zScore(x []float64, dim, nRef int) error {
 }
 
 // standardiser returns the mean and inverse N−1 standard deviation of each
-// of the dim columns of the first nRef rows of x. A constant column, or a
-// single row, has no spread to divide by and keeps scale 1.
+// of the dim columns of the first nRef rows of x, as zscore.Fit: a column
+// without spread to divide by keeps scale 1.
 func standardiser(x []float64, dim, nRef int) (mean, scale []float64) {
-	mean = make([]float64, dim)
-	for i := range nRef {
-		for j, v := range x[i*dim : (i+1)*dim] {
-			mean[j] += v
-		}
-	}
-	for j := range mean {
-		mean[j] /= float64(nRef)
-	}
-	scale = make([]float64, dim)
-	for i := range nRef {
-		for j, v := range x[i*dim : (i+1)*dim] {
-			d := v - mean[j]
-			scale[j] += d * d
-		}
-	}
-	for j, ss := range scale {
-		sd := math.Sqrt(ss / float64(nRef-1))
-		if nRef < 2 || sd == 0 {
-			sd = 1
-		}
+	mean, scale = zscore.Fit(nRef, dim, func(i int) []float64 { return x[i*dim : (i+1)*dim] })
+	for j, sd := range scale {
 		scale[j] = 1 / sd
 	}
 	return mean, scale

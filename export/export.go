@@ -5,15 +5,15 @@
 package export
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 
 	"github.com/amortize/amortize/format"
 	"github.com/amortize/amortize/format/onnxpb"
+	"github.com/amortize/amortize/internal/atomicfile"
 	"github.com/amortize/amortize/models"
 	"google.golang.org/protobuf/proto"
 )
@@ -197,29 +197,15 @@ func Write(m *models.Model, w io.Writer) error {
 
 // WriteFile writes the model file at path atomically: a temporary file in
 // the same directory, renamed into place, so no partial file is ever left.
-func WriteFile(m *models.Model, path string) (err error) {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return fmt.Errorf("export: %w", err)
-	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
-		}
-	}()
-	if err = Write(m, f); err != nil {
+func WriteFile(m *models.Model, path string) error {
+	// Encoded first, so that a model that cannot be written leaves no file.
+	var b bytes.Buffer
+	if err := Write(m, &b); err != nil {
 		return err
 	}
-	// CreateTemp makes the file private; a model file is an ordinary
-	// output, for servers running as other users too (as dataset.Save).
-	if err = f.Chmod(0o644); err == nil {
-		err = f.Close()
-	}
-	if err != nil {
-		return fmt.Errorf("export: %w", err)
-	}
-	if err = os.Rename(f.Name(), path); err != nil {
+	// A model file is an ordinary output, for servers running as other
+	// users too (as dataset.Save).
+	if err := atomicfile.Write(path, 0o644, func(w io.Writer) error { _, err := w.Write(b.Bytes()); return err }); err != nil {
 		return fmt.Errorf("export: %w", err)
 	}
 	return nil

@@ -5,11 +5,12 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/amortize/amortize/internal/splinetest"
 	"github.com/amortize/amortize/models"
 )
 
 // TestSplineEdges checks the exported spline against nflows' formulas in
-// float64 (models.RQSplineScalar) where a bin search can go wrong: exactly
+// float64 (splinetest.RQSpline) where a bin search can go wrong: exactly
 // at the knots, at and just beyond the tail bound, and far in the tails, in
 // both directions. The model is one spline whose parameters are the out
 // layer's bias, so the reference needs nothing but that bias.
@@ -84,9 +85,9 @@ func TestSplineEdges(t *testing.T) {
 		}
 	}
 	for i, p := range points {
-		z, lad := models.RQSplineScalar(float64(theta[i]), wu, hu, du, false, c)
+		z, lad := splinetest.RQSpline(float64(theta[i]), wu, hu, du, false, c)
 		close("log_prob", p, out.LogProb[i], logN(z)+lad)
-		th, ladInv := models.RQSplineScalar(float64(theta[i]), wu, hu, du, true, c)
+		th, ladInv := splinetest.RQSpline(float64(theta[i]), wu, hu, du, true, c)
 		close("sample", p, out.Sample[i], th)
 		close("sample_log_prob", p, out.SampleLogProb[i], logN(float64(theta[i]))-ladInv)
 		// The tails are the identity to float32 rounding, whichever way.

@@ -3,22 +3,21 @@ package models
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
+
+	"github.com/amortize/amortize/internal/atomicfile"
 )
 
 // WriteFile saves m as JSON (model.json, the trainer's output, which
-// export turns into a model file). It writes path.tmp and renames it, so
-// that an interrupted write leaves any earlier file at path whole.
+// export turns into a model file), atomically: an interrupted write leaves
+// any earlier file at path whole.
 func WriteFile(m *Model, path string) error {
 	b, err := json.Marshal(m)
 	if err != nil {
 		return err
 	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
+	return atomicfile.Write(path, 0o644, func(w io.Writer) error { _, err := w.Write(b); return err })
 }
 
 // ReadFile loads a model saved by WriteFile and checks that its weights

@@ -22,7 +22,7 @@ const luEps = 1e-3
 // many bins, or a tail bound that is not a positive number.
 var ErrSpline = errors.New("models: invalid spline")
 
-// NSF is the neural spline flow of sbi's build_nsf (Durkan et al., 2019):
+// nsf is the neural spline flow of sbi's build_nsf (Durkan et al., 2019):
 // Transforms rational-quadratic coupling layers with linear tails on
 // [−TailBound, TailBound], each followed, when θ has more than one
 // dimension, by an LU-parameterised linear map started at the identity.
@@ -44,13 +44,13 @@ var ErrSpline = errors.New("models: invalid spline")
 // for the LU map "t<t>.lu.lower" and "t<t>.lu.upper" (the strict triangles,
 // row by row), "t<t>.lu.diag" (U's diagonal before softplus) and
 // "t<t>.lu.bias".
-type NSF struct {
+type nsf struct {
 	spec   Spec
 	spline SplineConfig
 	params []ParamSpec
 }
 
-var _ Estimator = (*NSF)(nil)
+var _ Estimator = (*nsf)(nil)
 
 func newNSF(s Spec) (Estimator, error) {
 	if s.Bins < 2 || float64(s.Bins)*DefaultMinBinWidth > 1 {
@@ -59,7 +59,7 @@ func newNSF(s Spec) (Estimator, error) {
 	if !(s.TailBound > 0) || math.IsInf(s.TailBound, 0) {
 		return nil, fmt.Errorf("%w: tail bound %v, want a positive number", ErrSpline, s.TailBound)
 	}
-	n := &NSF{
+	n := &nsf{
 		spec: s,
 		spline: SplineConfig{
 			Bins:          s.Bins,
@@ -73,7 +73,7 @@ func newNSF(s Spec) (Estimator, error) {
 	return n, nil
 }
 
-func (n *NSF) declare() []ParamSpec {
+func (n *nsf) declare() []ParamSpec {
 	s := n.spec
 	h, d, out := s.Hidden, s.InDim(), 3*s.Bins-1
 	var ps []ParamSpec
@@ -121,29 +121,29 @@ func nsfMask(d, t int) (kept, moved []int) {
 }
 
 // Spec returns the estimator's spec with defaults filled in.
-func (n *NSF) Spec() Spec { return n.spec }
+func (n *nsf) Spec() Spec { return n.spec }
 
 // Params declares the parameters, layer by layer.
-func (n *NSF) Params() []ParamSpec { return slices.Clone(n.params) }
+func (n *nsf) Params() []ParamSpec { return slices.Clone(n.params) }
 
 // Noise is one standard-normal column per dimension of θ.
-func (n *NSF) Noise() (normal, uniform int) { return n.spec.InDim(), 0 }
+func (n *nsf) Noise() (normal, uniform int) { return n.spec.InDim(), 0 }
 
 // LogProb is log N(z; 0, I) + log|det ∂z/∂θ| with z the flow's image of θ.
-func (n *NSF) LogProb(o Ops, theta, x Tensor) Tensor {
+func (n *nsf) LogProb(o Ops, theta, x Tensor) Tensor {
 	z, lad := n.Forward(o, theta, x)
 	return o.Add(StdNormalLogProb(o, z), lad)
 }
 
 // Sample pushes the noise through the inverse flow.
-func (n *NSF) Sample(o Ops, noise, x Tensor) (theta, logProb Tensor) {
+func (n *nsf) Sample(o Ops, noise, x Tensor) (theta, logProb Tensor) {
 	theta, lad := n.Inverse(o, noise, x)
 	return theta, o.Sub(StdNormalLogProb(o, noise), lad)
 }
 
 // Forward maps θ [N,ThetaDim] given x to the base variable z and the log
 // |det ∂z/∂θ| [N,1].
-func (n *NSF) Forward(o Ops, theta, x Tensor) (z, logAbsDet Tensor) {
+func (n *nsf) Forward(o Ops, theta, x Tensor) (z, logAbsDet Tensor) {
 	z = theta
 	lad := newNSFLogDet(o, false)
 	for t := range n.spec.Transforms {
@@ -157,7 +157,7 @@ func (n *NSF) Forward(o Ops, theta, x Tensor) (z, logAbsDet Tensor) {
 
 // Inverse maps z [N,ThetaDim] given x back to θ and the log|det ∂θ/∂z|
 // [N,1], the negative of Forward's at that θ.
-func (n *NSF) Inverse(o Ops, z, x Tensor) (theta, logAbsDet Tensor) {
+func (n *nsf) Inverse(o Ops, z, x Tensor) (theta, logAbsDet Tensor) {
 	theta = z
 	lad := newNSFLogDet(o, true)
 	for t := n.spec.Transforms - 1; t >= 0; t-- {
@@ -208,7 +208,7 @@ func nsfAccumulate(o Ops, sum, v Tensor) Tensor {
 // coupling is layer t's spline, in the direction of lad: the kept
 // dimensions pass unchanged, so the conditioner sees the same input both
 // ways.
-func (n *NSF) coupling(o Ops, t int, z, x Tensor, lad *nsfLogDet) Tensor {
+func (n *nsf) coupling(o Ops, t int, z, x Tensor, lad *nsfLogDet) Tensor {
 	d := n.spec.InDim()
 	if d == 1 {
 		return n.splines(o, z, n.contextNet(o, t, x), lad)
@@ -241,7 +241,7 @@ func nsfColumns(o Ops, a Tensor, idx []int) Tensor {
 // their log|det| to lad: the conditioner's [N, Dt·(3K−1)] output is read as
 // one row of parameters per (sample, dimension) pair, the row-major order
 // nflows reshapes it in.
-func (n *NSF) splines(o Ops, a, params Tensor, lad *nsfLogDet) Tensor {
+func (n *nsf) splines(o Ops, a, params Tensor, lad *nsfLogDet) Tensor {
 	k := n.spec.Bins
 	dt := o.Cols(a)
 	p := nsfReshape(o, params, 3*k-1)
@@ -272,7 +272,7 @@ func nsfReshape(o Ops, a Tensor, cols int) Tensor {
 // Each block's context gate is its own product: computing all gates in
 // one product and splitting it was 10–15% slower at 10,000 rows, the
 // split copying every gate once more, for a few nodes less.
-func (n *NSF) residualNet(o Ops, t int, kept, x Tensor) Tensor {
+func (n *nsf) residualNet(o Ops, t int, kept, x Tensor) Tensor {
 	p := fmt.Sprintf("t%d.", t)
 	act := func(a Tensor) Tensor { return Activate(o, a, n.spec.Activation) }
 	h := Linear(o, o.Concat(kept, x), p+"in")
@@ -289,7 +289,7 @@ func (n *NSF) residualNet(o Ops, t int, kept, x Tensor) Tensor {
 // of its output divided by √Hidden as nflows' coupling transform divides
 // them. Dividing the weights rather than the output lets an exported graph
 // fold the division into the constant weights.
-func (n *NSF) outLinear(o Ops, h Tensor, name string) Tensor {
+func (n *nsf) outLinear(o Ops, h Tensor, name string) Tensor {
 	k := n.spec.Bins
 	w, b := o.Param(name+".w"), o.Param(name+".b")
 	scale := make([]float64, o.Cols(b))
@@ -305,7 +305,7 @@ func (n *NSF) outLinear(o Ops, h Tensor, name string) Tensor {
 
 // contextNet is sbi's ContextSplineMap of layer t: spline parameters from
 // x alone, for one-dimensional θ.
-func (n *NSF) contextNet(o Ops, t int, x Tensor) Tensor {
+func (n *nsf) contextNet(o Ops, t int, x Tensor) Tensor {
 	p := fmt.Sprintf("t%d.", t)
 	h := Activate(o, Linear(o, x, p+"in"), n.spec.Activation)
 	h = Activate(o, Linear(o, h, p+"hidden"), n.spec.Activation)
@@ -320,7 +320,7 @@ func (n *NSF) contextNet(o Ops, t int, x Tensor) Tensor {
 // applied to the identity's rows, computed from the parameters alone, so an
 // exported graph folds it into a constant and pays one product per layer,
 // not the d−1 sweeps of each triangle per row.
-func (n *NSF) lu(o Ops, t int, z Tensor, lad *nsfLogDet) Tensor {
+func (n *nsf) lu(o Ops, t int, z Tensor, lad *nsfLogDet) Tensor {
 	p := fmt.Sprintf("t%d.lu.", t)
 	d := n.spec.InDim()
 	diag := o.Add(Softplus(o, o.Param(p+"diag")), o.Scalar(luEps))

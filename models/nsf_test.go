@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/amortize/amortize/internal/splinetest"
 	"github.com/amortize/amortize/models"
 	"github.com/amortize/amortize/models/eager"
 	"gonum.org/v1/gonum/mat"
@@ -145,7 +146,7 @@ func nsfReference(s models.Spec, p map[string][]float64, theta, x []float64) flo
 				w[b], h[b] = chunk[b]/root, chunk[k+b]/root
 			}
 			var l float64
-			z[j], l = models.RQSplineScalar(z[j], w, h, chunk[2*k:], false, c)
+			z[j], l = splinetest.RQSpline(z[j], w, h, chunk[2*k:], false, c)
 			logDet += l
 		}
 		if d > 1 {

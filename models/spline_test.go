@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/amortize/amortize/internal/splinetest"
 	"github.com/amortize/amortize/models"
 	"github.com/amortize/amortize/models/eager"
 )
@@ -85,7 +86,7 @@ func (s splineCase) run(o models.Ops, x []float64, inverse bool) (y, lad []float
 }
 
 func (s splineCase) scalar(i int, x float64, inverse bool) (float64, float64) {
-	return models.RQSplineScalar(x, s.w[i], s.h[i], s.d[i], inverse, s.c)
+	return splinetest.RQSpline(x, s.w[i], s.h[i], s.d[i], inverse, s.c)
 }
 
 // The composite and the scalar reference evaluate the same formulas and
@@ -253,7 +254,7 @@ func (f *fusedSpline) RQSpline(x, widths, heights, derivs models.Tensor, inverse
 	n, _ := xm.Dims()
 	ys, lads := make([]float64, n), make([]float64, n)
 	for i := range n {
-		ys[i], lads[i] = models.RQSplineScalar(xm.At(i, 0), wm.RawRowView(i), hm.RawRowView(i), dm.RawRowView(i), inverse, c)
+		ys[i], lads[i] = splinetest.RQSpline(xm.At(i, 0), wm.RawRowView(i), hm.RawRowView(i), dm.RawRowView(i), inverse, c)
 	}
 	return eager.Matrix(n, 1, ys), eager.Matrix(n, 1, lads)
 }
@@ -285,20 +286,6 @@ func TestRQSplineShapeMismatchPanics(t *testing.T) {
 	x := eager.Matrix(1, 1, []float64{0})
 	p := eager.Matrix(1, 4, make([]float64, 4))
 	models.RQSpline(new(eager.Ops), x, p, p, p, false, c) // derivs need 3 columns
-}
-
-func ExampleRQSplineScalar() {
-	c := models.SplineConfig{Bins: 2, TailBound: 1, MinBinWidth: 1e-3, MinBinHeight: 1e-3, MinDerivative: 1e-3}
-	// Equal bins and unit derivatives: the identity inside [−1, 1].
-	one := math.Log(math.Exp(1-c.MinDerivative) - 1)
-	y, lad := models.RQSplineScalar(0.25, []float64{0, 0}, []float64{0, 0}, []float64{one}, false, c)
-	fmt.Printf("%.6f %.6f\n", y, lad)
-	// A taller first bin leaves the second, where 0.25 lies, flatter.
-	y, lad = models.RQSplineScalar(0.25, []float64{0, 0}, []float64{1, 0}, []float64{one}, false, c)
-	fmt.Printf("%.6f %.6f\n", y, lad)
-	// Output:
-	// 0.250000 0.000000
-	// 0.628626 -0.746638
 }
 
 func BenchmarkRQSpline(b *testing.B) {

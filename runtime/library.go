@@ -109,19 +109,23 @@ func findLibrary(explicit string, d Device) (string, error) {
 }
 
 // The onnxruntime environment is process-wide: it is created once, with the
-// first library found, and lives until the process ends.
+// first library found and the first Open's telemetry setting, and lives
+// until the process ends.
 var env struct {
 	sync.Mutex
-	path string
-	err  error
+	path      string
+	telemetry bool
 }
 
-func initEnvironment(explicit string, d Device) error {
+func initEnvironment(explicit string, d Device, telemetry bool) error {
 	env.Lock()
 	defer env.Unlock()
 	if env.path != "" {
 		if explicit != "" && explicit != env.path {
 			return fmt.Errorf("runtime: onnxruntime already loaded from %s, cannot also load %s", env.path, explicit)
+		}
+		if telemetry != env.telemetry {
+			return fmt.Errorf("runtime: onnxruntime already loaded with Options.Telemetry %t, cannot switch it to %t", env.telemetry, telemetry)
 		}
 		return nil
 	}
@@ -129,22 +133,34 @@ func initEnvironment(explicit string, d Device) error {
 	if err != nil {
 		return err
 	}
-	// The official builds log usage events to a SQLite database under
-	// ~/.cache/Microsoft and a debug log in /tmp for every session. That is
-	// file I/O nobody asked for, and concurrent processes contend for the
-	// database's lock, stalling session creation for seconds. The library
-	// reads the switch when the environment is created; a value the user
-	// set is kept.
-	if _, set := os.LookupEnv(telemetryEnv); !set {
-		if err := os.Setenv(telemetryEnv, "1"); err != nil {
-			return fmt.Errorf("runtime: %w", err)
+	if !telemetry {
+		if err := disableTelemetry(); err != nil {
+			return err
 		}
 	}
 	ort.SetSharedLibraryPath(path)
 	if err := ort.InitializeEnvironment(ort.WithLogLevelError()); err != nil {
 		return fmt.Errorf("runtime: loading onnxruntime from %s: %w", path, err)
 	}
-	env.path = path
+	env.path, env.telemetry = path, telemetry
+	return nil
+}
+
+// disableTelemetry sets ORT_DISABLE_TELEMETRY=1 unless the user set the
+// variable. The official builds log usage events to a SQLite database
+// under ~/.cache/Microsoft and a debug log in the temporary directory for
+// every session: file I/O nobody asked for, and concurrent processes
+// contend for the database's lock, stalling session creation for seconds.
+// The library reads only this variable, when its environment is created:
+// onnxruntime's DisableTelemetryEvents, called after, still leaves the
+// database written.
+func disableTelemetry() error {
+	if _, set := os.LookupEnv(telemetryEnv); set {
+		return nil
+	}
+	if err := os.Setenv(telemetryEnv, "1"); err != nil {
+		return fmt.Errorf("runtime: %w", err)
+	}
 	return nil
 }
 

@@ -104,3 +104,37 @@ func TestFindLibraryCUDA(t *testing.T) {
 		t.Errorf("CPU: %q, %v", got, err)
 	}
 }
+
+// TestDisableTelemetry: the switch is set when the user has not set it,
+// and a value the user set is kept.
+func TestDisableTelemetry(t *testing.T) {
+	t.Setenv(telemetryEnv, "0")
+	if err := disableTelemetry(); err != nil {
+		t.Fatal(err)
+	}
+	if v := os.Getenv(telemetryEnv); v != "0" {
+		t.Errorf("user's %s=0 became %q", telemetryEnv, v)
+	}
+	os.Unsetenv(telemetryEnv) // t.Setenv restores it
+	if err := disableTelemetry(); err != nil {
+		t.Fatal(err)
+	}
+	if v := os.Getenv(telemetryEnv); v != "1" {
+		t.Errorf("%s is %q, want 1", telemetryEnv, v)
+	}
+}
+
+// TestTelemetryProcessWide: the Open that loads the library fixes the
+// telemetry setting for the process; an Open asking for the other one is
+// refused rather than silently ignored.
+func TestTelemetryProcessWide(t *testing.T) {
+	if err := initEnvironment("", CPU, false); err != nil {
+		if errors.Is(err, ErrNoLibrary) && os.Getenv("CI") == "" {
+			t.Skip(err)
+		}
+		t.Fatal(err)
+	}
+	if _, err := OpenBytes(nil, Options{Telemetry: true}); err == nil || !strings.Contains(err.Error(), "Telemetry") {
+		t.Errorf("Open with Telemetry after a load without: %v, want an error naming Telemetry", err)
+	}
+}

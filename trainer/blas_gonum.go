@@ -12,3 +12,6 @@ var (
 
 // setThreads has nothing to set: gonum's GEMM sizes its own parallelism.
 func setThreads(int) {}
+
+// useBLAS64 has nothing to do: gonum's blas64 is gonum's own already.
+func useBLAS64() {}

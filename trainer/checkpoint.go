@@ -12,10 +12,10 @@ import (
 	"io/fs"
 	"math"
 	"os"
-	"path/filepath"
 	"slices"
 	"time"
 
+	"github.com/amortize/amortize/internal/atomicfile"
 	"github.com/amortize/amortize/models"
 	"gonum.org/v1/gonum/mat"
 )
@@ -97,27 +97,11 @@ func (t *state[T]) checkpoint(start time.Time) (err error) {
 		Epoch: t.epoch, Step: t.step, TrainLossSum: t.trainLossSum, Steps: t.steps,
 		Elapsed: t.elapsed + time.Since(start),
 	}
-	f, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".tmp*")
-	if err != nil {
+	// A checkpoint is private to whoever trains.
+	if err := atomicfile.Write(path, 0o600, func(w io.Writer) error { return encodeCheckpoint(w, &c) }); err != nil {
 		return fmt.Errorf("trainer: writing checkpoint: %w", err)
 	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
-			err = fmt.Errorf("trainer: writing checkpoint: %w", err)
-		}
-	}()
-	if err = encodeCheckpoint(f, &c); err != nil {
-		return err
-	}
-	if err = f.Sync(); err != nil {
-		return err
-	}
-	if err = f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), path)
+	return nil
 }
 
 // restore loads the checkpoint at the options' path into t. It reports

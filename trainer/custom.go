@@ -23,7 +23,7 @@ type Estimator struct {
 	spec models.Spec
 	loss models.Loss
 	m    models.Model // z-scoring, method, loss; weights filled by Model
-	w    *Weights
+	w    *weights
 	nets map[int]*net[float32] // by batch rows
 	rng  *rand.Rand            // NRE contrasts
 	grad []float32             // gradient of the last Loss's mean
@@ -33,6 +33,10 @@ type Estimator struct {
 type BuildOptions struct {
 	Seed uint64      // initialisation and NRE contrasts
 	Loss models.Loss // NRE's loss (zero: NRE-B, sbi's NRE); density estimators ignore it
+
+	// Threads is OpenBLAS's thread count, set by Build for the whole
+	// process, as Options.Threads; default 1.
+	Threads int
 }
 
 // Build returns a freshly initialised network of spec (method NPE, NLE or
@@ -55,6 +59,7 @@ func Build(spec models.Spec, theta, x *mat.Dense, opts BuildOptions) (*Estimator
 	if err := checkData(spec, theta, x); err != nil {
 		return nil, err
 	}
+	setThreads(max(opts.Threads, 1))
 	rows, _ := theta.Dims()
 	all := make([]int, rows)
 	for i := range all {
@@ -62,15 +67,15 @@ func Build(spec models.Spec, theta, x *mat.Dense, opts BuildOptions) (*Estimator
 	}
 	e := &Estimator{net: n, spec: spec, loss: loss, nets: map[int]*net[float32]{}, rng: rand.New(rand.NewPCG(opts.Seed, streamContrast-1))}
 	e.m = models.Model{Spec: spec, Method: spec.MethodName()}
-	e.m.ThetaMean, e.m.ThetaStd = zscore(theta, all)
-	e.m.XMean, e.m.XStd = zscore(x, all)
+	e.m.ThetaMean, e.m.ThetaStd = fitZScore(theta, all)
+	e.m.XMean, e.m.XStd = fitZScore(x, all)
 	switch spec.Method {
 	case models.MethodNLE:
 		e.m.Loss = &models.Loss{Kind: models.LossNLL}
 	case models.MethodNRE:
 		e.m.Loss = &loss
 	}
-	if e.w, err = NewWeights(n, models.InitParams(n, rand.NewPCG(opts.Seed, streamInit)), tensor.Float32); err != nil {
+	if e.w, err = newWeights(n, models.InitParams(n, rand.NewPCG(opts.Seed, streamInit)), tensor.Float32); err != nil {
 		return nil, err
 	}
 	return e, nil

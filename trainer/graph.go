@@ -8,21 +8,21 @@ import (
 	"gorgonia.org/tensor"
 )
 
-// Weights holds an estimator's parameters in one flat slice of the
+// weights holds an estimator's parameters in one flat slice of the
 // training dtype ([]float32 or []float64). Each parameter's tensor is a view
-// of that slice, so every graph built on the same Weights reads the same
+// of that slice, so every graph built on the same weights reads the same
 // values and the optimiser updates all of them in one pass.
-type Weights struct {
+type weights struct {
 	specs []models.ParamSpec
 	flat  any
 	dense []*tensor.Dense
 	index map[string]int
 }
 
-// NewWeights lays out the estimator's parameters with the given values
+// newWeights lays out the estimator's parameters with the given values
 // (row-major, as models.InitParams returns them) in dtype Float32 or
 // Float64.
-func NewWeights(e models.Network, values map[string][]float64, dtype tensor.Dtype) (*Weights, error) {
+func newWeights(e models.Network, values map[string][]float64, dtype tensor.Dtype) (*weights, error) {
 	specs := e.Params()
 	size := 0
 	for _, p := range specs {
@@ -35,7 +35,7 @@ func NewWeights(e models.Network, values map[string][]float64, dtype tensor.Dtyp
 		}
 		size += p.Size()
 	}
-	w := &Weights{specs: specs, index: make(map[string]int, len(specs))}
+	w := &weights{specs: specs, index: make(map[string]int, len(specs))}
 	switch dtype {
 	case tensor.Float32:
 		w.flat = make([]float32, size)
@@ -66,26 +66,35 @@ func NewWeights(e models.Network, values map[string][]float64, dtype tensor.Dtyp
 	return w, nil
 }
 
-// Graph implements models.Ops by adding nodes to a gorgonia expression
+// The training runs on graph, the gorgonia implementation of models.Ops
+// (and of models.SplineOps). It builds its graphs from custom gorgonia ops
+// rather than gorgonia's own: each owns its output buffer, never aliases
+// or overwrites an input, broadcasts natively and has a fused gradient. That sidesteps the hazards of gorgonia v0.9.18 found
+// while evaluating it (Reshape aliasing inputs, #511; stale node values
+// after RunAll, #576; a wrong LogSumExp; an allocating, element-wise
+// clipping AdamSolver) and makes a training step allocate little. Values
+// are read out while the tape runs, never from nodes afterwards.
+//
+// graph implements models.Ops by adding nodes to a gorgonia expression
 // graph built for one batch size. Its tensors are *gorgonia.Node values of
 // shape [rows, cols]; estimator code only ever passes them back.
 //
-// Like every models.Ops, a Graph panics on misuse (shape mismatch, unknown
+// Like every models.Ops, a graph panics on misuse (shape mismatch, unknown
 // parameter): that is a bug in estimator code, never bad input.
-type Graph struct {
+type graph struct {
 	g      *gorgonia.ExprGraph
 	dtype  tensor.Dtype
-	w      *Weights
+	w      *weights
 	params []*gorgonia.Node
 	inputs int // names constants and inputs uniquely: gorgonia merges inputs by name
 }
 
-var _ models.Ops = (*Graph)(nil)
+var _ models.Ops = (*graph)(nil)
 
-// NewGraph starts a graph on w: its parameters are bound to w's tensors,
+// newGraph starts a graph on w: its parameters are bound to w's tensors,
 // shared, not copied.
-func NewGraph(w *Weights) *Graph {
-	g := &Graph{g: gorgonia.NewGraph(), w: w, dtype: tensor.Float64}
+func newGraph(w *weights) *graph {
+	g := &graph{g: gorgonia.NewGraph(), w: w, dtype: tensor.Float64}
 	if _, ok := w.flat.([]float32); ok {
 		g.dtype = tensor.Float32
 	}
@@ -100,12 +109,12 @@ func NewGraph(w *Weights) *Graph {
 
 // Input adds a rows×cols input whose values are read from the returned
 // tensor's backing slice at every run; fill it in place.
-func (g *Graph) Input(rows, cols int) (models.Tensor, *tensor.Dense) {
+func (g *graph) Input(rows, cols int) (models.Tensor, *tensor.Dense) {
 	v := tensor.New(tensor.Of(g.dtype), tensor.WithShape(rows, cols))
 	return g.input(v), v
 }
 
-func (g *Graph) input(v *tensor.Dense) *gorgonia.Node {
+func (g *graph) input(v *tensor.Dense) *gorgonia.Node {
 	g.inputs++
 	s := v.Shape()
 	return gorgonia.NewMatrix(g.g, g.dtype, gorgonia.WithShape(s[0], s[1]),
@@ -125,7 +134,7 @@ func shapeOf(t models.Tensor) (rows, cols int) {
 	return s[0], s[1]
 }
 
-func (g *Graph) Param(name string) models.Tensor {
+func (g *graph) Param(name string) models.Tensor {
 	i, ok := g.w.index[name]
 	if !ok {
 		panic(fmt.Sprintf("trainer: unknown parameter %q", name))
@@ -133,7 +142,7 @@ func (g *Graph) Param(name string) models.Tensor {
 	return g.params[i]
 }
 
-func (g *Graph) Const(rows, cols int, data []float64) models.Tensor {
+func (g *graph) Const(rows, cols int, data []float64) models.Tensor {
 	if len(data) != rows*cols {
 		panic(fmt.Sprintf("trainer: constant %d×%d with %d values", rows, cols, len(data)))
 	}
@@ -152,11 +161,11 @@ func (g *Graph) Const(rows, cols int, data []float64) models.Tensor {
 	return g.input(tensor.New(tensor.WithShape(rows, cols), tensor.WithBacking(backing)))
 }
 
-func (g *Graph) Scalar(v float64) models.Tensor { return g.Const(1, 1, []float64{v}) }
+func (g *graph) Scalar(v float64) models.Tensor { return g.Const(1, 1, []float64{v}) }
 
-func (g *Graph) Cols(a models.Tensor) int { _, c := shapeOf(a); return c }
+func (g *graph) Cols(a models.Tensor) int { _, c := shapeOf(a); return c }
 
-func (g *Graph) Slice(a models.Tensor, from, to int) models.Tensor {
+func (g *graph) Slice(a models.Tensor, from, to int) models.Tensor {
 	r, c := shapeOf(a)
 	if from < 0 || to > c || from >= to {
 		panic(fmt.Sprintf("trainer: slice [%d,%d) of %d columns", from, to, c))
@@ -167,7 +176,7 @@ func (g *Graph) Slice(a models.Tensor, from, to int) models.Tensor {
 	return apply(opSlice, [2]int{from, to}, tensor.Shape{r, to - from}, node(a))
 }
 
-func (g *Graph) Concat(ts ...models.Tensor) models.Tensor {
+func (g *graph) Concat(ts ...models.Tensor) models.Tensor {
 	if len(ts) == 0 {
 		panic("trainer: concat of nothing")
 	}
@@ -188,7 +197,7 @@ func (g *Graph) Concat(ts ...models.Tensor) models.Tensor {
 	return apply(opConcat, [2]int{}, tensor.Shape{r, cols}, ns...)
 }
 
-func (g *Graph) Reshape(a models.Tensor, cols int) models.Tensor {
+func (g *graph) Reshape(a models.Tensor, cols int) models.Tensor {
 	r, c := shapeOf(a)
 	if cols < 1 || (r*c)%cols != 0 {
 		panic(fmt.Sprintf("trainer: reshape %d×%d to %d columns", r, c, cols))
@@ -200,7 +209,7 @@ func (g *Graph) Reshape(a models.Tensor, cols int) models.Tensor {
 }
 
 // binary adds an elementwise op with numpy broadcasting.
-func (g *Graph) binary(code opcode, a, b models.Tensor) models.Tensor {
+func (g *graph) binary(code opcode, a, b models.Tensor) models.Tensor {
 	ar, ac := shapeOf(a)
 	br, bc := shapeOf(b)
 	r, c := max(ar, br), max(ac, bc)
@@ -210,34 +219,34 @@ func (g *Graph) binary(code opcode, a, b models.Tensor) models.Tensor {
 	return apply(code, [2]int{}, tensor.Shape{r, c}, node(a), node(b))
 }
 
-func (g *Graph) Add(a, b models.Tensor) models.Tensor     { return g.binary(opAdd, a, b) }
-func (g *Graph) Sub(a, b models.Tensor) models.Tensor     { return g.binary(opSub, a, b) }
-func (g *Graph) Mul(a, b models.Tensor) models.Tensor     { return g.binary(opMul, a, b) }
-func (g *Graph) Div(a, b models.Tensor) models.Tensor     { return g.binary(opDiv, a, b) }
-func (g *Graph) Maximum(a, b models.Tensor) models.Tensor { return g.binary(opMax, a, b) }
-func (g *Graph) Minimum(a, b models.Tensor) models.Tensor { return g.binary(opMin, a, b) }
-func (g *Graph) Step(a, b models.Tensor) models.Tensor    { return g.binary(opStep, a, b) }
+func (g *graph) Add(a, b models.Tensor) models.Tensor     { return g.binary(opAdd, a, b) }
+func (g *graph) Sub(a, b models.Tensor) models.Tensor     { return g.binary(opSub, a, b) }
+func (g *graph) Mul(a, b models.Tensor) models.Tensor     { return g.binary(opMul, a, b) }
+func (g *graph) Div(a, b models.Tensor) models.Tensor     { return g.binary(opDiv, a, b) }
+func (g *graph) Maximum(a, b models.Tensor) models.Tensor { return g.binary(opMax, a, b) }
+func (g *graph) Minimum(a, b models.Tensor) models.Tensor { return g.binary(opMin, a, b) }
+func (g *graph) Step(a, b models.Tensor) models.Tensor    { return g.binary(opStep, a, b) }
 
-func (g *Graph) MatMul(a, b models.Tensor) models.Tensor {
+func (g *graph) MatMul(a, b models.Tensor) models.Tensor {
 	return matMul(node(a), node(b), false, false)
 }
 
-func (g *Graph) unary(code opcode, a models.Tensor) models.Tensor {
+func (g *graph) unary(code opcode, a models.Tensor) models.Tensor {
 	n := node(a)
 	return apply(code, [2]int{}, n.Shape(), n)
 }
 
-func (g *Graph) Neg(a models.Tensor) models.Tensor     { return g.unary(opNeg, a) }
-func (g *Graph) Exp(a models.Tensor) models.Tensor     { return g.unary(opExp, a) }
-func (g *Graph) Log(a models.Tensor) models.Tensor     { return g.unary(opLog, a) }
-func (g *Graph) Sqrt(a models.Tensor) models.Tensor    { return g.unary(opSqrt, a) }
-func (g *Graph) Square(a models.Tensor) models.Tensor  { return g.unary(opSquare, a) }
-func (g *Graph) Abs(a models.Tensor) models.Tensor     { return g.unary(opAbs, a) }
-func (g *Graph) Tanh(a models.Tensor) models.Tensor    { return g.unary(opTanh, a) }
-func (g *Graph) Sigmoid(a models.Tensor) models.Tensor { return g.unary(opSigmoid, a) }
-func (g *Graph) ReLU(a models.Tensor) models.Tensor    { return g.unary(opReLU, a) }
+func (g *graph) Neg(a models.Tensor) models.Tensor     { return g.unary(opNeg, a) }
+func (g *graph) Exp(a models.Tensor) models.Tensor     { return g.unary(opExp, a) }
+func (g *graph) Log(a models.Tensor) models.Tensor     { return g.unary(opLog, a) }
+func (g *graph) Sqrt(a models.Tensor) models.Tensor    { return g.unary(opSqrt, a) }
+func (g *graph) Square(a models.Tensor) models.Tensor  { return g.unary(opSquare, a) }
+func (g *graph) Abs(a models.Tensor) models.Tensor     { return g.unary(opAbs, a) }
+func (g *graph) Tanh(a models.Tensor) models.Tensor    { return g.unary(opTanh, a) }
+func (g *graph) Sigmoid(a models.Tensor) models.Tensor { return g.unary(opSigmoid, a) }
+func (g *graph) ReLU(a models.Tensor) models.Tensor    { return g.unary(opReLU, a) }
 
-func (g *Graph) SumCols(a models.Tensor) models.Tensor {
+func (g *graph) SumCols(a models.Tensor) models.Tensor {
 	r, c := shapeOf(a)
 	if c == 1 {
 		return a
@@ -245,7 +254,7 @@ func (g *Graph) SumCols(a models.Tensor) models.Tensor {
 	return apply(opSumTo, [2]int{}, tensor.Shape{r, 1}, node(a))
 }
 
-func (g *Graph) MaxCols(a models.Tensor) models.Tensor {
+func (g *graph) MaxCols(a models.Tensor) models.Tensor {
 	r, c := shapeOf(a)
 	if c == 1 {
 		return a

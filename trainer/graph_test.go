@@ -336,11 +336,11 @@ func TestSampleMatchesEager(t *testing.T) {
 			}
 			wantTheta, wantLP := e.Sample(o, eager.Matrix(n, cols, noise), eager.Matrix(n, 2, x))
 
-			w, err := NewWeights(e, values, tensor.Float64)
+			w, err := newWeights(e, values, tensor.Float64)
 			if err != nil {
 				t.Fatal(err)
 			}
-			g := NewGraph(w)
+			g := newGraph(w)
 			nt, nv := g.Input(n, cols)
 			xt, xv := g.Input(n, 2)
 			copy(raw[float64](nv), noise)

@@ -146,19 +146,19 @@ func eagerLoss(t testing.TB, e models.Estimator, values map[string][]float64, th
 }
 
 // trainNet compiles a training net with the given values and batch.
-func trainNet[T float](t testing.TB, e models.Estimator, values map[string][]float64, theta, x, w []float64) (*net[T], *Weights) {
+func trainNet[T float](t testing.TB, e models.Estimator, values map[string][]float64, theta, x, w []float64) (*net[T], *weights) {
 	t.Helper()
 	return lossNet[T](t, e, models.Loss{}, values, theta, x, w)
 }
 
 // lossNet is trainNet for any network and loss.
-func lossNet[T float](t testing.TB, e models.Network, l models.Loss, values map[string][]float64, theta, x, w []float64) (*net[T], *Weights) {
+func lossNet[T float](t testing.TB, e models.Network, l models.Loss, values map[string][]float64, theta, x, w []float64) (*net[T], *weights) {
 	t.Helper()
 	var dt tensor.Dtype = tensor.Float64
 	if _, ok := any(T(0)).(float32); ok {
 		dt = tensor.Float32
 	}
-	wts, err := NewWeights(e, values, dt)
+	wts, err := newWeights(e, values, dt)
 	if err != nil {
 		t.Fatal(err)
 	}

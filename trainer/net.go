@@ -9,7 +9,7 @@ import (
 
 // net is an estimator's log-prob compiled for one batch size: a training
 // net also computes the weighted loss and its gradient, a forward net only
-// the per-row objectives. Nets built on the same Weights share them.
+// the per-row objectives. Nets built on the same weights share them.
 //
 // A density estimator's rows are (θ, x) pairs and its objective is the
 // log-density: log q(θ|x) for NPE, log q(x|θ) for NLE. A classifier's rows
@@ -25,12 +25,12 @@ type net[T float] struct {
 	lp   []T // per-row objective
 	bal  []T // per-row BNRE balance, classifier nets with one
 	loss []T // −Σ wᵢ objᵢ (+ λ(Σ wᵢ balᵢ)²), training nets
-	grad []T // gradient, laid out as Weights.flat, training nets
+	grad []T // gradient, laid out as weights.flat, training nets
 }
 
 // newNet builds and compiles the graph. Estimator code panics on misuse;
 // that is reported here as an error. lossFn matters for classifiers only.
-func newNet[T float](e models.Network, w *Weights, rows int, train bool, lossFn models.Loss) (n *net[T], err error) {
+func newNet[T float](e models.Network, w *weights, rows int, train bool, lossFn models.Loss) (n *net[T], err error) {
 	spec := e.Spec()
 	defer func() {
 		if r := recover(); r != nil {
@@ -40,7 +40,7 @@ func newNet[T float](e models.Network, w *Weights, rows int, train bool, lossFn 
 	if _, ok := w.flat.([]T); !ok {
 		return nil, fmt.Errorf("trainer: weights of type %T for a %T net", w.flat, T(0))
 	}
-	g := NewGraph(w)
+	g := newGraph(w)
 	n = &net[T]{rows: rows, cols: 1}
 	c, isClassifier := e.(models.Classifier)
 	if isClassifier {

@@ -134,7 +134,7 @@ func TestContrasts(t *testing.T) {
 		st.theta = append(st.theta, float64(i))
 		st.x = append(st.x, float64(100+i))
 	}
-	w, _ := NewWeights(c, models.InitParams(c, rand.NewPCG(1, 1)), tensor.Float64)
+	w, _ := newWeights(c, models.InitParams(c, rand.NewPCG(1, 1)), tensor.Float64)
 	net, err := newNet[float64](c, w, 5, true, l)
 	if err != nil {
 		t.Fatal(err)

@@ -102,17 +102,17 @@ func trainExported(t *testing.T, spec models.Spec, theta, x *mat.Dense, opts Opt
 
 // parityGraph is the trainer's float32 graph of net on m's weights, with a
 // function that feeds it an input of rows × cols values.
-func parityGraph(t *testing.T, m *models.Model, net models.Network, rows int) (*Graph, func(cols int, data []float32) models.Tensor) {
+func parityGraph(t *testing.T, m *models.Model, net models.Network, rows int) (*graph, func(cols int, data []float32) models.Tensor) {
 	t.Helper()
 	values := make(map[string][]float64)
 	for k, w := range m.Weights {
 		values[k] = widen(w)
 	}
-	w, err := NewWeights(net, values, tensor.Float32)
+	w, err := newWeights(net, values, tensor.Float32)
 	if err != nil {
 		t.Fatal(err)
 	}
-	g := NewGraph(w)
+	g := newGraph(w)
 	return g, func(cols int, data []float32) models.Tensor {
 		n, v := g.Input(rows, cols)
 		copy(v.Data().([]float32), data)

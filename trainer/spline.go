@@ -14,12 +14,12 @@ import (
 // each row's knots, and one gradient node, which reuses them, with the
 // gradient derived by hand below.
 
-var _ models.SplineOps = (*Graph)(nil)
+var _ models.SplineOps = (*graph)(nil)
 
 // RQSpline implements models.SplineOps: the same function as
 // models.RQSpline's composite, computed by one op whose output packs y and
 // log|det| side by side.
-func (g *Graph) RQSpline(x, widths, heights, derivs models.Tensor, inverse bool, c models.SplineConfig) (y, logAbsDet models.Tensor) {
+func (g *graph) RQSpline(x, widths, heights, derivs models.Tensor, inverse bool, c models.SplineConfig) (y, logAbsDet models.Tensor) {
 	m, _ := shapeOf(x)
 	for _, t := range []models.Tensor{widths, heights, derivs} {
 		if r, _ := shapeOf(t); r != m {

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/amortize/amortize/internal/splinetest"
 	"github.com/amortize/amortize/models"
 	"gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
@@ -56,7 +57,7 @@ func TestFusedSpline(t *testing.T) {
 
 // TestFusedSplineRoundTrip: the fused inverse undoes the fused forward and
 // their log-determinants cancel, and both agree with
-// models.RQSplineScalar, nflows' formulas in plain float64.
+// splinetest.RQSpline, nflows' formulas in plain float64.
 func TestFusedSplineRoundTrip(t *testing.T) {
 	const m = 200
 	rng := rand.New(rand.NewPCG(10, 10))
@@ -68,11 +69,11 @@ func TestFusedSplineRoundTrip(t *testing.T) {
 	eval := func(inverse bool, xs []float64) (y, lad []float64) {
 		e := splineEst(m, inverse, testSpline, 1, 0)
 		v := map[string][]float64{"x": xs, "w": values["w"], "h": values["h"], "d": values["d"]}
-		wts, err := NewWeights(e, v, tensor.Float64)
+		wts, err := newWeights(e, v, tensor.Float64)
 		if err != nil {
 			t.Fatal(err)
 		}
-		g := NewGraph(wts)
+		g := newGraph(wts)
 		yt, lt := g.RQSpline(g.Param("x"), g.Param("w"), g.Param("h"), g.Param("d"), inverse, testSpline)
 		res := runGraph[float64](t, g, yt, lt)
 		return res[0], res[1]
@@ -81,9 +82,9 @@ func TestFusedSplineRoundTrip(t *testing.T) {
 	back, ladInv := eval(true, y)
 	for i := range m {
 		xi := values["x"][i]
-		wy, wl := models.RQSplineScalar(xi, values["w"][i*k:(i+1)*k], values["h"][i*k:(i+1)*k], values["d"][i*(k-1):(i+1)*(k-1)], false, testSpline)
+		wy, wl := splinetest.RQSpline(xi, values["w"][i*k:(i+1)*k], values["h"][i*k:(i+1)*k], values["d"][i*(k-1):(i+1)*(k-1)], false, testSpline)
 		if math.Abs(y[i]-wy) > 1e-12 || math.Abs(lad[i]-wl) > 1e-10 {
-			t.Errorf("row %d: forward (%v, %v), RQSplineScalar (%v, %v)", i, y[i], lad[i], wy, wl)
+			t.Errorf("row %d: forward (%v, %v), splinetest.RQSpline (%v, %v)", i, y[i], lad[i], wy, wl)
 		}
 		if math.Abs(back[i]-xi) > 1e-10 || math.Abs(lad[i]+ladInv[i]) > 1e-9 {
 			t.Errorf("row %d: x %v → y %v → %v; log|det| %v and %v", i, xi, y[i], back[i], lad[i], ladInv[i])
@@ -93,7 +94,7 @@ func TestFusedSplineRoundTrip(t *testing.T) {
 
 // runGraph evaluates outputs of a forward graph whose inputs are already
 // filled, returning each row-major in g's float type.
-func runGraph[T float32 | float64](t *testing.T, g *Graph, outs ...models.Tensor) [][]T {
+func runGraph[T float32 | float64](t *testing.T, g *graph, outs ...models.Tensor) [][]T {
 	t.Helper()
 	res := make([][]T, len(outs))
 	var caps []*gorgonia.Node

@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"time"
 
+	"github.com/amortize/amortize/internal/zscore"
 	"github.com/amortize/amortize/models"
 	"gonum.org/v1/gonum/mat"
 	"gorgonia.org/tensor"
@@ -52,8 +53,10 @@ type Options struct {
 	Resume         bool
 
 	// Threads is the number of threads OpenBLAS runs the matrix products
-	// on, set for the whole process; default 1, which is fastest for
-	// networks of sbi's default sizes.
+	// on, set by Train for the whole process; default 1, which is fastest
+	// for networks of sbi's default sizes. A seed gives the same weights
+	// on the same thread count; on another, OpenBLAS shares the products
+	// out differently and the weights can differ in their last bits.
 	Threads int
 }
 
@@ -82,12 +85,6 @@ var (
 	// ErrCheckpoint is returned for a checkpoint that cannot be resumed.
 	ErrCheckpoint = errors.New("trainer: unusable checkpoint")
 )
-
-// minStd is the smallest standard deviation z-scoring divides by. sbi
-// floors the std at 1e-14 and so multiplies any later deviation from a
-// constant training column by 1e14; we instead leave such a column
-// unscaled (std 1), so it is only centred.
-const minStd = 1e-14
 
 func (o Options) withDefaults(method string) (Options, error) {
 	if o.BatchSize == 0 {
@@ -268,34 +265,10 @@ func split(n int, fraction float64, seed uint64) (train, val []int, err error) {
 	return perm[:nTrain], perm[nTrain:], nil
 }
 
-// zscore is the mean and unbiased std of the columns of m over rows.
-func zscore(m *mat.Dense, rows []int) (mean, std []float64) {
+// fitZScore is the mean and unbiased std of the columns of m over rows.
+func fitZScore(m *mat.Dense, rows []int) (mean, std []float64) {
 	_, c := m.Dims()
-	mean, std = make([]float64, c), make([]float64, c)
-	for _, i := range rows {
-		for j, v := range m.RawRowView(i) {
-			mean[j] += v
-		}
-	}
-	n := float64(len(rows))
-	for j := range mean {
-		mean[j] /= n
-	}
-	for _, i := range rows {
-		for j, v := range m.RawRowView(i) {
-			d := v - mean[j]
-			std[j] += d * d
-		}
-	}
-	for j := range std {
-		if len(rows) > 1 {
-			std[j] = math.Sqrt(std[j] / (n - 1))
-		}
-		if !(std[j] >= minStd) {
-			std[j] = 1
-		}
-	}
-	return mean, std
+	return zscore.Fit(len(rows), c, func(i int) []float64 { return m.RawRowView(rows[i]) })
 }
 
 // standardized is m z-scored and flattened row-major.
@@ -326,7 +299,7 @@ type state[T float] struct {
 	logJac    float64 // Σ log std of the density's variable: raw-unit loss = z-space loss + logJac
 	dataHash  uint64
 
-	w                *Weights
+	w                *weights
 	params           []T // w's flat slice
 	opt              *adam[T]
 	trainNet, valNet *net[T]
@@ -363,8 +336,8 @@ func train[T float](ctx context.Context, e models.Network, theta, x *mat.Dense, 
 		if t.trainRows, t.valRows, err = split(n, opts.ValidationFraction, opts.Seed); err != nil {
 			return nil, err
 		}
-		t.thetaMean, t.thetaStd = zscore(theta, t.trainRows)
-		t.xMean, t.xStd = zscore(x, t.trainRows)
+		t.thetaMean, t.thetaStd = fitZScore(theta, t.trainRows)
+		t.xMean, t.xStd = fitZScore(x, t.trainRows)
 		values := models.InitParams(e, rand.NewPCG(opts.Seed, streamInit))
 		if err := t.setup(values); err != nil {
 			return nil, err
@@ -478,7 +451,7 @@ func (t *state[T]) setup(values map[string][]float64) error {
 	if _, ok := any(T(0)).(float64); ok {
 		dt = tensor.Float64
 	}
-	w, err := NewWeights(t.e, values, dt)
+	w, err := newWeights(t.e, values, dt)
 	if err != nil {
 		return err
 	}

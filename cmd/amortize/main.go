@@ -11,6 +11,7 @@ import (
 	"syscall"
 
 	"github.com/amortize/amortize/cmd/internal/cli"
+	"github.com/amortize/amortize/trainer"
 	"github.com/spf13/cobra"
 )
 
@@ -20,6 +21,7 @@ var usagef = cli.Usagef
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	go func() { <-ctx.Done(); stop() }()
+	trainer.UseBLAS(1) // gonum's products (C2ST, priors) on OpenBLAS too, one thread
 	os.Exit(cli.Run(ctx, newRoot(), os.Args[1:], os.Stdout, os.Stderr))
 }
 

@@ -67,7 +67,17 @@ func TestReadFileRefuses(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "text.json"), []byte("not json"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// A sparse file: its size is refused before anything is read.
+	if f, err := os.Create(filepath.Join(dir, "huge.json")); err != nil {
+		t.Fatal(err)
+	} else if err := f.Truncate(models.MaxFileBytes + 1); err != nil {
+		t.Fatal(err)
+	} else if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
 	for file, want := range map[string]string{
+		"huge.json":    "larger than",
+		".":            "not a regular file",
 		"missing.json": "no such file",
 		"text.json":    "is not a trained model",
 		"short.json":   "has 1 values",

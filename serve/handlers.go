@@ -7,6 +7,7 @@ import (
 
 	"github.com/amortize/amortize/api"
 	"github.com/amortize/amortize/posterior"
+	"gonum.org/v1/gonum/mat"
 )
 
 // routes builds the mux. Every pattern also gets a method-less twin that
@@ -160,13 +161,17 @@ func (s *Server) sample(w *statusWriter, r *http.Request) error {
 	}); err != nil {
 		return err
 	}
-	seed := s.seed(req.Seed)
-	res, err := m.sampler.SampleBatched(r.Context(), xs, n, posterior.Source(seed))
+	return s.answerSamples(w, r, m, m.sampler, xs, n, rows, s.seed(req.Seed))
+}
+
+// answerSamples draws n samples for each of the rows of xs from post, by
+// either method, and writes the sample route's answer.
+func (s *Server) answerSamples(w *statusWriter, r *http.Request, m *model, post posterior.Proposal, xs *mat.Dense, n, rows int, seed uint64) error {
+	res, err := post.SampleBatched(r.Context(), xs, n, posterior.Source(seed))
 	if err != nil {
 		return err
 	}
 	m.samples.Add(float64(n * rows))
-
 	buf := getBuf()
 	defer putBuf(buf)
 	*buf = api.AppendSampleResponse((*buf)[:0], m.name, seed, res)

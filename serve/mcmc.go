@@ -152,15 +152,5 @@ func (s *Server) sampleMCMC(w *statusWriter, r *http.Request, m *model, raw json
 		s.metrics.rejected.Inc()
 		return errorf(http.StatusServiceUnavailable, "server busy: %d MCMC requests in progress, retry shortly", cap(s.mcmc))
 	}
-	sd := s.seed(seed)
-	res, err := post.SampleBatched(r.Context(), xs, n, posterior.Source(sd))
-	if err != nil {
-		return err
-	}
-	m.samples.Add(float64(n * rows))
-	buf := getBuf()
-	defer putBuf(buf)
-	*buf = api.AppendSampleResponse((*buf)[:0], m.name, sd, res)
-	writeBody(w, http.StatusOK, *buf)
-	return nil
+	return s.answerSamples(w, r, m, post, xs, n, rows, s.seed(seed))
 }
